@@ -1,0 +1,3 @@
+//! `propensity-serve`: the HTTP service.
+
+fn main() {}

@@ -1,0 +1,9 @@
+//! propensity: recommendation and propensity scoring for retailers.
+//!
+//! The trainer (`propensity-train`) turns an event log into one versioned model bundle;
+//! the server (`propensity-serve`) loads it and answers storefront and CRM questions.
+//! Modules mirror that pipeline: `ingest` reads logs into a columnar store, `synth` makes
+//! logs with known structure, and the model, bundle and serving modules build on them.
+
+pub mod rng;
+pub mod time;
