@@ -1,0 +1,95 @@
+//! Event ingest: read event logs (contract CSV, JSON Lines, Ta-Feng, CDNOW) into the
+//! columnar [`EventStore`] every later stage reads.
+//!
+//! # Brief overview
+//! * [`read_events`] / [`read_events_from`] stream a file row by row as borrowed
+//!   [`Event`]s (no allocation per row), with errors that name file, line and field
+//!   ([`RowError`]) or, with `skip_bad_rows`, a counted [`SkipReport`]. The server's event
+//!   endpoint and `erase` reuse them; [`jsonl::json_event`] validates one JSON object.
+//! * [`StoreBuilder`] interns ids as events arrive ([`Interner`]: dense `u32` in first-seen
+//!   order) and sorts once into the [`EventStore`]: columns by customer, then time; baskets
+//!   contiguous; CSR offsets per customer and basket.
+//! * [`load_events`] does both, plus the optional items and customers files, and returns a
+//!   [`LoadReport`]; [`Stats`] summarises the result for `propensity-train stats`.
+
+pub mod csv;
+pub mod error;
+pub mod event;
+pub mod formats;
+pub mod intern;
+pub mod jsonl;
+pub mod lines;
+pub mod read;
+pub mod sidefiles;
+pub mod stats;
+pub mod store;
+
+pub use error::{IngestError, MAX_LINE_BYTES, Problem, RowError};
+pub use event::{Event, EventKind, RawEvent};
+pub use intern::{CustomerIdx, Interner, ItemIdx};
+pub use read::{Format, ReadReport, SkipReport, read_events, read_events_from};
+pub use stats::Stats;
+pub use store::{AttributeColumn, BuildNotes, EventStore, MISSING, StoreBuilder};
+
+use std::path::{Path, PathBuf};
+
+/// What to load besides the events file.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Events format; `None` guesses from the extension.
+    pub format: Option<Format>,
+    /// Count and skip malformed rows instead of failing on the first.
+    pub skip_bad_rows: bool,
+    /// Optional items file (`item_id, category, name, price, available`).
+    pub items: Option<PathBuf>,
+    /// Optional customers file (`customer_id` + attribute columns).
+    pub customers: Option<PathBuf>,
+}
+
+/// Everything a load read and noticed.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LoadReport {
+    /// Format used for the events file.
+    pub format: Option<Format>,
+    /// The events file.
+    pub events: ReadReport,
+    /// The items file, if given.
+    pub items: Option<ReadReport>,
+    /// The customers file, if given.
+    pub customers: Option<ReadReport>,
+    /// Non-fatal oddities found while building.
+    pub notes: BuildNotes,
+}
+
+/// Reads an events file (and the optional side files) into an [`EventStore`].
+pub fn load_events(
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<(EventStore, LoadReport), IngestError> {
+    let format = Format::resolve(opts.format, path)?;
+    let mut builder = StoreBuilder::new();
+    let events = read_events(path, format, opts.skip_bad_rows, |_, e| builder.push(e))?;
+    let items = match &opts.items {
+        Some(p) => Some(sidefiles::read_items(p, &mut builder, opts.skip_bad_rows)?),
+        None => None,
+    };
+    let customers = match &opts.customers {
+        Some(p) => Some(sidefiles::read_customers(
+            p,
+            &mut builder,
+            opts.skip_bad_rows,
+        )?),
+        None => None,
+    };
+    let (store, notes) = builder.finish(path)?;
+    Ok((
+        store,
+        LoadReport {
+            format: Some(format),
+            events,
+            items,
+            customers,
+            notes,
+        },
+    ))
+}

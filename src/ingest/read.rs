@@ -1,0 +1,173 @@
+//! Streaming event readers: one entry point for every format, with `--skip-bad-rows`
+//! accounting shared by all of them.
+
+use super::error::{IngestError, RowError};
+use super::event::Event;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// Input layout of an events file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The data contract's CSV: header row, columns by name in any order.
+    Csv,
+    /// The data contract as JSON Lines: one object per line.
+    Jsonl,
+    /// The Ta-Feng grocery file as shipped (`ta_feng_all_months_merged.csv`).
+    Tafeng,
+    /// The CDNOW file as shipped (`CDNOW_master.txt` or `CDNOW_sample.txt`).
+    Cdnow,
+}
+
+impl Format {
+    /// Guesses the format from the file extension (`.csv`, `.jsonl`, `.ndjson`).
+    pub fn guess(path: &Path) -> Result<Format, IngestError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => Ok(Format::Csv),
+            Some("jsonl" | "ndjson") => Ok(Format::Jsonl),
+            _ => Err(IngestError::UnknownFormat {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+
+    /// The explicit format if given, else the guess from the extension.
+    pub fn resolve(explicit: Option<Format>, path: &Path) -> Result<Format, IngestError> {
+        explicit.map_or_else(|| Format::guess(path), Ok)
+    }
+
+    /// The `--format` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Tafeng => "tafeng",
+            Format::Cdnow => "cdnow",
+        }
+    }
+}
+
+/// How many rows were skipped and why (with `--skip-bad-rows`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SkipReport {
+    /// Rows skipped in total.
+    pub total: u64,
+    /// Skipped rows by problem name.
+    pub by_problem: BTreeMap<&'static str, u64>,
+    /// The first few skipped rows, in file order.
+    pub examples: Vec<RowError>,
+}
+
+/// Number of skipped rows kept verbatim in [`SkipReport::examples`].
+pub const SKIP_EXAMPLES: usize = 5;
+
+impl SkipReport {
+    /// Counts one skipped row.
+    pub fn record(&mut self, e: RowError) {
+        self.total += 1;
+        *self.by_problem.entry(e.problem.name()).or_default() += 1;
+        if self.examples.len() < SKIP_EXAMPLES {
+            self.examples.push(e);
+        }
+    }
+}
+
+/// What one read saw.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ReadReport {
+    /// Events passed to the callback.
+    pub rows: u64,
+    /// Rows skipped as bad.
+    pub skipped: SkipReport,
+    /// Header columns the format does not use.
+    pub ignored_columns: Vec<String>,
+}
+
+/// Where readers send rows: valid events to the callback, bad rows to the skip report
+/// or, without `--skip-bad-rows`, back as the error that stops the read.
+pub struct Sink<'p, F> {
+    /// File being read (for messages).
+    pub path: &'p Path,
+    skip_bad_rows: bool,
+    /// Running totals.
+    pub report: ReadReport,
+    on_event: F,
+}
+
+impl<'p, F: FnMut(u64, &Event<'_>)> Sink<'p, F> {
+    /// A sink that forwards events to `on_event(line, event)`.
+    pub fn new(path: &'p Path, skip_bad_rows: bool, on_event: F) -> Self {
+        Sink {
+            path,
+            skip_bad_rows,
+            report: ReadReport::default(),
+            on_event,
+        }
+    }
+
+    /// Passes one valid event on.
+    pub fn emit(&mut self, line: u64, event: &Event<'_>) {
+        self.report.rows += 1;
+        (self.on_event)(line, event);
+    }
+
+    /// Handles one bad row: counted when skipping, else the error that ends the read.
+    pub fn bad(&mut self, e: RowError) -> Result<(), IngestError> {
+        if self.skip_bad_rows {
+            self.report.skipped.record(e);
+            Ok(())
+        } else {
+            Err(e.into())
+        }
+    }
+}
+
+/// Reads every event of `path` in file order, calling `on_event(line, &event)`.
+///
+/// Bad rows end the read with an error naming file, line and field, unless
+/// `skip_bad_rows`, in which case they are counted in the report. Memory is one line.
+pub fn read_events<F: FnMut(u64, &Event<'_>)>(
+    path: &Path,
+    format: Format,
+    skip_bad_rows: bool,
+    on_event: F,
+) -> Result<ReadReport, IngestError> {
+    let file = std::fs::File::open(path).map_err(|e| IngestError::io(path, e))?;
+    read_events_from(
+        BufReader::with_capacity(256 * 1024, file),
+        path,
+        format,
+        skip_bad_rows,
+        on_event,
+    )
+}
+
+/// Like [`read_events`] over any buffered reader (a request body, a decompressor);
+/// `path` only names the source in messages.
+pub fn read_events_from<R: BufRead, F: FnMut(u64, &Event<'_>)>(
+    reader: R,
+    path: &Path,
+    format: Format,
+    skip_bad_rows: bool,
+    on_event: F,
+) -> Result<ReadReport, IngestError> {
+    let mut sink = Sink::new(path, skip_bad_rows, on_event);
+    match format {
+        Format::Csv => super::csv::read_contract_csv(reader, &mut sink)?,
+        Format::Jsonl => super::jsonl::read_jsonl(reader, &mut sink)?,
+        Format::Tafeng => super::formats::tafeng::read_tafeng(reader, &mut sink)?,
+        Format::Cdnow => super::formats::cdnow::read_cdnow(reader, &mut sink)?,
+    }
+    if sink.report.rows == 0 && sink.report.skipped.total == 0 {
+        return Err(IngestError::NoEvents {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(sink.report)
+}

@@ -1,0 +1,537 @@
+//! The columnar event store every later stage reads: dense ids, one column per field,
+//! events grouped by customer in time order, baskets contiguous.
+
+use super::error::IngestError;
+use super::event::{Event, EventKind, RawEvent};
+use super::intern::{CustomerIdx, Interner, ItemIdx};
+use crate::time::DAY;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// `item_category` / attribute code meaning "none".
+pub const MISSING: u32 = u32::MAX;
+
+/// One categorical customer attribute (e.g. Ta-Feng's `age_group`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeColumn {
+    /// Attribute name (column name in the customers file).
+    pub name: String,
+    /// Distinct values.
+    pub values: Interner,
+    /// Value code per customer ([`MISSING`] = unknown).
+    pub codes: Vec<u32>,
+}
+
+impl AttributeColumn {
+    /// The value of this attribute for customer `c`, if known.
+    pub fn value(&self, c: CustomerIdx) -> Option<&str> {
+        match self.codes.get(c.index()) {
+            Some(&code) if code != MISSING => self.values.name(code),
+            _ => None,
+        }
+    }
+}
+
+/// Oddities found while building, none of them fatal.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct BuildNotes {
+    /// Rows whose item category differs from the item's first one (the first is kept).
+    pub category_conflicts: u64,
+    /// Rows whose customer attribute differs from the customer's first value (first kept).
+    pub attribute_conflicts: u64,
+    /// Orders split into several baskets because their lines interleave in time with another
+    /// order of the same customer.
+    pub split_orders: u64,
+}
+
+/// The event log in columns. Invariants (checked by tests, relied on by every reader):
+///
+/// * Customer and item ids are dense, in **first-seen order** of the events file; ids only
+///   in the items/customers files come after.
+/// * Events are sorted by (customer, timestamp, basket key, file order), so
+///   `customer_events(c)` is a contiguous range and timestamps are non-decreasing in it.
+/// * A basket is a run of one customer's events with one order key (its `order_id`, or the
+///   calendar day when absent). Basket ids are dense and increase along the event order, so
+///   each basket is the contiguous range `basket_events(b)`.
+/// * `price` is the unit price, NaN when unknown.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventStore {
+    /// Customer id strings.
+    pub customers: Interner,
+    /// Item id strings.
+    pub items: Interner,
+    /// Customer of each event.
+    pub customer: Vec<CustomerIdx>,
+    /// Item of each event.
+    pub item: Vec<ItemIdx>,
+    /// Seconds since the epoch (UTC) of each event.
+    pub ts: Vec<i64>,
+    /// Kind of each event.
+    pub kind: Vec<EventKind>,
+    /// Units of each event.
+    pub quantity: Vec<f32>,
+    /// Unit price of each event; NaN when unknown.
+    pub price: Vec<f32>,
+    /// Basket of each event.
+    pub basket: Vec<u32>,
+    /// CSR offsets: customer `c`'s events are `customer_start[c]..customer_start[c + 1]`.
+    pub customer_start: Vec<u32>,
+    /// CSR offsets: basket `b`'s events are `basket_start[b]..basket_start[b + 1]`.
+    pub basket_start: Vec<u32>,
+    /// Category names.
+    pub categories: Interner,
+    /// Category of each item ([`MISSING`] = none).
+    pub item_category: Vec<u32>,
+    /// Display name of each item (empty = none), from the items file.
+    pub item_name: Vec<String>,
+    /// Catalogue unit price of each item (NaN = none), from the items file.
+    pub item_price: Vec<f32>,
+    /// Whether each item can be recommended (default true), from the items file.
+    pub item_available: Vec<bool>,
+    /// Categorical customer attributes.
+    pub customer_attrs: Vec<AttributeColumn>,
+}
+
+impl EventStore {
+    /// Builds a store from owned events (tests, small logs). Panics only past 2^32 events.
+    pub fn from_events(events: &[RawEvent]) -> EventStore {
+        let mut b = StoreBuilder::new();
+        for e in events {
+            b.push(&e.as_event());
+        }
+        b.finish_unchecked().0
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// True when there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Number of customers (including any without events).
+    pub fn n_customers(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// Number of items (including catalogue items without events).
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Number of baskets.
+    pub fn n_baskets(&self) -> usize {
+        self.basket_start.len().saturating_sub(1)
+    }
+
+    /// Event range of customer `c` (empty for an out-of-range index).
+    pub fn customer_events(&self, c: CustomerIdx) -> Range<usize> {
+        match (
+            self.customer_start.get(c.index()),
+            self.customer_start.get(c.index() + 1),
+        ) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// Event range of basket `b` (empty for an out-of-range index).
+    pub fn basket_events(&self, b: u32) -> Range<usize> {
+        match (
+            self.basket_start.get(b as usize),
+            self.basket_start.get(b as usize + 1),
+        ) {
+            (Some(&s), Some(&e)) => s as usize..e as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// Customer `c`'s events strictly before `t` (a prefix of [`Self::customer_events`]);
+    /// the point-in-time cut every feature uses.
+    pub fn events_before(&self, c: CustomerIdx, t: i64) -> Range<usize> {
+        let r = self.customer_events(c);
+        let n = self.ts[r.clone()].partition_point(|&x| x < t);
+        r.start..r.start + n
+    }
+
+    /// Baskets of customer `c`, as a range of basket ids.
+    pub fn customer_baskets(&self, c: CustomerIdx) -> Range<u32> {
+        let r = self.customer_events(c);
+        if r.is_empty() {
+            return 0..0;
+        }
+        self.basket[r.start]..self.basket[r.end - 1] + 1
+    }
+
+    /// Earliest and latest event time, or `None` for an empty store.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let min = self.ts.par_iter().copied().min()?;
+        let max = self.ts.par_iter().copied().max()?;
+        Some((min, max))
+    }
+
+    /// Customer index of an external id.
+    pub fn customer_idx(&self, id: &str) -> Option<CustomerIdx> {
+        self.customers.get(id).map(CustomerIdx)
+    }
+
+    /// Item index of an external id.
+    pub fn item_idx(&self, id: &str) -> Option<ItemIdx> {
+        self.items.get(id).map(ItemIdx)
+    }
+
+    /// The attribute column called `name`.
+    pub fn attribute(&self, name: &str) -> Option<&AttributeColumn> {
+        self.customer_attrs.iter().find(|a| a.name == name)
+    }
+
+    /// Category name of item `i`, if it has one.
+    pub fn category_of(&self, i: ItemIdx) -> Option<&str> {
+        match self.item_category.get(i.index()) {
+            Some(&c) if c != MISSING => self.categories.name(c),
+            _ => None,
+        }
+    }
+}
+
+/// Accumulates events (in any order) and side-file metadata, then sorts into a store.
+#[derive(Default)]
+pub struct StoreBuilder {
+    customers: Interner,
+    items: Interner,
+    categories: Interner,
+    orders: Interner,
+    customer: Vec<u32>,
+    item: Vec<u32>,
+    ts: Vec<i64>,
+    kind: Vec<EventKind>,
+    quantity: Vec<f32>,
+    price: Vec<f32>,
+    /// Order key per event: `ORDER_FLAG | order index`, or the biased calendar day.
+    order_key: Vec<u64>,
+    item_category: Vec<u32>,
+    item_name: Vec<String>,
+    item_price: Vec<f32>,
+    item_available: Vec<bool>,
+    attrs: Vec<AttributeColumn>,
+    notes: BuildNotes,
+}
+
+const ORDER_FLAG: u64 = 1 << 63;
+/// Shifts day numbers (negative before 1970) into unsigned keys below `ORDER_FLAG`.
+const DAY_BIAS: i64 = 1 << 40;
+
+impl StoreBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of events pushed.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// True when no event was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Interns a customer, growing attribute columns to match.
+    pub fn customer(&mut self, id: &str) -> CustomerIdx {
+        let c = self.customers.intern(id);
+        if c as usize == self.customers.len() - 1 {
+            for a in &mut self.attrs {
+                a.codes.push(MISSING);
+            }
+        }
+        CustomerIdx(c)
+    }
+
+    /// Interns an item, growing per-item metadata to match.
+    pub fn item(&mut self, id: &str) -> ItemIdx {
+        let i = self.items.intern(id);
+        if i as usize == self.items.len() - 1 {
+            self.item_category.push(MISSING);
+            self.item_name.push(String::new());
+            self.item_price.push(f32::NAN);
+            self.item_available.push(true);
+        }
+        ItemIdx(i)
+    }
+
+    /// Sets (or, with `overwrite`, replaces) an item's category; a different category for
+    /// an item that has one is counted as a conflict.
+    pub fn set_category(&mut self, i: ItemIdx, category: &str, overwrite: bool) {
+        let code = self.categories.intern(category);
+        let slot = &mut self.item_category[i.index()];
+        if *slot == MISSING || overwrite {
+            *slot = code;
+        } else if *slot != code {
+            self.notes.category_conflicts += 1;
+        }
+    }
+
+    /// Sets catalogue metadata of an item (items file).
+    pub fn set_item_meta(&mut self, i: ItemIdx, name: Option<&str>, price: f32, available: bool) {
+        if let Some(n) = name {
+            self.item_name[i.index()] = n.to_string();
+        }
+        self.item_price[i.index()] = price;
+        self.item_available[i.index()] = available;
+    }
+
+    /// Sets attribute `name` of customer `c`; `None` (missing) never replaces a value.
+    /// With `overwrite` a new value replaces an old one, else a differing value is a conflict.
+    pub fn set_attribute(
+        &mut self,
+        c: CustomerIdx,
+        name: &str,
+        value: Option<&str>,
+        overwrite: bool,
+    ) {
+        let col = match self.attrs.iter().position(|a| a.name == name) {
+            Some(k) => k,
+            None => {
+                self.attrs.push(AttributeColumn {
+                    name: name.to_string(),
+                    values: Interner::new(),
+                    codes: vec![MISSING; self.customers.len()],
+                });
+                self.attrs.len() - 1
+            }
+        };
+        let Some(value) = value else { return };
+        let a = &mut self.attrs[col];
+        let code = a.values.intern(value);
+        let slot = &mut a.codes[c.index()];
+        if *slot == MISSING || overwrite {
+            *slot = code;
+        } else if *slot != code {
+            self.notes.attribute_conflicts += 1;
+        }
+    }
+
+    /// Adds one event.
+    pub fn push(&mut self, e: &Event<'_>) {
+        let c = self.customer(e.customer_id);
+        let i = self.item(e.item_id);
+        if let Some(cat) = e.category {
+            self.set_category(i, cat, false);
+        }
+        for &(name, value) in e.customer_attrs {
+            self.set_attribute(c, name, value, false);
+        }
+        let key = match e.order_id {
+            Some(o) => ORDER_FLAG | u64::from(self.orders.intern(o)),
+            None => (e.timestamp.div_euclid(DAY) + DAY_BIAS) as u64,
+        };
+        self.customer.push(c.0);
+        self.item.push(i.0);
+        self.ts.push(e.timestamp);
+        self.kind.push(e.kind);
+        self.quantity.push(e.quantity);
+        self.price.push(e.price);
+        self.order_key.push(key);
+    }
+
+    /// Sorts and assembles the store; refuses more events than `u32` offsets address.
+    pub fn finish(self, path: &std::path::Path) -> Result<(EventStore, BuildNotes), IngestError> {
+        if self.ts.len() >= u32::MAX as usize {
+            return Err(IngestError::TooManyEvents {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(self.finish_unchecked())
+    }
+
+    fn finish_unchecked(self) -> (EventStore, BuildNotes) {
+        let n = self.ts.len();
+        // Sort a compact key array, then gather each column once (cache-friendly, parallel).
+        let mut keys: Vec<(u32, i64, u64, u32)> = (0..n)
+            .into_par_iter()
+            .map(|k| (self.customer[k], self.ts[k], self.order_key[k], k as u32))
+            .collect();
+        keys.par_sort_unstable();
+        let perm: Vec<u32> = keys.par_iter().map(|k| k.3).collect();
+        drop(keys);
+        fn gather<T: Copy + Send + Sync>(col: &[T], perm: &[u32]) -> Vec<T> {
+            perm.par_iter().map(|&k| col[k as usize]).collect()
+        }
+        let customer: Vec<CustomerIdx> = perm
+            .par_iter()
+            .map(|&k| CustomerIdx(self.customer[k as usize]))
+            .collect();
+        let item: Vec<ItemIdx> = perm
+            .par_iter()
+            .map(|&k| ItemIdx(self.item[k as usize]))
+            .collect();
+        let ts = gather(&self.ts, &perm);
+        let kind = gather(&self.kind, &perm);
+        let quantity = gather(&self.quantity, &perm);
+        let price = gather(&self.price, &perm);
+        let order_key = gather(&self.order_key, &perm);
+
+        let mut notes = self.notes;
+        let mut basket = Vec::with_capacity(n);
+        let mut basket_start = Vec::new();
+        let mut seen_orders = hashbrown::HashSet::new();
+        for k in 0..n {
+            let new = k == 0 || customer[k] != customer[k - 1] || order_key[k] != order_key[k - 1];
+            if new {
+                // A key seen before for this customer means its order was interleaved.
+                if order_key[k] & ORDER_FLAG != 0
+                    && !seen_orders.insert((customer[k], order_key[k]))
+                {
+                    notes.split_orders += 1;
+                }
+                basket_start.push(k as u32);
+            }
+            basket.push(basket_start.len() as u32 - 1);
+        }
+        basket_start.push(n as u32);
+
+        let mut customer_start = vec![0u32; self.customers.len() + 1];
+        for c in &customer {
+            customer_start[c.index() + 1] += 1;
+        }
+        for c in 0..self.customers.len() {
+            customer_start[c + 1] += customer_start[c];
+        }
+        let store = EventStore {
+            customers: self.customers,
+            items: self.items,
+            customer,
+            item,
+            ts,
+            kind,
+            quantity,
+            price,
+            basket,
+            customer_start,
+            basket_start,
+            categories: self.categories,
+            item_category: self.item_category,
+            item_name: self.item_name,
+            item_price: self.item_price,
+            item_available: self.item_available,
+            customer_attrs: self.attrs,
+        };
+        (store, notes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_timestamp;
+
+    fn t(s: &str) -> i64 {
+        parse_timestamp(s).unwrap()
+    }
+
+    fn ev(c: &str, i: &str, ts: &str, order: Option<&str>) -> RawEvent {
+        RawEvent {
+            order_id: order.map(str::to_string),
+            ..RawEvent::purchase(c, i, t(ts))
+        }
+    }
+
+    #[test]
+    fn events_are_grouped_by_customer_in_time_order_with_day_baskets() {
+        let s = EventStore::from_events(&[
+            ev("bob", "x", "2020-01-02T10:00:00Z", None),
+            ev("ann", "y", "2020-01-03T09:00:00Z", None),
+            ev("bob", "y", "2020-01-01T12:00:00Z", None),
+            ev("bob", "z", "2020-01-02T08:00:00Z", None),
+            ev("ann", "x", "2020-01-01T00:00:00Z", None),
+        ]);
+        // First-seen ids: bob=0, ann=1; x=0, y=1, z=2.
+        assert_eq!(s.customers.iter().collect::<Vec<_>>(), ["bob", "ann"]);
+        assert_eq!(s.customer_start, [0, 3, 5]);
+        let bob = s.customer_idx("bob").unwrap();
+        let items: Vec<&str> = s
+            .customer_events(bob)
+            .map(|k| s.items.name(s.item[k].0).unwrap())
+            .collect();
+        assert_eq!(items, ["y", "z", "x"]);
+        // bob: Jan 1 basket, Jan 2 basket (two events); ann: two days.
+        assert_eq!(s.basket, [0, 1, 1, 2, 3]);
+        assert_eq!(s.basket_start, [0, 1, 3, 4, 5]);
+        assert_eq!(s.basket_events(1), 1..3);
+        assert_eq!(s.customer_baskets(bob), 0..2);
+        assert_eq!(s.customer_baskets(CustomerIdx(1)), 2..4);
+        assert_eq!(s.events_before(bob, t("2020-01-02T09:00:00Z")), 0..2);
+        assert_eq!(s.events_before(bob, t("2020-01-01T12:00:00Z")), 0..0);
+        assert_eq!(
+            s.time_range(),
+            Some((t("2020-01-01"), t("2020-01-03T09:00:00Z")))
+        );
+        assert_eq!(s.customer_events(CustomerIdx(9)), 0..0);
+    }
+
+    #[test]
+    fn explicit_orders_make_baskets_and_interleaving_is_counted() {
+        let mut b = StoreBuilder::new();
+        for e in [
+            ev("c", "a", "2020-01-01T10:00:00Z", Some("o1")),
+            ev("c", "b", "2020-01-01T10:00:00Z", Some("o2")),
+            ev("c", "d", "2020-01-01T10:00:00Z", Some("o1")),
+            ev("c", "e", "2020-01-01T11:00:00Z", Some("o2")),
+            ev("c", "f", "2020-01-01T12:00:00Z", Some("o1")),
+        ] {
+            b.push(&e.as_event());
+        }
+        let (s, notes) = b.finish(std::path::Path::new("mem")).unwrap();
+        // 10:00 {o1: a,d} {o2: b}, 11:00 {o2: e} continues o2, 12:00 o1 again: split.
+        let items: Vec<&str> = (0..s.len())
+            .map(|k| s.items.name(s.item[k].0).unwrap())
+            .collect();
+        assert_eq!(items, ["a", "d", "b", "e", "f"]);
+        assert_eq!(s.basket, [0, 0, 1, 1, 2]);
+        assert_eq!(notes.split_orders, 1);
+    }
+
+    #[test]
+    fn first_category_and_attribute_win_and_conflicts_are_counted() {
+        let mut b = StoreBuilder::new();
+        let attrs = [("age", Some("30-34"))];
+        let attrs2 = [("age", Some("40-44"))];
+        let missing = [("age", None)];
+        let base = Event {
+            customer_id: "c1",
+            item_id: "i1",
+            timestamp: 0,
+            kind: EventKind::Purchase,
+            quantity: 1.0,
+            price: f32::NAN,
+            order_id: None,
+            category: Some("dairy"),
+            customer_attrs: &missing,
+        };
+        b.push(&base);
+        b.push(&Event {
+            customer_attrs: &attrs,
+            ..base
+        });
+        b.push(&Event {
+            category: Some("bakery"),
+            customer_attrs: &attrs2,
+            ..base
+        });
+        b.push(&Event {
+            customer_id: "c2",
+            ..base
+        });
+        let (s, notes) = b.finish(std::path::Path::new("mem")).unwrap();
+        assert_eq!(s.category_of(ItemIdx(0)), Some("dairy"));
+        let age = s.attribute("age").unwrap();
+        assert_eq!(age.value(CustomerIdx(0)), Some("30-34"));
+        assert_eq!(age.value(CustomerIdx(1)), None);
+        assert_eq!(notes.category_conflicts, 1);
+        assert_eq!(notes.attribute_conflicts, 1);
+    }
+}
