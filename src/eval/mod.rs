@@ -1,0 +1,3 @@
+//! Evaluation: metrics shared by every model and the `evaluate` protocols.
+
+pub mod ranking;
