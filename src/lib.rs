@@ -6,4 +6,5 @@
 //! logs with known structure, and the model, bundle and serving modules build on them.
 
 pub mod rng;
+pub mod synth;
 pub mod time;

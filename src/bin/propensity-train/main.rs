@@ -6,6 +6,8 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod synth;
+
 /// Offline trainer: read event logs, train, evaluate and inspect models.
 #[derive(Parser)]
 #[command(name = "propensity-train", version, about)]
@@ -15,18 +17,22 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Write a synthetic event log with known ground truth.
+    Synth(synth::Args),
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Synth(args) => synth::run(args),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
