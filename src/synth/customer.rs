@@ -41,6 +41,7 @@ pub(super) fn simulate(cfg: &SynthConfig, catalog: &Catalog, c: u32) -> Customer
         rng: Rng::derived(cfg.seed, &[u64::from(c)]),
         customer: c,
         group: 0,
+        staple_items: Vec::new(),
         events: Vec::new(),
     };
     let rng = &mut sim.rng;
@@ -72,6 +73,8 @@ pub(super) fn simulate(cfg: &SynthConfig, catalog: &Catalog, c: u32) -> Customer
             next_due: join + sim.rng.uniform() * due_gap_days,
         });
     }
+
+    sim.staple_items = staples.iter().map(|s| s.item).collect();
 
     let days = f64::from(cfg.days);
     let mut t = join;
@@ -127,6 +130,8 @@ struct Simulation<'a> {
     rng: Rng,
     customer: u32,
     group: u32,
+    /// Bought only on their cycle, never picked, so their rhythm stays visible in the log.
+    staple_items: Vec<u32>,
     events: Vec<SynthEvent>,
 }
 
@@ -139,7 +144,7 @@ impl Simulation<'_> {
     }
 
     /// A popularity-weighted item, from the taste group with probability `taste_strength`,
-    /// still on sale at `ts`.
+    /// still on sale at `ts` and not one of the customer's staples.
     fn pick(&mut self, ts: i64) -> Option<u32> {
         for _ in 0..PICK_TRIES {
             let sampler = if self.rng.bernoulli(self.cfg.taste_strength) {
@@ -148,7 +153,11 @@ impl Simulation<'_> {
                 &self.catalog.global
             };
             match sampler.sample(&mut self.rng) {
-                Some(item) if self.catalog.on_sale(item, ts) => return Some(item),
+                Some(item)
+                    if self.catalog.on_sale(item, ts) && !self.staple_items.contains(&item) =>
+                {
+                    return Some(item);
+                }
                 Some(_) => continue,
                 None => return None,
             }
@@ -197,6 +206,7 @@ impl Simulation<'_> {
             add(&mut basket, item, 1 + self.rng.poisson(EXTRA_UNITS) as u32);
             if let Some(Some(partner)) = self.catalog.partner.get(item as usize).copied()
                 && self.catalog.on_sale(partner, ts)
+                && !self.staple_items.contains(&partner)
                 && self.rng.bernoulli(self.cfg.pair_prob)
             {
                 add(&mut basket, partner, 1);

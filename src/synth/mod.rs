@@ -39,7 +39,8 @@
 //! group, each with a cycle `cycle_days = U(1.5, 3) / λ`. A staple becomes due
 //! `(cycle_days - 1/λ) × U(0.8, 1.2)` days after it was bought and rides on the first trip
 //! after that; since the wait for a Poisson trip averages `1/λ`, staple purchases recur every
-//! `cycle_days` on average (less where the window or a dropout cuts a gap short).
+//! `cycle_days` on average. Staples are never picked, paired or browsed otherwise, so every
+//! purchase of a customer's staple is one beat of its cycle.
 //!
 //! **Views, carts, returns.** Each purchased line is preceded by a cart (probability
 //! `cart_prob`, 1–20 minutes before) and by a view (probability `view_prob`, up to two hours
