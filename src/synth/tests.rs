@@ -219,7 +219,10 @@ fn taste_groups_dominate_purchases() {
     let share = f64::from(own) / f64::from(total);
     assert!(share > 0.75, "own-group share {share}");
     assert!(counted > 300);
-    assert!(plurality as f64 > 0.95 * counted as f64, "{plurality}/{counted}");
+    assert!(
+        plurality as f64 > 0.95 * counted as f64,
+        "{plurality}/{counted}"
+    );
 }
 
 #[test]
