@@ -9,4 +9,5 @@ pub mod eval;
 pub mod features;
 pub mod ingest;
 pub mod rng;
+pub mod synth;
 pub mod time;

@@ -8,6 +8,8 @@ mod stats;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod synth;
+
 /// Offline trainer: read event logs, train, evaluate and inspect models.
 #[derive(Parser)]
 #[command(name = "propensity-train", version, about)]
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Load an event log and report what was read (rows, customers, items, baskets, skips).
     Stats(stats::Args),
+    /// Write a synthetic event log with known ground truth.
+    Synth(synth::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Stats(args) => stats::run(args),
+        Command::Synth(args) => synth::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
