@@ -1,0 +1,3 @@
+//! Evaluation: metrics shared by every model (one implementation each).
+
+pub mod metrics;
