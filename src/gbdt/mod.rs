@@ -25,6 +25,7 @@ mod partition;
 mod predict;
 mod shap;
 mod split;
+pub mod table;
 mod train;
 mod tree;
 
