@@ -8,6 +8,7 @@
 pub mod eval;
 pub mod features;
 pub mod ingest;
+pub mod gbdt;
 pub mod rng;
 pub mod synth;
 pub mod time;

@@ -4,6 +4,7 @@
 //! `run(Args) -> anyhow::Result<()>`; library errors are typed, `anyhow` only adds context here.
 
 mod stats;
+mod gbdt;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     Stats(stats::Args),
     /// Write a synthetic event log with known ground truth.
     Synth(synth::Args),
+    /// Tabular mode: train a GBDT on any CSV feature table, or predict with one.
+    Gbdt(gbdt::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Stats(args) => stats::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Gbdt(args) => gbdt::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

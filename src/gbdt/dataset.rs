@@ -1,0 +1,251 @@
+//! Training data as the learner sees it: u8 bin codes, column-major, plus labels and weights.
+
+use super::binning::{BinMapper, FeatureInfo};
+use super::error::GbdtError;
+use super::params::Params;
+use crate::rng::Rng;
+use rayon::prelude::*;
+
+/// Raw dense input: one `Vec<f64>` per feature column (NaN = missing).
+#[derive(Clone, Copy, Debug)]
+pub struct DenseInput<'a> {
+    /// Feature columns, all of the same length.
+    pub columns: &'a [Vec<f64>],
+    /// One name per column.
+    pub feature_names: &'a [String],
+    /// Names of the columns to treat as categorical (integer category codes).
+    pub categorical: &'a [String],
+    /// Target per row.
+    pub labels: &'a [f64],
+    /// Optional non-negative weight per row.
+    pub weights: Option<&'a [f64]>,
+}
+
+/// Binned training or validation data.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    n_rows: usize,
+    features: Vec<FeatureInfo>,
+    /// Feature `f`'s codes are `bins[f * n_rows..(f + 1) * n_rows]`.
+    bins: Vec<u8>,
+    labels: Vec<f64>,
+    weights: Option<Vec<f64>>,
+}
+
+/// Key of the RNG stream that picks the rows bin boundaries are fitted on.
+const BIN_SAMPLE_STREAM: u64 = 0xB1_5A;
+
+impl Dataset {
+    /// Fits bin mappers on (a sample of) `input` and bins every column.
+    ///
+    /// Uses `params.max_bin`, `params.bin_construct_sample_cnt`, `params.seed` and runs on a
+    /// local pool of `params.threads` threads.
+    pub fn from_dense(input: DenseInput<'_>, params: &Params) -> Result<Self, GbdtError> {
+        params.validate()?;
+        let n_rows = check_shape(&input)?;
+        for name in input.categorical {
+            if !input.feature_names.contains(name) {
+                return Err(GbdtError::UnknownCategorical(name.clone()));
+            }
+        }
+        let sample = sample_rows(n_rows, params.bin_construct_sample_cnt, params.seed);
+        let pool = super::train::thread_pool(params.threads)?;
+        let mappers: Vec<BinMapper> = pool.install(|| {
+            input
+                .columns
+                .par_iter()
+                .zip(input.feature_names.par_iter())
+                .map(|(col, name)| {
+                    let values: Vec<f64> = match &sample {
+                        Some(rows) => rows.iter().map(|&r| col[r]).collect(),
+                        None => col.clone(),
+                    };
+                    if input.categorical.contains(name) {
+                        BinMapper::fit_categorical(&values, params.max_bin)
+                    } else {
+                        BinMapper::fit_numerical(&values, params.max_bin)
+                    }
+                })
+                .collect()
+        });
+        let features = input
+            .feature_names
+            .iter()
+            .zip(mappers)
+            .map(|(name, mapper)| FeatureInfo {
+                name: name.clone(),
+                mapper,
+            })
+            .collect();
+        Ok(pool.install(|| Self::bin(input, features, n_rows)))
+    }
+
+    /// Bins `input` with the mappers of `reference` (a validation set for a training set).
+    pub fn from_dense_like(input: DenseInput<'_>, reference: &Dataset) -> Result<Self, GbdtError> {
+        let n_rows = check_shape(&input)?;
+        let same = input.feature_names.len() == reference.features.len()
+            && input
+                .feature_names
+                .iter()
+                .zip(&reference.features)
+                .all(|(a, b)| *a == b.name);
+        if !same {
+            return Err(GbdtError::FeatureMismatch {
+                found: input.feature_names.to_vec(),
+                expected: reference.feature_names().map(str::to_owned).collect(),
+            });
+        }
+        Ok(Self::bin(input, reference.features.clone(), n_rows))
+    }
+
+    fn bin(input: DenseInput<'_>, features: Vec<FeatureInfo>, n_rows: usize) -> Self {
+        let mut bins = vec![0u8; n_rows * features.len()];
+        if n_rows > 0 {
+            bins.par_chunks_mut(n_rows)
+                .zip(input.columns.par_iter())
+                .zip(features.par_iter())
+                .for_each(|((out, col), f)| f.mapper.bin_column(col, out));
+        }
+        Self {
+            n_rows,
+            features,
+            bins,
+            labels: input.labels.to_vec(),
+            weights: input.weights.map(<[f64]>::to_vec),
+        }
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.features.len()
+    }
+
+    /// Feature names in column order.
+    pub fn feature_names(&self) -> impl Iterator<Item = &str> {
+        self.features.iter().map(|f| f.name.as_str())
+    }
+
+    /// Feature names and bin mappers.
+    pub fn features(&self) -> &[FeatureInfo] {
+        &self.features
+    }
+
+    /// Bin codes of feature `f`, one per row.
+    pub fn column(&self, f: usize) -> &[u8] {
+        &self.bins[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+
+    /// Labels, one per row.
+    pub fn labels(&self) -> &[f64] {
+        &self.labels
+    }
+
+    /// Weights, one per row, if any.
+    pub fn weights(&self) -> Option<&[f64]> {
+        self.weights.as_deref()
+    }
+}
+
+/// Checks that every column, the labels and the weights have the same length; returns it.
+fn check_shape(input: &DenseInput<'_>) -> Result<usize, GbdtError> {
+    if input.feature_names.len() != input.columns.len() {
+        return Err(GbdtError::FeatureNames {
+            names: input.feature_names.len(),
+            columns: input.columns.len(),
+        });
+    }
+    let n_rows = input.labels.len();
+    for (col, name) in input.columns.iter().zip(input.feature_names) {
+        if col.len() != n_rows {
+            return Err(GbdtError::RowCount {
+                what: format!("feature {name:?}"),
+                found: col.len(),
+                expected: n_rows,
+            });
+        }
+    }
+    if let Some(w) = input.weights {
+        if w.len() != n_rows {
+            return Err(GbdtError::RowCount {
+                what: "weights".into(),
+                found: w.len(),
+                expected: n_rows,
+            });
+        }
+        if let Some((row, &value)) = w.iter().enumerate().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
+            return Err(GbdtError::BadWeight { row, value });
+        }
+    }
+    Ok(n_rows)
+}
+
+/// Sorted indices of `want` rows chosen uniformly without replacement (selection sampling),
+/// or `None` when every row is used.
+fn sample_rows(n_rows: usize, want: usize, seed: u64) -> Option<Vec<usize>> {
+    if n_rows <= want {
+        return None;
+    }
+    let mut rng = Rng::derived(seed, &[BIN_SAMPLE_STREAM]);
+    let mut picked = Vec::with_capacity(want);
+    let mut needed = want;
+    for i in 0..n_rows {
+        if needed == 0 {
+            break;
+        }
+        if rng.uniform() * ((n_rows - i) as f64) < needed as f64 {
+            picked.push(i);
+            needed -= 1;
+        }
+    }
+    Some(picked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("f{i}")).collect()
+    }
+
+    #[test]
+    fn bins_columns_and_checks_shapes() {
+        let cols = vec![vec![1.0, 2.0, f64::NAN], vec![3.0, 3.0, 4.0]];
+        let labels = [0.0, 1.0, 0.0];
+        let input = DenseInput {
+            columns: &cols,
+            feature_names: &names(2),
+            categorical: &["f1".to_string()],
+            labels: &labels,
+            weights: None,
+        };
+        let ds = Dataset::from_dense(input, &Params::default()).expect("valid input");
+        assert_eq!(ds.column(0), &[0, 1, 2]);
+        assert_eq!(ds.column(1), &[0, 0, 1]);
+        assert!(ds.features()[1].mapper.is_categorical());
+
+        let short = [0.0, 1.0];
+        let bad = DenseInput { labels: &short, ..input };
+        assert!(matches!(Dataset::from_dense(bad, &Params::default()), Err(GbdtError::RowCount { .. })));
+        let w = [1.0, -1.0, 1.0];
+        let bad = DenseInput { weights: Some(&w), ..input };
+        assert!(matches!(Dataset::from_dense(bad, &Params::default()), Err(GbdtError::BadWeight { row: 1, .. })));
+        let bad = DenseInput { categorical: &["nope".to_string()], ..input };
+        assert!(matches!(Dataset::from_dense(bad, &Params::default()), Err(GbdtError::UnknownCategorical(_))));
+    }
+
+    #[test]
+    fn sampling_is_exact_sorted_and_seeded() {
+        let a = sample_rows(1000, 100, 7).expect("sampled");
+        assert_eq!(a.len(), 100);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(a, sample_rows(1000, 100, 7).expect("sampled"));
+        assert_ne!(a, sample_rows(1000, 100, 8).expect("sampled"));
+        assert!(sample_rows(10, 100, 7).is_none());
+    }
+}

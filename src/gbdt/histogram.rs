@@ -1,0 +1,197 @@
+//! Gradient/hessian histograms of one leaf (LightGBM `feature_histogram.hpp`).
+//!
+//! Every feature gets 256 slots so a u8 bin code indexes without a bounds check. Features are
+//! built in parallel, each by one thread over the leaf's rows in index order, so sums never
+//! depend on the thread count.
+
+use super::dataset::Dataset;
+use rayon::prelude::*;
+use std::ops::{AddAssign, SubAssign};
+
+/// Slots per feature: one per possible u8 code.
+pub const SLOTS: usize = 256;
+
+/// Sums over the rows that fall in one bin (or one leaf).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BinStats {
+    /// Sum of gradients.
+    pub grad: f64,
+    /// Sum of hessians.
+    pub hess: f64,
+    /// Number of rows (unweighted).
+    pub count: f64,
+}
+
+impl AddAssign for BinStats {
+    fn add_assign(&mut self, o: Self) {
+        self.grad += o.grad;
+        self.hess += o.hess;
+        self.count += o.count;
+    }
+}
+
+impl SubAssign for BinStats {
+    fn sub_assign(&mut self, o: Self) {
+        self.grad -= o.grad;
+        self.hess -= o.hess;
+        self.count -= o.count;
+    }
+}
+
+impl std::ops::Sub for BinStats {
+    type Output = Self;
+    fn sub(mut self, o: Self) -> Self {
+        self -= o;
+        self
+    }
+}
+
+impl std::ops::Add for BinStats {
+    type Output = Self;
+    fn add(mut self, o: Self) -> Self {
+        self += o;
+        self
+    }
+}
+
+/// Per-feature bin statistics of one leaf.
+#[derive(Clone, Debug)]
+pub struct Histogram {
+    data: Vec<BinStats>,
+}
+
+impl Histogram {
+    /// An all-zero histogram for `n_features` features.
+    pub fn new(n_features: usize) -> Self {
+        Self {
+            data: vec![BinStats::default(); n_features * SLOTS],
+        }
+    }
+
+    /// The 256 slots of feature `f`.
+    pub fn feature(&self, f: usize) -> &[BinStats] {
+        &self.data[f * SLOTS..(f + 1) * SLOTS]
+    }
+
+    /// Rebuilds the histogram of the features with `used[f]` from the rows of one leaf.
+    ///
+    /// `rows = None` means every row of `ds` in order with `gh` indexed by row; otherwise
+    /// `gh[i]` belongs to row `rows[i]` (gradients gathered in leaf order beforehand, so the
+    /// inner loop reads them sequentially).
+    pub fn build(&mut self, ds: &Dataset, rows: Option<&[u32]>, gh: &[[f64; 2]], used: &[bool]) {
+        self.data
+            .par_chunks_mut(SLOTS)
+            .enumerate()
+            .filter(|(f, _)| used[*f])
+            .for_each(|(f, slots)| {
+                let slots: &mut [BinStats; SLOTS] = match slots.try_into() {
+                    Ok(s) => s,
+                    Err(_) => unreachable!("chunks are exactly SLOTS long"),
+                };
+                *slots = [BinStats::default(); SLOTS];
+                let col = ds.column(f);
+                match rows {
+                    None => accumulate_all(col, gh, slots),
+                    Some(rows) => accumulate_rows(col, rows, gh, slots),
+                }
+            });
+    }
+
+    /// Turns `self` (the parent's histogram) into its larger child's: `parent - smaller`.
+    pub fn subtract(&mut self, smaller: &Histogram, used: &[bool]) {
+        self.data
+            .par_chunks_mut(SLOTS)
+            .zip(smaller.data.par_chunks(SLOTS))
+            .enumerate()
+            .filter(|(f, _)| used[*f])
+            .for_each(|(_, (p, s))| {
+                for (a, &b) in p.iter_mut().zip(s) {
+                    *a -= b;
+                }
+            });
+    }
+}
+
+/// Root without bagging: bin codes and gradients are both read sequentially.
+fn accumulate_all(col: &[u8], gh: &[[f64; 2]], slots: &mut [BinStats; SLOTS]) {
+    for (&b, g) in col.iter().zip(gh) {
+        let s = &mut slots[b as usize];
+        s.grad += g[0];
+        s.hess += g[1];
+        s.count += 1.0;
+    }
+}
+
+/// A leaf: bin codes gathered through the (increasing) row indices.
+fn accumulate_rows(col: &[u8], rows: &[u32], gh: &[[f64; 2]], slots: &mut [BinStats; SLOTS]) {
+    for (&r, g) in rows.iter().zip(gh) {
+        let s = &mut slots[col[r as usize] as usize];
+        s.grad += g[0];
+        s.hess += g[1];
+        s.count += 1.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gbdt::{DenseInput, Params};
+
+    fn dataset() -> Dataset {
+        let n = 500;
+        let cols: Vec<Vec<f64>> = (0..3)
+            .map(|f| (0..n).map(|i| ((i * (f + 3)) % 17) as f64).collect())
+            .collect();
+        let names: Vec<String> = (0..3).map(|i| format!("f{i}")).collect();
+        let labels = vec![0.0; n];
+        let input = DenseInput {
+            columns: &cols,
+            feature_names: &names,
+            categorical: &[],
+            labels: &labels,
+            weights: None,
+        };
+        Dataset::from_dense(input, &Params::default()).expect("valid")
+    }
+
+    fn gh_of(n: usize) -> Vec<[f64; 2]> {
+        (0..n).map(|i| [(i as f64 * 0.31).sin(), 0.5 + (i % 7) as f64]).collect()
+    }
+
+    #[test]
+    fn subtraction_equals_direct_build() {
+        let ds = dataset();
+        let gh = gh_of(ds.n_rows());
+        let used = vec![true; 3];
+        let mut parent = Histogram::new(3);
+        parent.build(&ds, None, &gh, &used);
+        let left: Vec<u32> = (0..ds.n_rows() as u32).filter(|r| r % 3 == 0).collect();
+        let right: Vec<u32> = (0..ds.n_rows() as u32).filter(|r| r % 3 != 0).collect();
+        let gather = |rows: &[u32]| rows.iter().map(|&r| gh[r as usize]).collect::<Vec<_>>();
+        let mut small = Histogram::new(3);
+        small.build(&ds, Some(&left), &gather(&left), &used);
+        let mut direct = Histogram::new(3);
+        direct.build(&ds, Some(&right), &gather(&right), &used);
+        parent.subtract(&small, &used);
+        for f in 0..3 {
+            for (a, b) in parent.feature(f).iter().zip(direct.feature(f)) {
+                assert!((a.grad - b.grad).abs() < 1e-9 && (a.hess - b.hess).abs() < 1e-9);
+                assert_eq!(a.count, b.count);
+            }
+        }
+        let total: f64 = direct.feature(1).iter().map(|s| s.count).sum();
+        assert_eq!(total, right.len() as f64);
+    }
+
+    #[test]
+    fn bins_receive_their_rows_only() {
+        let ds = dataset();
+        let gh = gh_of(ds.n_rows());
+        let mut h = Histogram::new(3);
+        h.build(&ds, None, &gh, &[true, false, true]);
+        let col = ds.column(0);
+        let want: f64 = (0..ds.n_rows()).filter(|&r| col[r] == 4).map(|r| gh[r][0]).sum();
+        assert!((h.feature(0)[4].grad - want).abs() < 1e-12);
+        assert!(h.feature(1).iter().all(|s| s.count == 0.0), "unused feature stays empty");
+    }
+}
