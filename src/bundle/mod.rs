@@ -19,12 +19,14 @@ mod format;
 mod manifest;
 mod read;
 mod section;
+mod summary;
 mod write;
 
 pub use error::{BundleError, SectionFault};
 pub use format::{FORMAT_VERSION, MAGIC, OLDEST_SUPPORTED_FORMAT_VERSION, SECTION_ALIGN};
 pub use manifest::{DataRange, FeatureImportance, Metadata, SectionEntry, SectionKind};
 pub use read::Bundle;
+pub use summary::{BundleSummary, SummaryRange, SummarySection};
 pub use write::BundleWriter;
 
 /// Name of the section every bundle carries its [`Metadata`] in.

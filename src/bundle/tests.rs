@@ -308,3 +308,23 @@ fn frozen_v1_fixture_still_reads() {
 
 /// Model version of the frozen fixture, as written when it was generated.
 const FIXTURE_MODEL_VERSION: &str = "20231114T221320Z-1fe6360f";
+
+#[test]
+fn summary_sorts_importance_and_formats_times() {
+    let mut w = BundleWriter::new();
+    let mut m = metadata();
+    m.features.push(FeatureImportance {
+        name: "frequency".to_string(),
+        importance: 40.0,
+    });
+    w.metadata(m);
+    let b = Bundle::from_bytes(&w.to_bytes().expect("writes")).expect("valid");
+    let s = BundleSummary::of(&b);
+    let names: Vec<&str> = s.feature_importance.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["frequency", "recency_days"]);
+    assert_eq!(s.created_at, "2023-11-14T22:13:20Z");
+    let range = s.data_range.expect("set");
+    assert_eq!(range.first_event_at, "2020-09-13T12:26:40Z");
+    assert_eq!(s.sections.last().map(|x| x.name.as_str()), Some(METADATA_SECTION));
+    assert_eq!(s.len_bytes, b.len_bytes());
+}

@@ -3,6 +3,8 @@
 //! Each subcommand lives in its own file next to this one, exposing `Args` (clap) and
 //! `run(Args) -> anyhow::Result<()>`; library errors are typed, `anyhow` only adds context here.
 
+mod inspect;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -15,7 +17,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Show a bundle's metadata, metrics, feature importance and sections.
+    Inspect(inspect::Args),
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -26,7 +31,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
