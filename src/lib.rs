@@ -7,4 +7,5 @@
 
 pub mod bundle;
 pub mod rng;
+pub mod serve;
 pub mod time;
