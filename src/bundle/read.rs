@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 use serde::Deserialize;
 
+use super::METADATA_SECTION;
 use super::error::{BundleError, SectionFault};
 use super::format::{
     FOOTER_LEN, FOOTER_UNCHECKED_LEN, FORMAT_VERSION, Footer, HEADER_LEN, Header, MAGIC,
@@ -14,7 +15,6 @@ use super::format::{
 };
 use super::manifest::{Manifest, Metadata, SectionEntry, SectionKind};
 use super::section::{Plain, cast_slice, map_copy, map_file};
-use super::METADATA_SECTION;
 
 /// An opened, fully verified bundle. Arrays are views into the memory map.
 pub struct Bundle {
@@ -115,8 +115,7 @@ impl Bundle {
             return Err(corrupt("unknown header flags"));
         }
         let manifest_end = footer.manifest_offset.checked_add(footer.manifest_len);
-        if footer.manifest_offset < HEADER_LEN as u64 || manifest_end != Some(footer_start as u64)
-        {
+        if footer.manifest_offset < HEADER_LEN as u64 || manifest_end != Some(footer_start as u64) {
             return Err(corrupt("footer points to a section table outside the file"));
         }
         let manifest_bytes = &bytes[footer.manifest_offset as usize..footer_start];
@@ -165,7 +164,9 @@ impl Bundle {
                 }
             })?;
         if metadata.format_version != version {
-            return Err(corrupt("metadata and header disagree on the format version"));
+            return Err(corrupt(
+                "metadata and header disagree on the format version",
+            ));
         }
         Ok(Bundle {
             map,

@@ -78,6 +78,9 @@ mod tests {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
         let map = map_copy(&bytes).expect("anonymous map");
-        assert_eq!(cast_slice::<f32>(&map[..]), Some(&[1.5f32, -2.25, 1e-3][..]));
+        assert_eq!(
+            cast_slice::<f32>(&map[..]),
+            Some(&[1.5f32, -2.25, 1e-3][..])
+        );
     }
 }

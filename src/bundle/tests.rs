@@ -41,7 +41,18 @@ fn metadata() -> Metadata {
 }
 
 const FACTORS: [f32; 12] = [
-    0.0, 1.0, 2.0, 3.0, 4.5, -5.5, 6.0, 7.0, 8.0, 9.0, 10.0, f32::MIN_POSITIVE,
+    0.0,
+    1.0,
+    2.0,
+    3.0,
+    4.5,
+    -5.5,
+    6.0,
+    7.0,
+    8.0,
+    9.0,
+    10.0,
+    f32::MIN_POSITIVE,
 ];
 const IDS: [u32; 5] = [3, 1, 4, 1, u32::MAX];
 
@@ -49,7 +60,8 @@ fn small_bundle() -> Vec<u8> {
     let mut w = BundleWriter::new();
     w.metadata(metadata());
     w.put_struct("toy", &toy()).expect("encodes");
-    w.put_array_f32("factors", &FACTORS, &[3, 4]).expect("shape fits");
+    w.put_array_f32("factors", &FACTORS, &[3, 4])
+        .expect("shape fits");
     w.put_array_u32("ids", &IDS, &[5]).expect("shape fits");
     w.to_bytes().expect("writes to memory")
 }
@@ -67,7 +79,11 @@ fn round_trip_in_memory() {
     let mut expected = metadata();
     expected.model_version = m.model_version.clone();
     assert_eq!(m, &expected);
-    assert!(m.model_version.starts_with("20231114T221320Z-"), "{}", m.model_version);
+    assert!(
+        m.model_version.starts_with("20231114T221320Z-"),
+        "{}",
+        m.model_version
+    );
     assert_eq!(m.model_version.len(), "20231114T221320Z-".len() + 8);
 }
 
@@ -104,14 +120,27 @@ fn model_version_changes_with_content_and_explicit_one_is_kept() {
 #[test]
 fn accessors_refuse_missing_and_wrong_kind() {
     let b = Bundle::from_bytes(&small_bundle()).expect("valid bundle");
-    assert!(matches!(b.array_f32("nope"), Err(BundleError::MissingSection { .. })));
+    assert!(matches!(
+        b.array_f32("nope"),
+        Err(BundleError::MissingSection { .. })
+    ));
     assert!(matches!(
         b.array_f32("ids"),
-        Err(BundleError::WrongKind { expected: SectionKind::F32, found: SectionKind::U32, .. })
+        Err(BundleError::WrongKind {
+            expected: SectionKind::F32,
+            found: SectionKind::U32,
+            ..
+        })
     ));
-    assert!(matches!(b.get_struct::<Toy>("factors"), Err(BundleError::WrongKind { .. })));
+    assert!(matches!(
+        b.get_struct::<Toy>("factors"),
+        Err(BundleError::WrongKind { .. })
+    ));
     // A struct section decoded as the wrong type is an error, not a panic.
-    assert!(matches!(b.get_struct::<Vec<String>>("toy"), Err(BundleError::Decode { .. })));
+    assert!(matches!(
+        b.get_struct::<Vec<String>>("toy"),
+        Err(BundleError::Decode { .. })
+    ));
 }
 
 #[test]
@@ -126,14 +155,20 @@ fn writer_refuses_bad_shapes_duplicate_names_and_missing_metadata() {
         Err(BundleError::Shape { .. })
     ));
     w.put_array_u32("u", &IDS, &[5]).expect("fits");
-    assert!(matches!(w.put_struct("u", &1u8), Err(BundleError::NameTaken { .. })));
+    assert!(matches!(
+        w.put_struct("u", &1u8),
+        Err(BundleError::NameTaken { .. })
+    ));
     assert!(matches!(
         w.put_struct(METADATA_SECTION, &1u8),
         Err(BundleError::NameTaken { .. })
     ));
     assert!(matches!(w.to_bytes(), Err(BundleError::NoMetadata)));
     let dir = tempfile::tempdir().expect("tempdir");
-    assert!(matches!(w.write_atomic(&dir.path().join("x.bundle")), Err(BundleError::NoMetadata)));
+    assert!(matches!(
+        w.write_atomic(&dir.path().join("x.bundle")),
+        Err(BundleError::NoMetadata)
+    ));
 }
 
 #[test]
@@ -161,7 +196,9 @@ fn flipped_section_byte_names_the_section() {
     bad[s.offset as usize + 5] ^= 0x10;
     match Bundle::from_bytes(&bad) {
         Err(e @ BundleError::Section { .. }) => {
-            let BundleError::Section { section, fault, .. } = &e else { unreachable!() };
+            let BundleError::Section { section, fault, .. } = &e else {
+                unreachable!()
+            };
             assert_eq!(section, "factors");
             assert!(matches!(fault, SectionFault::Checksum { .. }));
             assert!(e.to_string().contains("\"factors\""), "{e}");
@@ -202,12 +239,20 @@ fn other_format_version_is_refused_with_retrain_hint() {
         bad[footer_version_at..footer_version_at + 4].copy_from_slice(&version.to_le_bytes());
         let err = Bundle::from_bytes(&bad).expect_err("accepted");
         match &err {
-            BundleError::Incompatible { found, oldest, newest, .. } => {
+            BundleError::Incompatible {
+                found,
+                oldest,
+                newest,
+                ..
+            } => {
                 assert_eq!((*found, *oldest, *newest), (version, 1, FORMAT_VERSION));
             }
             other => panic!("version {version}: expected Incompatible, got {other}"),
         }
-        assert!(err.to_string().contains("retrain with this version"), "{err}");
+        assert!(
+            err.to_string().contains("retrain with this version"),
+            "{err}"
+        );
     }
 }
 
@@ -246,7 +291,11 @@ fn replacing_a_bundle_keeps_open_maps_valid() {
     w.put_array_f32("factors", &ones, &[3, 4]).expect("fits");
     w.write_atomic(&path).expect("overwrites");
 
-    assert_eq!(old.array_f32("factors").expect("exists"), &FACTORS, "old map unchanged");
+    assert_eq!(
+        old.array_f32("factors").expect("exists"),
+        &FACTORS,
+        "old map unchanged"
+    );
     let new = Bundle::open(&path).expect("opens");
     assert_eq!(new.array_f32("factors").expect("exists"), &ones);
 }
@@ -258,7 +307,10 @@ fn write_atomic_into_missing_directory_fails_cleanly() {
     let mut w = BundleWriter::new();
     w.metadata(metadata());
     let err = w.write_atomic(&path).expect_err("no directory");
-    assert!(matches!(err, BundleError::Io { op: "creating", .. }), "{err}");
+    assert!(
+        matches!(err, BundleError::Io { op: "creating", .. }),
+        "{err}"
+    );
     assert_eq!(std::fs::read_dir(dir.path()).expect("lists").count(), 0);
 }
 
@@ -266,10 +318,16 @@ fn write_atomic_into_missing_directory_fails_cleanly() {
 fn open_reports_missing_file_and_short_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("none.bundle");
-    assert!(matches!(Bundle::open(&missing), Err(BundleError::Io { op: "opening", .. })));
+    assert!(matches!(
+        Bundle::open(&missing),
+        Err(BundleError::Io { op: "opening", .. })
+    ));
     let short = dir.path().join("short.bundle");
     std::fs::write(&short, b"PRPNSTY\0").expect("writes");
-    assert!(matches!(Bundle::open(&short), Err(BundleError::Truncated { len_bytes: 8, .. })));
+    assert!(matches!(
+        Bundle::open(&short),
+        Err(BundleError::Truncated { len_bytes: 8, .. })
+    ));
 }
 
 fn fixture_path() -> PathBuf {
@@ -320,11 +378,18 @@ fn summary_sorts_importance_and_formats_times() {
     w.metadata(m);
     let b = Bundle::from_bytes(&w.to_bytes().expect("writes")).expect("valid");
     let s = BundleSummary::of(&b);
-    let names: Vec<&str> = s.feature_importance.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = s
+        .feature_importance
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
     assert_eq!(names, ["frequency", "recency_days"]);
     assert_eq!(s.created_at, "2023-11-14T22:13:20Z");
     let range = s.data_range.expect("set");
     assert_eq!(range.first_event_at, "2020-09-13T12:26:40Z");
-    assert_eq!(s.sections.last().map(|x| x.name.as_str()), Some(METADATA_SECTION));
+    assert_eq!(
+        s.sections.last().map(|x| x.name.as_str()),
+        Some(METADATA_SECTION)
+    );
     assert_eq!(s.len_bytes, b.len_bytes());
 }

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::METADATA_SECTION;
 use super::error::BundleError;
 use super::format::{FOOTER_LEN, FORMAT_VERSION, Footer, HEADER_LEN, Header, MAGIC, align_up};
 use super::manifest::{Manifest, Metadata, SectionEntry, SectionKind};
-use super::METADATA_SECTION;
 
 /// Section contents waiting to be written; arrays are borrowed, not copied.
 enum Data<'a> {
@@ -105,7 +105,12 @@ impl<'a> BundleWriter<'a> {
         Ok(())
     }
 
-    fn check_array(&self, name: &str, len: usize, shape: &[usize]) -> Result<Vec<u64>, BundleError> {
+    fn check_array(
+        &self,
+        name: &str,
+        len: usize,
+        shape: &[usize],
+    ) -> Result<Vec<u64>, BundleError> {
         self.check_name(name)?;
         let product = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
         if product != Some(len) {
@@ -209,8 +214,13 @@ impl<'a> BundleWriter<'a> {
             source,
         })?;
         let meta_shape = [meta_bytes.len() as u64];
-        let entry = write_section(&mut w, METADATA_SECTION, &meta_shape, &Data::Bytes(meta_bytes))
-            .map_err(io)?;
+        let entry = write_section(
+            &mut w,
+            METADATA_SECTION,
+            &meta_shape,
+            &Data::Bytes(meta_bytes),
+        )
+        .map_err(io)?;
         entries.push(entry);
 
         let manifest = postcard::to_stdvec(&Manifest { sections: entries }).map_err(|source| {
@@ -232,7 +242,10 @@ impl<'a> BundleWriter<'a> {
         w.write_all(&footer.encode_checked()).map_err(io)?;
         footer.file_crc = w.file.clone().finalize();
         w.write_all(&footer.encode_unchecked()).map_err(io)?;
-        debug_assert_eq!(w.pos, footer.manifest_offset + footer.manifest_len + FOOTER_LEN as u64);
+        debug_assert_eq!(
+            w.pos,
+            footer.manifest_offset + footer.manifest_len + FOOTER_LEN as u64
+        );
         w.inner.flush().map_err(io)?;
         Ok(metadata)
     }

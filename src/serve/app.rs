@@ -81,7 +81,10 @@ async fn observe(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResp
     };
     let envelope = res.response().error().and_then(|e| {
         let api = e.as_error::<ApiError>()?;
-        let v = version.as_ref().filter(|v| *v != NO_MODEL).and_then(|v| v.to_str().ok());
+        let v = version
+            .as_ref()
+            .filter(|v| *v != NO_MODEL)
+            .and_then(|v| v.to_str().ok());
         Some(api.body(v))
     });
     if let Some(body) = envelope {
@@ -96,7 +99,11 @@ async fn observe(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResp
     span.record("status", status.as_u16());
     span.record("micros", micros);
     if status.is_server_error() {
-        let err = res.response().error().map(|e| e.to_string()).unwrap_or_default();
+        let err = res
+            .response()
+            .error()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         tracing::error!(parent: &span, status = status.as_u16(), error = %err, "request failed");
     } else {
         tracing::debug!(parent: &span, "request done");
@@ -133,12 +140,17 @@ mod tests {
                 .wrap(from_fn(observe)),
         )
         .await;
-        let res = test::call_service(&app, test::TestRequest::get().uri("/q?k=ten").to_request()).await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/q?k=ten").to_request()).await;
         assert_eq!(res.status(), 400);
         assert_eq!(res.headers().get(X_MODEL_VERSION), Some(&NO_MODEL));
         let body: serde_json::Value = test::read_body_json(res).await;
         assert_eq!(body["error"]["code"], "bad_parameter");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("query")));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("query"))
+        );
         assert!(body["model_version"].is_null());
     }
 }

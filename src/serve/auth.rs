@@ -80,7 +80,9 @@ impl Scopes {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Keys must be long enough not to be guessed.
-    #[error("key is shorter than {MIN_KEY_LEN} characters; hint: generate one with `openssl rand -hex 24`")]
+    #[error(
+        "key is shorter than {MIN_KEY_LEN} characters; hint: generate one with `openssl rand -hex 24`"
+    )]
     TooShort,
     /// Keys travel in a header and in `KEY:scopes;…` lists.
     #[error("key contains whitespace, ':' or ';'")]
@@ -124,7 +126,10 @@ impl ApiKey {
         if secret.len() < MIN_KEY_LEN {
             return Err(KeyError::TooShort);
         }
-        if secret.chars().any(|c| c.is_whitespace() || c == ':' || c == ';') {
+        if secret
+            .chars()
+            .any(|c| c.is_whitespace() || c == ':' || c == ';')
+        {
             return Err(KeyError::BadCharacter);
         }
         Ok(ApiKey {
@@ -325,27 +330,44 @@ mod tests {
 
     fn ring() -> KeyRing {
         KeyRing::new(
-            ApiKey::parse_env_list("recommendkey-0000000:recommend,score; adminkey-00000000000:admin")
-                .expect("valid list"),
+            ApiKey::parse_env_list(
+                "recommendkey-0000000:recommend,score; adminkey-00000000000:admin",
+            )
+            .expect("valid list"),
         )
     }
 
     #[test]
     fn bearer_key_with_scope_is_allowed() {
         let r = ring();
-        assert_eq!(r.check(Some(b"Bearer recommendkey-0000000"), Scope::Score), Verdict::Allowed);
-        assert_eq!(r.check(Some(b"bearer  adminkey-00000000000 "), Scope::Admin), Verdict::Allowed);
+        assert_eq!(
+            r.check(Some(b"Bearer recommendkey-0000000"), Scope::Score),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            r.check(Some(b"bearer  adminkey-00000000000 "), Scope::Admin),
+            Verdict::Allowed
+        );
     }
 
     #[test]
     fn wrong_scope_missing_and_invalid_keys_are_told_apart() {
         let r = ring();
-        assert_eq!(r.check(Some(b"Bearer recommendkey-0000000"), Scope::Admin), Verdict::Forbidden);
+        assert_eq!(
+            r.check(Some(b"Bearer recommendkey-0000000"), Scope::Admin),
+            Verdict::Forbidden
+        );
         assert_eq!(r.check(None, Scope::Score), Verdict::Missing);
         assert_eq!(r.check(Some(b"Basic abc"), Scope::Score), Verdict::Missing);
         assert_eq!(r.check(Some(b"Bearer "), Scope::Score), Verdict::Missing);
-        assert_eq!(r.check(Some(b"Bearer recommendkey-000000"), Scope::Score), Verdict::Invalid);
-        assert_eq!(r.check(Some(b"Bearer recommendkey-00000001"), Scope::Score), Verdict::Invalid);
+        assert_eq!(
+            r.check(Some(b"Bearer recommendkey-000000"), Scope::Score),
+            Verdict::Invalid
+        );
+        assert_eq!(
+            r.check(Some(b"Bearer recommendkey-00000001"), Scope::Score),
+            Verdict::Invalid
+        );
     }
 
     #[test]
@@ -366,11 +388,21 @@ mod tests {
         let (pos, err) =
             ApiKey::parse_env_list("goodkey-000000000000").expect_err("no scopes given");
         assert_eq!((pos, err), (1, KeyError::Syntax));
-        let (_, err) = ApiKey::parse_env_list("goodkey-000000000000:score,admn")
-            .expect_err("bad scope");
-        assert_eq!(err, KeyError::UnknownScope { name: "admn".to_string() });
+        let (_, err) =
+            ApiKey::parse_env_list("goodkey-000000000000:score,admn").expect_err("bad scope");
+        assert_eq!(
+            err,
+            KeyError::UnknownScope {
+                name: "admn".to_string()
+            }
+        );
         let (_, err) = ApiKey::parse_env_list("goodkey-000000000000:").expect_err("empty scopes");
-        assert_eq!(err, KeyError::UnknownScope { name: String::new() });
+        assert_eq!(
+            err,
+            KeyError::UnknownScope {
+                name: String::new()
+            }
+        );
     }
 
     #[test]

@@ -29,7 +29,11 @@ use super::auth::{ApiKey, KeyError, Scopes};
 
 /// Command-line flags of `propensity-serve`; each overrides its file and env value.
 #[derive(Debug, Default, Clone, clap::Parser)]
-#[command(name = "propensity-serve", version, about = "Serve a propensity model bundle over HTTP")]
+#[command(
+    name = "propensity-serve",
+    version,
+    about = "Serve a propensity model bundle over HTTP"
+)]
 pub struct ServeArgs {
     /// Model bundle to serve [env: PROPENSITY_BUNDLE] [default: models/default.bundle]
     #[arg(long)]
@@ -185,12 +189,14 @@ impl ServeConfig {
             .clone()
             .or_else(|| env_get(&env, "PROPENSITY_CONFIG").map(PathBuf::from));
         let file_text = match &config_path {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
-                ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                }
-            })?),
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
             None => None,
         };
         let file = config_path.as_deref().zip(file_text.as_deref());
@@ -240,23 +246,34 @@ impl ServeConfig {
             }
         }
 
-        set(&mut c.bind, env_get(env, "PROPENSITY_BIND").map(str::to_string));
-        set(&mut c.bundle, env_get(env, "PROPENSITY_BUNDLE").map(PathBuf::from));
-        set(&mut c.body_limit_bytes, env_parse(env, "PROPENSITY_BODY_LIMIT_BYTES")?);
-        set(&mut c.batch_limit, env_parse(env, "PROPENSITY_BATCH_LIMIT")?);
+        set(
+            &mut c.bind,
+            env_get(env, "PROPENSITY_BIND").map(str::to_string),
+        );
+        set(
+            &mut c.bundle,
+            env_get(env, "PROPENSITY_BUNDLE").map(PathBuf::from),
+        );
+        set(
+            &mut c.body_limit_bytes,
+            env_parse(env, "PROPENSITY_BODY_LIMIT_BYTES")?,
+        );
+        set(
+            &mut c.batch_limit,
+            env_parse(env, "PROPENSITY_BATCH_LIMIT")?,
+        );
         set(&mut c.workers, env_parse(env, "PROPENSITY_WORKERS")?);
         set(
             &mut c.shutdown_timeout_secs,
             env_parse(env, "PROPENSITY_SHUTDOWN_TIMEOUT_SECS")?,
         );
         if let Some(spec) = env_get(env, "PROPENSITY_API_KEYS") {
-            c.api_keys = ApiKey::parse_env_list(spec).map_err(|(index, source)| {
-                ConfigError::Key {
+            c.api_keys =
+                ApiKey::parse_env_list(spec).map_err(|(index, source)| ConfigError::Key {
                     origin: "PROPENSITY_API_KEYS",
                     index,
                     source,
-                }
-            })?;
+                })?;
         }
 
         set(&mut c.bind, args.bind.clone());
@@ -296,7 +313,10 @@ fn set<T>(slot: &mut T, value: Option<T>) {
 
 fn env_get<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
     // Last one wins, like a shell.
-    env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn env_parse<T: std::str::FromStr>(
@@ -322,7 +342,10 @@ mod tests {
     const KEY_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn file(text: &str) -> Option<(&'static Path, &str)> {
@@ -341,7 +364,10 @@ mod tests {
     #[test]
     fn flags_beat_env_beat_file() {
         let text = "bind = \"0.0.0.0:1\"\nbatch_limit = 5\nworkers = 3\nbody_limit_bytes = 4096\n";
-        let e = env(&[("PROPENSITY_BIND", "0.0.0.0:2"), ("PROPENSITY_BATCH_LIMIT", "6")]);
+        let e = env(&[
+            ("PROPENSITY_BIND", "0.0.0.0:2"),
+            ("PROPENSITY_BATCH_LIMIT", "6"),
+        ]);
         let args = ServeArgs {
             bind: Some("0.0.0.0:3".to_string()),
             ..ServeArgs::default()
@@ -363,8 +389,8 @@ mod tests {
     #[test]
     fn unknown_env_variable_is_named() {
         let e = env(&[("PROPENSITY_API_KEY", "x")]);
-        let err = ServeConfig::from_sources(None, &e, &ServeArgs::default())
-            .expect_err("typo accepted");
+        let err =
+            ServeConfig::from_sources(None, &e, &ServeArgs::default()).expect_err("typo accepted");
         assert!(err.to_string().contains("PROPENSITY_API_KEY;"), "{err}");
     }
 
@@ -377,7 +403,8 @@ mod tests {
 
     #[test]
     fn keys_from_file_and_env_replaces_them() {
-        let text = format!("[[api_keys]]\nkey = \"{KEY_A}\"\nscopes = [\"recommend\", \"score\"]\n");
+        let text =
+            format!("[[api_keys]]\nkey = \"{KEY_A}\"\nscopes = [\"recommend\", \"score\"]\n");
         let c = ServeConfig::from_sources(file(&text), &[], &ServeArgs::default()).expect("ok");
         assert_eq!(c.api_keys.len(), 1);
         assert!(c.api_keys[0].scopes().contains(Scope::Score));
@@ -396,7 +423,10 @@ mod tests {
         let err = ServeConfig::from_sources(file(&text), &[], &ServeArgs::default())
             .expect_err("bad scope");
         let msg = err.to_string();
-        assert!(msg.contains("api key 1 from config file") && msg.contains("recomend"), "{msg}");
+        assert!(
+            msg.contains("api key 1 from config file") && msg.contains("recomend"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -406,6 +436,12 @@ mod tests {
             ..ServeArgs::default()
         };
         let err = ServeConfig::from_sources(None, &[], &args).expect_err("too small");
-        assert!(matches!(err, ConfigError::Invalid { field: "body_limit_bytes", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                field: "body_limit_bytes",
+                ..
+            }
+        ));
     }
 }

@@ -99,13 +99,17 @@ pub enum ApiError {
     #[error("expected Content-Type: application/json")]
     NotJson,
     /// Body larger than the limit.
-    #[error("request body exceeds the limit of {limit_bytes} bytes; hint: split the request or raise body_limit_bytes")]
+    #[error(
+        "request body exceeds the limit of {limit_bytes} bytes; hint: split the request or raise body_limit_bytes"
+    )]
     PayloadTooLarge {
         /// The configured limit.
         limit_bytes: usize,
     },
     /// Batch larger than the limit.
-    #[error("batch of {len} ids exceeds the limit of {limit}; hint: split the batch or raise batch_limit")]
+    #[error(
+        "batch of {len} ids exceeds the limit of {limit}; hint: split the batch or raise batch_limit"
+    )]
     BatchTooLarge {
         /// Ids sent.
         len: usize,
@@ -125,7 +129,9 @@ pub enum ApiError {
         required: Scope,
     },
     /// Open server, admin call from the network.
-    #[error("no API keys are configured, so admin endpoints only answer loopback clients; hint: configure api_keys")]
+    #[error(
+        "no API keys are configured, so admin endpoints only answer loopback clients; hint: configure api_keys"
+    )]
     AdminLoopbackOnly,
     /// Unknown route.
     #[error("no route for {method} {path}")]
@@ -229,12 +235,13 @@ pub fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error 
         .app_data::<web::Data<super::state::AppState>>()
         .map_or(0, |s| s.config.body_limit_bytes);
     let api = match err {
-        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
-            ApiError::PayloadTooLarge { limit_bytes: limit }
-        }
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge { limit_bytes: limit },
         JsonPayloadError::ContentType => ApiError::NotJson,
         JsonPayloadError::Deserialize(e) => ApiError::BadJson(e),
-        JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit_bytes },
+        JsonPayloadError::Payload(PayloadError::Overflow) => {
+            ApiError::PayloadTooLarge { limit_bytes }
+        }
         JsonPayloadError::Payload(e) => ApiError::BadBody(e),
         // JsonPayloadError is non-exhaustive; what remains (Serialize) is our own fault.
         _ => ApiError::Internal {
@@ -295,6 +302,9 @@ mod tests {
         assert_eq!(v["error"]["code"], "invalid_bundle");
         assert_eq!(v["model_version"], "v1");
         let msg = v["error"]["message"].as_str().expect("string");
-        assert!(msg.contains("still serving") && msg.contains("truncated"), "{msg}");
+        assert!(
+            msg.contains("still serving") && msg.contains("truncated"),
+            "{msg}"
+        );
     }
 }

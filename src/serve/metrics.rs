@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Statuses with their own series; anything else is counted as `other`.
 const STATUSES: [u16; 20] = [
-    200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503,
-    504, 505,
+    200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504,
+    505,
 ];
 const STATUS_SLOTS: usize = STATUSES.len() + 1;
 
@@ -53,7 +53,9 @@ impl Metrics {
     pub fn new(routes: &[&'static str]) -> Metrics {
         let mut routes = routes.to_vec();
         routes.push(UNMATCHED_ROUTE);
-        let series = (0..routes.len() * STATUS_SLOTS).map(|_| Series::new()).collect();
+        let series = (0..routes.len() * STATUS_SLOTS)
+            .map(|_| Series::new())
+            .collect();
         Metrics {
             routes,
             series,
@@ -68,7 +70,10 @@ impl Metrics {
         let r = route
             .and_then(|name| self.routes[..last].iter().position(|&n| n == name))
             .unwrap_or(last);
-        let s = STATUSES.iter().position(|&x| x == status).unwrap_or(STATUSES.len());
+        let s = STATUSES
+            .iter()
+            .position(|&x| x == status)
+            .unwrap_or(STATUSES.len());
         let series = &self.series[r * STATUS_SLOTS + s];
         let b = BUCKETS_MICROS.partition_point(|&bound| bound < micros);
         series.count.fetch_add(1, Relaxed);
@@ -81,7 +86,10 @@ impl Metrics {
         let Some(r) = self.routes.iter().position(|&n| n == route) else {
             return 0;
         };
-        let s = STATUSES.iter().position(|&x| x == status).unwrap_or(STATUSES.len());
+        let s = STATUSES
+            .iter()
+            .position(|&x| x == status)
+            .unwrap_or(STATUSES.len());
         self.series[r * STATUS_SLOTS + s].count.load(Relaxed)
     }
 
@@ -180,9 +188,16 @@ mod tests {
         assert_eq!(m.count(UNMATCHED_ROUTE, 404), 2);
         let mut text = String::new();
         m.render_requests(&mut text);
-        assert!(text.contains("propensity_http_requests_total{route=\"healthz\",status=\"200\"} 2\n"));
-        assert!(text.contains("propensity_http_requests_total{route=\"model\",status=\"other\"} 1\n"));
-        assert!(!text.contains("status=\"500\""), "empty series are not rendered");
+        assert!(
+            text.contains("propensity_http_requests_total{route=\"healthz\",status=\"200\"} 2\n")
+        );
+        assert!(
+            text.contains("propensity_http_requests_total{route=\"model\",status=\"other\"} 1\n")
+        );
+        assert!(
+            !text.contains("status=\"500\""),
+            "empty series are not rendered"
+        );
     }
 
     #[test]
@@ -194,14 +209,20 @@ mod tests {
         let mut text = String::new();
         m.render_requests(&mut text);
         let line = |le: &str| {
-            format!("propensity_http_request_duration_seconds_bucket{{route=\"r\",status=\"200\",le=\"{le}\"}} ")
+            format!(
+                "propensity_http_request_duration_seconds_bucket{{route=\"r\",status=\"200\",le=\"{le}\"}} "
+            )
         };
         assert!(text.contains(&(line("0.0001") + "1\n")), "{text}");
         assert!(text.contains(&(line("0.00025") + "2\n")), "{text}");
         assert!(text.contains(&(line("10") + "2\n")), "{text}");
         assert!(text.contains(&(line("+Inf") + "3\n")), "{text}");
-        assert!(text.contains("propensity_http_request_duration_seconds_count{route=\"r\",status=\"200\"} 3\n"));
-        assert!(text.contains("propensity_http_request_duration_seconds_sum{route=\"r\",status=\"200\"} 20.000201\n"));
+        assert!(text.contains(
+            "propensity_http_request_duration_seconds_count{route=\"r\",status=\"200\"} 3\n"
+        ));
+        assert!(text.contains(
+            "propensity_http_request_duration_seconds_sum{route=\"r\",status=\"200\"} 20.000201\n"
+        ));
     }
 
     #[test]

@@ -90,10 +90,14 @@ fn build_server(state: &web::Data<AppState>) -> Result<(Server, SocketAddr), Ser
         addr: cfg.bind.clone(),
         source,
     })?;
-    let addr = server.addrs().first().copied().ok_or_else(|| ServeError::Bind {
-        addr: cfg.bind.clone(),
-        source: std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address bound"),
-    })?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| ServeError::Bind {
+            addr: cfg.bind.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address bound"),
+        })?;
     tracing::info!(%addr, "listening");
     Ok((server.run(), addr))
 }
@@ -163,7 +167,9 @@ impl RunningServer {
         match self.thread.take().map(|t| t.join()) {
             None | Some(Ok(Ok(()))) => Ok(()),
             Some(Ok(Err(e))) => Err(ServeError::Io(e)),
-            Some(Err(_)) => Err(ServeError::Io(std::io::Error::other("server thread panicked"))),
+            Some(Err(_)) => Err(ServeError::Io(std::io::Error::other(
+                "server thread panicked",
+            ))),
         }
     }
 }
@@ -182,8 +188,9 @@ pub fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
         .name("propensity-serve".to_string())
         .spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let started = initial_state(config)
-                    .and_then(|state| build_server(&state).map(|(server, addr)| (server, addr, state)));
+                let started = initial_state(config).and_then(|state| {
+                    build_server(&state).map(|(server, addr)| (server, addr, state))
+                });
                 match started {
                     Ok((server, addr, state)) => {
                         let _ = tx.send(Ok((server.handle(), addr, state)));
@@ -198,7 +205,9 @@ pub fn start(config: ServeConfig) -> Result<RunningServer, ServeError> {
         })
         .map_err(ServeError::Io)?;
     let (handle, addr, state) = rx.recv().map_err(|_| {
-        ServeError::Io(std::io::Error::other("server thread exited before listening"))
+        ServeError::Io(std::io::Error::other(
+            "server thread exited before listening",
+        ))
     })??;
     Ok(RunningServer {
         addr,

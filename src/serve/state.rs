@@ -44,7 +44,9 @@ pub enum LoadError {
     #[error(transparent)]
     Bundle(#[from] BundleError),
     /// The model version cannot be sent as an HTTP header.
-    #[error("model_version {version:?} is not printable ASCII; hint: retrain or set a plain model version")]
+    #[error(
+        "model_version {version:?} is not printable ASCII; hint: retrain or set a plain model version"
+    )]
     ModelVersion {
         /// The offending version.
         version: String,
@@ -208,7 +210,10 @@ impl AppState {
 
     /// Model version currently served, without taking a full snapshot.
     pub fn current_version_header(&self) -> Option<HeaderValue> {
-        self.current.load().as_ref().map(|s| s.version_header.clone())
+        self.current
+            .load()
+            .as_ref()
+            .map(|s| s.version_header.clone())
     }
 
     /// Loads `path` (default: the configured bundle), validates it and swaps it in.

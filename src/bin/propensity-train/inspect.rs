@@ -36,8 +36,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn render_text(path: &str, s: &BundleSummary) -> String {
     let mut o = String::new();
     // Writing to a String cannot fail.
-    let _ = writeln!(o, "bundle      {path} ({} bytes, format v{})", s.len_bytes, s.format_version);
-    let _ = writeln!(o, "model       {} (written by propensity {})", s.model_version, s.trainer_version);
+    let _ = writeln!(
+        o,
+        "bundle      {path} ({} bytes, format v{})",
+        s.len_bytes, s.format_version
+    );
+    let _ = writeln!(
+        o,
+        "model       {} (written by propensity {})",
+        s.model_version, s.trainer_version
+    );
     let _ = writeln!(o, "created     {}", s.created_at);
     match &s.data_range {
         Some(r) => {
@@ -66,7 +74,12 @@ fn render_text(path: &str, s: &BundleSummary) -> String {
     if s.feature_importance.is_empty() {
         let _ = writeln!(o, "  (none)");
     }
-    let w = s.feature_importance.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    let w = s
+        .feature_importance
+        .iter()
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(0);
     for f in &s.feature_importance {
         let _ = writeln!(o, "  {:<w$}  {:.4}", f.name, f.importance);
     }
@@ -80,8 +93,18 @@ fn render_text(path: &str, s: &BundleSummary) -> String {
     }
 
     let _ = writeln!(o, "\nsections");
-    let w = s.sections.iter().map(|x| x.name.len()).max().unwrap_or(4).max(4);
-    let _ = writeln!(o, "  {:<w$}  {:<6}  {:>12}  {:>12}  {:<8}  shape", "name", "kind", "offset", "bytes", "crc32");
+    let w = s
+        .sections
+        .iter()
+        .map(|x| x.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        o,
+        "  {:<w$}  {:<6}  {:>12}  {:>12}  {:<8}  shape",
+        "name", "kind", "offset", "bytes", "crc32"
+    );
     for x in &s.sections {
         let shape: Vec<String> = x.shape.iter().map(u64::to_string).collect();
         let _ = writeln!(

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
+use actix_web::web::{self, Bytes};
 use serde::{Deserialize, Serialize};
 
 use super::{OptionalJson, json_ok};

@@ -9,7 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TRANSFER_ENCODING};
+use actix_web::http::header::{
+    CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TRANSFER_ENCODING,
+};
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Resource};
 use serde::de::DeserializeOwned;
@@ -34,7 +36,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A named resource whose wrong-method answer uses the error envelope.
 fn resource(name: &'static str, path: &str) -> Resource {
-    debug_assert!(ROUTE_NAMES.contains(&name), "route {name} missing from ROUTE_NAMES");
+    debug_assert!(
+        ROUTE_NAMES.contains(&name),
+        "route {name} missing from ROUTE_NAMES"
+    );
     web::resource(path)
         .name(name)
         .default_service(web::to(method_not_allowed))
