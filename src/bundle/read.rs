@@ -277,7 +277,7 @@ fn check_section(s: &SectionEntry, data_end: u64, bytes: &[u8]) -> Result<(), Se
             len: s.len,
         });
     }
-    if s.offset % SECTION_ALIGN as u64 != 0 {
+    if !s.offset.is_multiple_of(SECTION_ALIGN as u64) {
         return Err(SectionFault::Misaligned { offset: s.offset });
     }
     let expected = match s.kind {
