@@ -49,7 +49,9 @@ mod sealed {
 /// aligned for `T` or the length is not a whole number of elements.
 pub(crate) fn cast_slice<T: Plain>(bytes: &[u8]) -> Option<&[T]> {
     let size = std::mem::size_of::<T>();
-    if !bytes.len().is_multiple_of(size) || bytes.as_ptr().align_offset(std::mem::align_of::<T>()) != 0 {
+    if !bytes.len().is_multiple_of(size)
+        || bytes.as_ptr().align_offset(std::mem::align_of::<T>()) != 0
+    {
         return None;
     }
     // SAFETY: the pointer is aligned for T and the length is a whole number of T (both
