@@ -11,4 +11,7 @@ pub mod ingest;
 pub mod gbdt;
 pub mod rng;
 pub mod synth;
+pub mod bundle;
+pub mod rng;
+pub mod serve;
 pub mod time;

@@ -5,6 +5,7 @@
 
 mod stats;
 mod gbdt;
+mod inspect;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ enum Command {
     Synth(synth::Args),
     /// Tabular mode: train a GBDT on any CSV feature table, or predict with one.
     Gbdt(gbdt::Args),
+    /// Show a bundle's metadata, metrics, feature importance and sections.
+    Inspect(inspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => stats::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Gbdt(args) => gbdt::run(args),
+        Command::Inspect(args) => inspect::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,116 @@
+//! Liveness, readiness and Prometheus metrics.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+
+use actix_web::HttpResponse;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::web::{self, Bytes};
+
+use super::json_ok;
+use crate::serve::error::ApiError;
+use crate::serve::metrics::escape_label;
+use crate::serve::state::{AppState, now_secs};
+
+const UNLOADED: &[u8] = br#"{"status":"ok","model_version":null}"#;
+
+/// `GET /healthz`: the process answers (whether or not a model is loaded).
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    match state.current() {
+        Some(s) => json_ok(Some(&s), s.health_json()),
+        None => json_ok(None, Bytes::from_static(UNLOADED)),
+    }
+}
+
+/// `GET /readyz`: 200 once a model is loaded, 503 `no_model` before.
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let s = state.current().ok_or(ApiError::NoModel)?;
+    Ok(json_ok(Some(&s), s.health_json()))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let snapshot = state.current();
+    let mut out = String::with_capacity(8 * 1024);
+    let m = &state.metrics;
+    gauge(
+        &mut out,
+        "propensity_model_loaded",
+        "1 when a model is loaded.",
+        u8::from(snapshot.is_some()),
+    );
+    if let Some(s) = &snapshot {
+        let meta = s.bundle.metadata();
+        let _ = writeln!(
+            out,
+            "# HELP propensity_model_info The served model (value is always 1)."
+        );
+        let _ = writeln!(out, "# TYPE propensity_model_info gauge");
+        let _ = writeln!(
+            out,
+            "propensity_model_info{{model_version=\"{}\",format_version=\"{}\"}} 1",
+            escape_label(s.model_version()),
+            s.bundle.format_version()
+        );
+        gauge(
+            &mut out,
+            "propensity_model_generation",
+            "Reloads since start that installed a model.",
+            s.generation,
+        );
+        gauge(
+            &mut out,
+            "propensity_model_created_timestamp_seconds",
+            "When the served bundle was built.",
+            meta.created_at,
+        );
+        gauge(
+            &mut out,
+            "propensity_model_age_seconds",
+            "Seconds since the served bundle was built.",
+            now_secs() - meta.created_at,
+        );
+        gauge(
+            &mut out,
+            "propensity_model_loaded_timestamp_seconds",
+            "When the served bundle was loaded.",
+            s.loaded_at,
+        );
+    }
+    counter(
+        &mut out,
+        "propensity_reloads_total",
+        "Bundles loaded (start-up included).",
+        m.reloads.load(Relaxed),
+    );
+    counter(
+        &mut out,
+        "propensity_reload_failures_total",
+        "Bundles refused on load or reload.",
+        m.reload_failures.load(Relaxed),
+    );
+    m.render_requests(&mut out);
+    let mut b = HttpResponse::Ok();
+    b.insert_header((
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    ));
+    if let Some(s) = &snapshot {
+        b.insert_header((super::X_MODEL_VERSION, s.version_header().clone()));
+    }
+    b.body(out)
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = write!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+    );
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = write!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+    );
+}

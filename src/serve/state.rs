@@ -1,0 +1,267 @@
+//! What the server answers from: the loaded bundle and the models decoded from it,
+//! swapped atomically on reload.
+//!
+//! A handler takes one snapshot (`AppState::current`) and answers the whole request from
+//! it, so a reload in the middle never mixes two models in one answer; the old snapshot
+//! is dropped when its last request finishes.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
+use std::time::Instant;
+
+use actix_web::http::header::HeaderValue;
+use actix_web::web::Bytes;
+use arc_swap::ArcSwapOption;
+use serde::Serialize;
+
+use super::auth::KeyRing;
+use super::config::ServeConfig;
+use super::error::ApiError;
+use super::metrics::Metrics;
+use crate::bundle::{Bundle, BundleError, BundleSummary};
+
+/// The models decoded from a bundle for serving.
+///
+/// Extension point for model modules: each adds its serving struct as a field and one
+/// decoding line in [`ServingModels::from_bundle`]; a section that is missing or does not
+/// decode refuses the whole bundle, so a reload never installs a half-usable model.
+#[derive(Debug, Default)]
+pub struct ServingModels {}
+
+impl ServingModels {
+    /// Decodes every model's serving structures from `bundle`.
+    pub fn from_bundle(bundle: &Bundle) -> Result<ServingModels, BundleError> {
+        let _ = bundle;
+        Ok(ServingModels {})
+    }
+}
+
+/// Why a bundle could not be made the serving state.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The bundle was refused or a model section did not decode.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// The model version cannot be sent as an HTTP header.
+    #[error(
+        "model_version {version:?} is not printable ASCII; hint: retrain or set a plain model version"
+    )]
+    ModelVersion {
+        /// The offending version.
+        version: String,
+    },
+    /// Rendering the model description failed.
+    #[error("rendering model description: {0}")]
+    Render(#[source] serde_json::Error),
+}
+
+/// One loaded model generation: the bundle, its decoded models and pre-rendered answers.
+pub struct ServingState {
+    /// The opened bundle (memory-mapped).
+    pub bundle: Bundle,
+    /// Models decoded from it.
+    pub models: ServingModels,
+    /// Counts loads since start, 1 for the first.
+    pub generation: u64,
+    /// When it was installed (seconds since the epoch).
+    pub loaded_at: i64,
+    version_header: HeaderValue,
+    model_json: Bytes,
+    health_json: Bytes,
+}
+
+#[derive(Serialize)]
+struct ModelAnswer<'a> {
+    model_version: &'a str,
+    generation: u64,
+    loaded_at: String,
+    path: String,
+    bundle: BundleSummary,
+}
+
+impl ServingState {
+    /// Opens and verifies the bundle at `path` and decodes its models.
+    pub fn load(path: &Path, generation: u64) -> Result<ServingState, LoadError> {
+        ServingState::from_bundle(Bundle::open(path)?, generation)
+    }
+
+    /// Decodes models from an opened bundle and pre-renders the cheap answers.
+    pub fn from_bundle(bundle: Bundle, generation: u64) -> Result<ServingState, LoadError> {
+        let models = ServingModels::from_bundle(&bundle)?;
+        let version = bundle.metadata().model_version.clone();
+        let version_header = HeaderValue::from_str(&version)
+            .ok()
+            .filter(|_| !version.is_empty() && version.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| LoadError::ModelVersion {
+                version: version.clone(),
+            })?;
+        let loaded_at = now_secs();
+        let model_json = serde_json::to_vec(&ModelAnswer {
+            model_version: &version,
+            generation,
+            loaded_at: crate::time::format_rfc3339(loaded_at),
+            path: bundle.path().display().to_string(),
+            bundle: BundleSummary::of(&bundle),
+        })
+        .map_err(LoadError::Render)?;
+        let health_json = serde_json::to_vec(&serde_json::json!({
+            "status": "ok",
+            "model_version": version,
+        }))
+        .map_err(LoadError::Render)?;
+        Ok(ServingState {
+            bundle,
+            models,
+            generation,
+            loaded_at,
+            version_header,
+            model_json: Bytes::from(model_json),
+            health_json: Bytes::from(health_json),
+        })
+    }
+
+    /// The model version answered in every response.
+    pub fn model_version(&self) -> &str {
+        &self.bundle.metadata().model_version
+    }
+
+    /// The model version as a ready `X-Model-Version` header value.
+    pub fn version_header(&self) -> &HeaderValue {
+        &self.version_header
+    }
+
+    /// Pre-rendered `GET /v1/model` body.
+    pub fn model_json(&self) -> Bytes {
+        self.model_json.clone()
+    }
+
+    /// Pre-rendered `{"status":"ok","model_version":…}` body.
+    pub fn health_json(&self) -> Bytes {
+        self.health_json.clone()
+    }
+}
+
+/// Why a reload did not happen; the old state keeps serving either way.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// Another reload is running.
+    #[error("a reload is already in progress")]
+    InProgress,
+    /// The new bundle was refused.
+    #[error("bundle {} refused: {source}", path.display())]
+    Refused {
+        /// The bundle offered.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: LoadError,
+    },
+}
+
+impl From<ReloadError> for ApiError {
+    fn from(e: ReloadError) -> ApiError {
+        match e {
+            ReloadError::InProgress => ApiError::ReloadInProgress,
+            ReloadError::Refused { source, .. } => ApiError::InvalidBundle(source),
+        }
+    }
+}
+
+/// Result of a successful reload.
+pub struct Reloaded {
+    /// Model version served before, if any.
+    pub previous: Option<String>,
+    /// The new serving state.
+    pub current: Arc<ServingState>,
+}
+
+/// Shared application state: the swappable serving state plus config, keys and metrics.
+pub struct AppState {
+    current: ArcSwapOption<ServingState>,
+    /// The configuration the server runs with.
+    pub config: ServeConfig,
+    /// API keys.
+    pub keys: KeyRing,
+    /// Request and reload metrics.
+    pub metrics: Metrics,
+    /// One reload at a time; never held by readers.
+    reload_lock: Mutex<()>,
+    generations: AtomicU64,
+}
+
+impl AppState {
+    /// State with no model loaded yet.
+    pub fn new(config: ServeConfig, route_names: &[&'static str]) -> AppState {
+        AppState {
+            current: ArcSwapOption::empty(),
+            keys: KeyRing::new(config.api_keys.clone()),
+            metrics: Metrics::new(route_names),
+            config,
+            reload_lock: Mutex::new(()),
+            generations: AtomicU64::new(0),
+        }
+    }
+
+    /// The serving state to answer one request from (take it once per request).
+    pub fn current(&self) -> Option<Arc<ServingState>> {
+        self.current.load_full()
+    }
+
+    /// Model version currently served, without taking a full snapshot.
+    pub fn current_version_header(&self) -> Option<HeaderValue> {
+        self.current
+            .load()
+            .as_ref()
+            .map(|s| s.version_header.clone())
+    }
+
+    /// Loads `path` (default: the configured bundle), validates it and swaps it in.
+    /// Blocking: call it from `web::block` or a plain thread. On any failure the old
+    /// state keeps serving.
+    pub fn reload(&self, path: Option<&Path>) -> Result<Reloaded, ReloadError> {
+        let _guard = match self.reload_lock.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::WouldBlock) => return Err(ReloadError::InProgress),
+            // A panic in an earlier reload leaves no partial state behind (the swap is
+            // the last step), so the lock is still meaningful.
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        };
+        let path: PathBuf = path.map_or_else(|| self.config.bundle.clone(), Path::to_path_buf);
+        let started = Instant::now();
+        let generation = self.generations.load(Ordering::Relaxed) + 1;
+        match ServingState::load(&path, generation) {
+            Ok(state) => {
+                self.generations.store(generation, Ordering::Relaxed);
+                let state = Arc::new(state);
+                let previous = self.current.swap(Some(state.clone()));
+                self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    path = %path.display(),
+                    model_version = state.model_version(),
+                    previous = previous.as_ref().map(|p| p.model_version()),
+                    generation,
+                    bytes = state.bundle.len_bytes(),
+                    millis = started.elapsed().as_millis() as u64,
+                    "bundle loaded"
+                );
+                Ok(Reloaded {
+                    previous: previous.map(|p| p.model_version().to_string()),
+                    current: state,
+                })
+            }
+            Err(e) => {
+                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(path = %path.display(), error = %e, "bundle refused, keeping the current model");
+                Err(ReloadError::Refused { path, source: e })
+            }
+        }
+    }
+}
+
+/// Seconds since the epoch; a clock before 1970 reads as 0.
+pub(crate) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,511 @@
+//! End to end: real server on an ephemeral loopback port, spoken to over raw HTTP/1.1.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use propensity::bundle::{BundleWriter, Metadata};
+use propensity::serve::auth::ApiKey;
+use propensity::serve::{RunningServer, ServeConfig, start};
+use serde_json::Value;
+
+const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+const RECOMMEND_KEY: &str = "recommend-key-0123456789ab";
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`), response read to EOF.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    let mut s = TcpStream::connect(addr).expect("connects");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.unwrap_or_default());
+    s.write_all(&out).expect("sends");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("reads");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("complete head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> Response {
+    request(addr, "GET", path, &[], None)
+}
+
+fn write_bundle(path: &Path, model_version: &str) {
+    let factors = [0.5f32; 8];
+    let mut meta = Metadata::new(1_700_000_000);
+    meta.model_version = model_version.to_string();
+    meta.metrics.insert("churn.auc".to_string(), 0.8);
+    let mut w = BundleWriter::new();
+    w.metadata(meta);
+    w.put_array_f32("factors", &factors, &[2, 4]).expect("fits");
+    w.write_atomic(path).expect("writes bundle");
+}
+
+fn config(bundle: PathBuf) -> ServeConfig {
+    ServeConfig {
+        bind: "127.0.0.1:0".to_string(),
+        bundle,
+        workers: 2,
+        body_limit_bytes: 4096,
+        ..ServeConfig::default()
+    }
+}
+
+fn server_with_bundle(version: &str) -> (tempfile::TempDir, RunningServer) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("model.bundle");
+    write_bundle(&path, version);
+    let server = start(config(path)).expect("starts");
+    (dir, server)
+}
+
+fn assert_error(r: &Response, status: u16, code: &str) {
+    assert_eq!(r.status, status, "body: {}", r.text());
+    let v = r.json();
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    assert!(
+        r.header("x-model-version").is_some(),
+        "every response carries the version header"
+    );
+}
+
+#[test]
+fn health_ready_and_model_description() {
+    let (_dir, server) = server_with_bundle("model-a");
+    let addr = server.addr();
+
+    let r = get(addr, "/healthz");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-model-version"), Some("model-a"));
+    assert_eq!(r.json()["model_version"], "model-a");
+
+    let r = get(addr, "/readyz");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["model_version"], "model-a");
+
+    let r = get(addr, "/v1/model");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["model_version"], "model-a");
+    assert_eq!(v["generation"], 1);
+    assert_eq!(v["bundle"]["format_version"], 1);
+    assert_eq!(v["bundle"]["metrics"]["churn.auc"], 0.8);
+    assert_eq!(v["bundle"]["created_at"], "2023-11-14T22:13:20Z");
+    let sections: Vec<&str> = v["bundle"]["sections"]
+        .as_array()
+        .expect("section list")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(sections, ["factors", "metadata"]);
+    server.stop().expect("stops cleanly");
+}
+
+#[test]
+fn missing_bundle_is_unready_until_reloaded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("later.bundle");
+    let server = start(config(path.clone())).expect("starts without a bundle");
+    let addr = server.addr();
+
+    let r = get(addr, "/healthz");
+    assert_eq!(r.status, 200);
+    assert!(r.json()["model_version"].is_null());
+    assert_eq!(r.header("x-model-version"), Some("none"));
+    assert_error(&get(addr, "/readyz"), 503, "no_model");
+    assert_error(&get(addr, "/v1/model"), 503, "no_model");
+
+    write_bundle(&path, "model-late");
+    let r = request(addr, "POST", "/admin/reload", &[], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["previous_model_version"].is_null());
+    let r = get(addr, "/readyz");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-model-version"), Some("model-late"));
+}
+
+#[test]
+fn corrupt_bundle_at_start_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.bundle");
+    std::fs::write(
+        &path,
+        b"definitely not a bundle, but long enough to pass the size check....",
+    )
+    .expect("writes");
+    let err = start(config(path)).err().expect("refused");
+    assert!(err.to_string().contains("not a propensity bundle"), "{err}");
+}
+
+#[test]
+fn api_keys_and_scopes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("model.bundle");
+    write_bundle(&path, "model-a");
+    let mut cfg = config(path);
+    cfg.api_keys = ApiKey::parse_env_list(&format!(
+        "{RECOMMEND_KEY}:recommend,score;{ADMIN_KEY}:admin"
+    ))
+    .expect("valid keys");
+    let server = start(cfg).expect("starts");
+    let addr = server.addr();
+    let bearer = |k: &str| format!("Bearer {k}");
+
+    assert_eq!(get(addr, "/healthz").status, 200, "probes stay open");
+    assert_error(&get(addr, "/v1/model"), 401, "missing_api_key");
+    let wrong = bearer("recommend-key-0123456789aX");
+    assert_error(
+        &request(addr, "GET", "/v1/model", &[("Authorization", &wrong)], None),
+        401,
+        "invalid_api_key",
+    );
+    let rec = bearer(RECOMMEND_KEY);
+    let r = request(addr, "GET", "/v1/model", &[("Authorization", &rec)], None);
+    assert_eq!(r.status, 200);
+    assert_error(
+        &request(
+            addr,
+            "POST",
+            "/admin/reload",
+            &[("Authorization", &rec)],
+            None,
+        ),
+        403,
+        "insufficient_scope",
+    );
+    let admin = bearer(ADMIN_KEY);
+    let r = request(
+        addr,
+        "POST",
+        "/admin/reload",
+        &[("Authorization", &admin)],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["generation"], 2);
+}
+
+#[test]
+fn open_server_admits_loopback_admin() {
+    // No keys: the reload route answers loopback peers (the test client is one).
+    let (_dir, server) = server_with_bundle("model-a");
+    let r = request(server.addr(), "POST", "/admin/reload", &[], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn bad_requests_use_the_error_envelope() {
+    let (_dir, server) = server_with_bundle("model-a");
+    let addr = server.addr();
+    let json = [("Content-Type", "application/json")];
+
+    let r = request(addr, "POST", "/admin/reload", &json, Some(b"{\"path\": "));
+    assert_error(&r, 400, "bad_json");
+    assert_eq!(r.json()["model_version"], "model-a");
+    let r = request(
+        addr,
+        "POST",
+        "/admin/reload",
+        &json,
+        Some(b"{\"path\": 12}"),
+    );
+    assert_error(&r, 400, "bad_json");
+    let r = request(
+        addr,
+        "POST",
+        "/admin/reload",
+        &json,
+        Some(b"{\"pth\": \"x\"}"),
+    );
+    assert_error(&r, 400, "bad_json");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("pth"))
+    );
+    let r = request(
+        addr,
+        "POST",
+        "/admin/reload",
+        &[("Content-Type", "text/plain")],
+        Some(b"{}"),
+    );
+    assert_error(&r, 415, "unsupported_media_type");
+
+    let big = format!("{{\"path\": \"{}\"}}", "x".repeat(5000));
+    let r = request(addr, "POST", "/admin/reload", &json, Some(big.as_bytes()));
+    assert_error(&r, 413, "payload_too_large");
+
+    assert_error(&get(addr, "/v2/nothing"), 404, "route_not_found");
+    assert_error(
+        &request(addr, "DELETE", "/v1/model", &[], None),
+        405,
+        "method_not_allowed",
+    );
+}
+
+#[test]
+fn reload_under_load_never_fails_and_switches_version() {
+    let (dir, server) = server_with_bundle("model-a");
+    let addr = server.addr();
+    let next = dir.path().join("next.bundle");
+    write_bundle(&next, "model-b");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) || seen.is_empty() {
+                let r = get(addr, "/v1/model");
+                assert_eq!(r.status, 200, "request failed during reload: {}", r.text());
+                let body_version = r.json()["model_version"].as_str().map(str::to_string);
+                assert_eq!(
+                    r.header("x-model-version"),
+                    body_version.as_deref(),
+                    "header and body agree"
+                );
+                seen.push(body_version.unwrap_or_default());
+            }
+            seen
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let body = format!("{{\"path\": {:?}}}", next.display().to_string());
+    let r = request(
+        addr,
+        "POST",
+        "/admin/reload",
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(
+        (
+            v["previous_model_version"].as_str(),
+            v["model_version"].as_str()
+        ),
+        (Some("model-a"), Some("model-b"))
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let seen = seen.join().expect("load thread finished without failures");
+    assert_eq!(seen.first().map(String::as_str), Some("model-a"));
+    assert_eq!(seen.last().map(String::as_str), Some("model-b"));
+    // Once switched, never back.
+    let first_b = seen
+        .iter()
+        .position(|v| v == "model-b")
+        .expect("saw model-b");
+    assert!(seen[first_b..].iter().all(|v| v == "model-b"));
+}
+
+#[test]
+fn corrupted_reload_is_refused_and_old_model_keeps_serving() {
+    let (dir, server) = server_with_bundle("model-a");
+    let addr = server.addr();
+    let bad = dir.path().join("bad.bundle");
+    write_bundle(&bad, "model-bad");
+    let mut bytes = std::fs::read(&bad).expect("reads");
+    bytes[70] ^= 0x40; // inside the first section
+    std::fs::write(&bad, &bytes).expect("writes");
+
+    let body = format!("{{\"path\": {:?}}}", bad.display().to_string());
+    let r = request(
+        addr,
+        "POST",
+        "/admin/reload",
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_error(&r, 422, "invalid_bundle");
+    let msg = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        msg.contains("corrupted") && msg.contains("\"factors\""),
+        "{msg}"
+    );
+    assert_eq!(r.json()["model_version"], "model-a");
+
+    let r = get(addr, "/v1/model");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["model_version"], "model-a");
+    let metrics = get(addr, "/metrics").text();
+    assert!(
+        metrics.contains("propensity_reload_failures_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("propensity_model_info{model_version=\"model-a\",format_version=\"1\"} 1\n")
+    );
+}
+
+#[test]
+fn metrics_count_requests_by_route_and_status() {
+    let (_dir, server) = server_with_bundle("model-a");
+    let addr = server.addr();
+    for _ in 0..3 {
+        assert_eq!(get(addr, "/healthz").status, 200);
+    }
+    assert_eq!(get(addr, "/nowhere").status, 404);
+    let r = get(addr, "/metrics");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain"))
+    );
+    let text = r.text();
+    assert!(
+        text.contains("propensity_http_requests_total{route=\"healthz\",status=\"200\"} 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("propensity_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "propensity_http_request_duration_seconds_count{route=\"healthz\",status=\"200\"} 3\n"
+    ));
+    assert!(text.contains("propensity_reloads_total 1\n"));
+    assert!(text.contains("propensity_model_loaded 1\n"));
+}
+
+/// The binary: SIGHUP reloads the configured path, SIGTERM shuts down cleanly.
+#[cfg(unix)]
+#[test]
+fn binary_reloads_on_sighup_and_exits_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("model.bundle");
+    write_bundle(&path, "model-a");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_propensity-serve"))
+        .args(["--bind", "127.0.0.1:0", "--workers", "1", "--bundle"])
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let addr: SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("log line before exit")
+            .expect("utf-8 log");
+        if let Some(rest) = line.split("listening addr=").nth(1) {
+            break rest
+                .trim()
+                .trim_matches(|c: char| !c.is_ascii_digit() && c != '.' && c != ':')
+                .parse()
+                .expect("address");
+        }
+    };
+    // Keep draining the log so the child never blocks on a full pipe.
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    assert_eq!(
+        get(addr, "/readyz").header("x-model-version"),
+        Some("model-a")
+    );
+
+    write_bundle(&path, "model-b");
+    let kill = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(ok.success());
+    };
+    kill("-HUP");
+    let mut version = String::new();
+    for _ in 0..100 {
+        version = get(addr, "/readyz")
+            .header("x-model-version")
+            .unwrap_or_default()
+            .to_string();
+        if version == "model-b" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(version, "model-b");
+
+    kill("-TERM");
+    let status = child.wait().expect("exits");
+    assert!(status.success(), "exit status {status}");
+    let log = drain.join().expect("log drained").join("\n");
+    assert!(log.contains("SIGHUP"), "{log}");
+}
