@@ -9,6 +9,7 @@ pub mod eval;
 pub mod features;
 pub mod ingest;
 pub mod gbdt;
+pub mod clv;
 pub mod rng;
 pub mod synth;
 pub mod bundle;
