@@ -5,14 +5,13 @@
 //! Modules mirror that pipeline: `ingest` reads logs into a columnar store, `synth` makes
 //! logs with known structure, and the model, bundle and serving modules build on them.
 
+pub mod bundle;
+pub mod clv;
 pub mod eval;
 pub mod features;
-pub mod ingest;
 pub mod gbdt;
-pub mod clv;
-pub mod rng;
-pub mod synth;
-pub mod bundle;
+pub mod ingest;
 pub mod rng;
 pub mod serve;
+pub mod synth;
 pub mod time;

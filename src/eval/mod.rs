@@ -1,9 +1,5 @@
-<<<<<<< HEAD
-//! Evaluation: metrics shared by every model and the `evaluate` protocols.
-
-pub mod ranking;
-=======
-//! Evaluation: metrics shared by every model (one implementation each).
+//! Evaluation: metrics shared by every model (one implementation each) and the `evaluate`
+//! protocols.
 
 pub mod metrics;
->>>>>>> gbdt
+pub mod ranking;
