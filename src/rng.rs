@@ -16,7 +16,7 @@ pub fn splitmix64(state: &mut u64) -> u64 {
 
 /// Mixes several keys into one seed, so streams can be derived from `(seed, tree, feature)`.
 pub fn derive_seed(keys: &[u64]) -> u64 {
-    let mut s = 0x5EED_0F_u64;
+    let mut s = 0x005E_ED0F_u64;
     for &k in keys {
         s ^= k;
         s = splitmix64(&mut s);
