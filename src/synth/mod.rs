@@ -65,7 +65,7 @@ mod tests;
 use rayon::prelude::*;
 
 pub use catalog::{CATEGORY_FIDELITY, category_name};
-pub use write::{SynthError, SynthPaths, write_csv};
+pub use write::{SynthError, SynthPaths, customer_id, item_id, write_csv};
 
 /// Order id of events that belong to no order (views and carts).
 pub const NO_ORDER: u64 = 0;
@@ -280,7 +280,9 @@ impl SynthConfig {
 
     /// End of the window (exclusive), seconds since the epoch.
     pub fn end(&self) -> i64 {
-        self.start + i64::from(self.days) * crate::time::DAY
+        // Saturating: this is public and may be asked of a config that was never validated.
+        self.start
+            .saturating_add(i64::from(self.days) * crate::time::DAY)
     }
 }
 
