@@ -32,7 +32,8 @@
 //!
 //! **Baskets.** A trip buys `1 + Poisson(basket_mean - 1)` picked lines; each pick comes from
 //! the customer's group with probability `taste_strength`, else from the whole catalog, always
-//! weighted by popularity. Lines are unique per basket; quantities are `1 + Poisson(0.25)`.
+//! weighted by popularity. Lines are unique per basket; quantities are `1 + Poisson(0.25)`
+//! (staples `1 + Poisson(0.5)`, pair partners 1).
 //! A line is on promotion (price × 0.8) with probability `promo_prob`.
 //!
 //! **Staples.** A customer has `min(Poisson(staples_mean), 3)` distinct staples from their
