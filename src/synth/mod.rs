@@ -32,7 +32,8 @@
 //!
 //! **Baskets.** A trip buys `1 + Poisson(basket_mean - 1)` picked lines; each pick comes from
 //! the customer's group with probability `taste_strength`, else from the whole catalog, always
-//! weighted by popularity. Lines are unique per basket; quantities are `1 + Poisson(0.25)`.
+//! weighted by popularity. Lines are unique per basket; quantities are `1 + Poisson(0.25)`
+//! (staples `1 + Poisson(0.5)`, pair partners 1).
 //! A line is on promotion (price × 0.8) with probability `promo_prob`.
 //!
 //! **Staples.** A customer has `min(Poisson(staples_mean), 3)` distinct staples from their
@@ -65,7 +66,7 @@ mod tests;
 use rayon::prelude::*;
 
 pub use catalog::{CATEGORY_FIDELITY, category_name};
-pub use write::{SynthError, SynthPaths, write_csv};
+pub use write::{SynthError, SynthPaths, customer_id, item_id, write_csv};
 
 /// Order id of events that belong to no order (views and carts).
 pub const NO_ORDER: u64 = 0;
@@ -280,7 +281,9 @@ impl SynthConfig {
 
     /// End of the window (exclusive), seconds since the epoch.
     pub fn end(&self) -> i64 {
-        self.start + i64::from(self.days) * crate::time::DAY
+        // Saturating: this is public and may be asked of a config that was never validated.
+        self.start
+            .saturating_add(i64::from(self.days) * crate::time::DAY)
     }
 }
 

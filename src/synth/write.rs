@@ -66,7 +66,8 @@ impl SynthPaths {
     }
 }
 
-/// Writes the log to `out` and its companions beside it (see [`SynthPaths::for_events`]).
+/// Writes the log to `out` and its companions beside it (see [`SynthPaths::for_events`]),
+/// returning the four paths.
 ///
 /// - `out`: `customer_id,item_id,timestamp,event,quantity,price,order_id` (data contract;
 ///   `order_id` is empty for views and carts).
@@ -132,6 +133,20 @@ fn push_customer(buf: &mut Vec<u8>, c: u32) {
 fn push_item(buf: &mut Vec<u8>, i: u32) {
     buf.push(b'i');
     push_padded(buf, u64::from(i), 5);
+}
+
+/// External id of customer `c` as the files write it (`c000123`).
+pub fn customer_id(c: u32) -> String {
+    let mut buf = Vec::with_capacity(8);
+    push_customer(&mut buf, c);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// External id of item `i` as the files write it (`i00042`).
+pub fn item_id(i: u32) -> String {
+    let mut buf = Vec::with_capacity(8);
+    push_item(&mut buf, i);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// RFC 3339 formatter that converts each calendar day once.
@@ -312,6 +327,8 @@ mod tests {
             String::from_utf8(buf).expect("ascii"),
             "c000123 i1234567 3.99 0.05 12.00"
         );
+        assert_eq!(customer_id(42), "c000042");
+        assert_eq!(item_id(7), "i00007");
     }
 
     #[test]

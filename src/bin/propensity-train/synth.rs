@@ -26,26 +26,14 @@ pub struct Args {
     /// Length of the log in days.
     #[arg(long, default_value_t = SynthConfig::default().days)]
     days: u32,
-    /// Event file; F.truth.csv, F.items.csv and F.pairs.csv are written beside it.
+    /// Event file F.csv; F.truth.csv, F.items.csv and F.pairs.csv are written beside it.
     #[arg(long)]
     out: PathBuf,
 }
 
 /// Validates the arguments, generates and writes the files.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let start = propensity::time::parse_timestamp(&args.start)
-        .with_context(|| format!("--start {:?} is not RFC 3339 or YYYY-MM-DD", args.start))?;
-    let cfg = SynthConfig {
-        customers: args.customers,
-        items: args.items,
-        seed: args.seed,
-        groups: args.groups,
-        start,
-        days: args.days,
-        ..SynthConfig::default()
-    };
-    cfg.validate()?;
-
+    let cfg = config(&args)?;
     let began = Instant::now();
     let log = synth::generate(&cfg);
     let generated = began.elapsed();
@@ -70,4 +58,80 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         paths.pairs.display()
     );
     Ok(())
+}
+
+/// The generator config the flags ask for, validated.
+fn config(args: &Args) -> anyhow::Result<SynthConfig> {
+    let start = propensity::time::parse_timestamp(&args.start)
+        .with_context(|| format!("--start {:?} is not RFC 3339 or YYYY-MM-DD", args.start))?;
+    let cfg = SynthConfig {
+        customers: args.customers,
+        items: args.items,
+        seed: args.seed,
+        groups: args.groups,
+        start,
+        days: args.days,
+        ..SynthConfig::default()
+    };
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(flags: &[&str]) -> anyhow::Result<SynthConfig> {
+        let cli = Cli::try_parse_from(["synth"].iter().chain(flags))?;
+        config(&cli.args)
+    }
+
+    #[test]
+    fn defaults_are_the_library_defaults() {
+        let cfg = parse(&["--out", "x.csv"]).expect("valid");
+        assert_eq!(cfg, SynthConfig::default());
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let cfg = parse(&[
+            "--out",
+            "x.csv",
+            "--customers",
+            "7",
+            "--items",
+            "30",
+            "--seed",
+            "9",
+            "--groups",
+            "3",
+            "--start",
+            "2001-02-03",
+            "--days",
+            "10",
+        ])
+        .expect("valid");
+        assert_eq!((cfg.customers, cfg.items, cfg.seed), (7, 30, 9));
+        assert_eq!((cfg.groups, cfg.days), (3, 10));
+        assert_eq!(
+            Some(cfg.start),
+            propensity::time::parse_timestamp("2001-02-03")
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_flag_named() {
+        let err = parse(&["--out", "x.csv", "--start", "2/3/2001"]).expect_err("bad date");
+        assert!(format!("{err:#}").contains("--start"), "{err:#}");
+        let err = parse(&["--out", "x.csv", "--items", "4", "--groups", "5"]).expect_err("groups");
+        assert!(format!("{err:#}").contains("groups"), "{err:#}");
+        assert!(parse(&["--customers", "5"]).is_err(), "--out is required");
+    }
 }
