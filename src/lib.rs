@@ -5,5 +5,6 @@
 //! Modules mirror that pipeline: `ingest` reads logs into a columnar store, `synth` makes
 //! logs with known structure, and the model, bundle and serving modules build on them.
 
+pub mod cf;
 pub mod rng;
 pub mod time;
