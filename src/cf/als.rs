@@ -231,7 +231,7 @@ impl AlsModel {
 }
 
 /// Scores every item against `x` and offers it to `top`; four rows per step share `x` loads.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx512f+avx512vl"))]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn scan_items(items: &[f32], k: usize, x: &[f32], top: &mut TopK) {
     let block = 4 * k;
     let mut chunks = items.chunks_exact(block);
@@ -389,7 +389,7 @@ fn gram(y: &[f32], k: usize) -> Vec<f32> {
 }
 
 /// Upper triangle of one block's `YᵀY`: a rank-1 update per row, each a vectorised axpy.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx512f+avx512vl"))]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn gram_block(block: &[f32], k: usize) -> Vec<f32> {
     let mut g = vec![0f32; k * k];
     for y in block.chunks_exact(k) {
@@ -481,7 +481,7 @@ fn symv(a: &[f32], k: usize, v: &[f32], out: &mut [f32]) {
 
 /// `cg_steps` CG steps on one row's normal equations, starting from the current `x`.
 #[allow(clippy::too_many_arguments)]
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx512f+avx512vl"))]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn cg_row(
     yty: &[f32],
     y: &[f32],

@@ -112,14 +112,4 @@ pub enum Error {
         /// The previous timestamp.
         previous: i64,
     },
-    /// A category index is out of range.
-    #[error("item {item}: category {category} is out of range (n_categories = {n_categories})")]
-    CategoryOutOfRange {
-        /// Item whose category is wrong.
-        item: usize,
-        /// The category index.
-        category: u32,
-        /// Number of categories.
-        n_categories: usize,
-    },
 }

@@ -8,20 +8,27 @@ const LANES: usize = 16;
 #[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; LANES];
-    let ca = a.chunks_exact(LANES);
-    let cb = b.chunks_exact(LANES);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for j in 0..LANES {
-            acc[j] += x[j] * y[j];
+    // Fixed-size chunks let LLVM drop the bounds checks and keep `acc` in vector registers.
+    let (a16, a_tail) = a[..n].as_chunks::<LANES>();
+    let (b16, b_tail) = b[..n].as_chunks::<LANES>();
+    // Two 8-lane halves: written as one 16-lane array, LLVM's SLP pass packs it into
+    // 2-wide vectors instead of two full-width accumulators.
+    let (mut lo, mut hi) = ([0f32; LANES / 2], [0f32; LANES / 2]);
+    for (x, y) in a16.iter().zip(b16) {
+        for j in 0..LANES / 2 {
+            lo[j] += x[j] * y[j];
+        }
+        for j in 0..LANES / 2 {
+            hi[j] += x[j + LANES / 2] * y[j + LANES / 2];
         }
     }
     let mut tail = 0f32;
-    for (x, y) in ra.iter().zip(rb) {
+    for (x, y) in a_tail.iter().zip(b_tail) {
         tail += x * y;
     }
+    let mut acc = [0f32; LANES];
+    acc[..LANES / 2].copy_from_slice(&lo);
+    acc[LANES / 2..].copy_from_slice(&hi);
     reduce(acc) + tail
 }
 
@@ -30,29 +37,34 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[inline(always)]
 pub(crate) fn dot4(a0: &[f32], a1: &[f32], a2: &[f32], a3: &[f32], b: &[f32]) -> [f32; 4] {
     let n = b.len();
-    let rows = [&a0[..n], &a1[..n], &a2[..n], &a3[..n]];
-    let mut acc = [[0f32; LANES]; 4];
-    let full = n / LANES * LANES;
-    let mut i = 0;
-    while i < full {
-        let bb = &b[i..i + LANES];
-        for (acc, row) in acc.iter_mut().zip(rows) {
-            let x = &row[i..i + LANES];
-            for j in 0..LANES {
-                acc[j] += x[j] * bb[j];
-            }
+    let (b16, b_tail) = b.as_chunks::<LANES>();
+    let (r0, t0) = a0[..n].as_chunks::<LANES>();
+    let (r1, t1) = a1[..n].as_chunks::<LANES>();
+    let (r2, t2) = a2[..n].as_chunks::<LANES>();
+    let (r3, t3) = a3[..n].as_chunks::<LANES>();
+    let (mut c0, mut c1, mut c2, mut c3) =
+        ([0f32; LANES], [0f32; LANES], [0f32; LANES], [0f32; LANES]);
+    for ((((y, x0), x1), x2), x3) in b16.iter().zip(r0).zip(r1).zip(r2).zip(r3) {
+        for j in 0..LANES {
+            c0[j] += x0[j] * y[j];
+            c1[j] += x1[j] * y[j];
+            c2[j] += x2[j] * y[j];
+            c3[j] += x3[j] * y[j];
         }
-        i += LANES;
     }
-    let mut out = [0f32; 4];
-    for ((o, row), acc) in out.iter_mut().zip(rows).zip(acc) {
-        let mut tail = 0f32;
-        for j in full..n {
-            tail += row[j] * b[j];
+    let tail = |t: &[f32]| {
+        let mut s = 0f32;
+        for (x, y) in t.iter().zip(b_tail) {
+            s += x * y;
         }
-        *o = reduce(acc) + tail;
-    }
-    out
+        s
+    };
+    [
+        reduce(c0) + tail(t0),
+        reduce(c1) + tail(t1),
+        reduce(c2) + tail(t2),
+        reduce(c3) + tail(t3),
+    ]
 }
 
 /// `y += alpha * x`.
