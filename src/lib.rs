@@ -6,6 +6,7 @@
 //! logs with known structure, and the model, bundle and serving modules build on them.
 
 pub mod bundle;
+pub mod cf;
 pub mod clv;
 pub mod eval;
 pub mod features;

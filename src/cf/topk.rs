@@ -1,0 +1,139 @@
+//! Top-k selection shared by every candidate source, so ties break the same way everywhere:
+//! higher score first, then the lower item index.
+
+use std::cmp::Ordering;
+
+/// An item with its score from one candidate source.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scored {
+    /// Dense item index.
+    pub item: u32,
+    /// Source-specific score; higher is better.
+    pub score: f32,
+}
+
+impl Scored {
+    /// True when `self` ranks strictly before `other` (score desc, then item asc).
+    #[inline]
+    pub fn ranks_before(&self, other: &Scored) -> bool {
+        self.score > other.score || (self.score == other.score && self.item < other.item)
+    }
+}
+
+/// Orders scored items best first (score desc, item asc); NaN scores sort last.
+pub fn best_first(a: &Scored, b: &Scored) -> Ordering {
+    match (a.score.is_nan(), b.score.is_nan()) {
+        (true, true) => a.item.cmp(&b.item),
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)),
+    }
+}
+
+/// Keeps the best `k` of a stream of scored items in a small sorted buffer.
+///
+/// A scan over many items rejects almost every candidate with one comparison against the
+/// current k-th score, which beats a heap for the small `k` of recommendation requests.
+/// NaN scores never enter.
+#[derive(Clone, Debug)]
+pub struct TopK {
+    k: usize,
+    best: Vec<Scored>,
+}
+
+impl TopK {
+    /// An empty collector for the best `k` items.
+    pub fn new(k: usize) -> Self {
+        TopK {
+            k,
+            best: Vec::with_capacity(k + 1),
+        }
+    }
+
+    /// Score an item must beat (or tie with a lower index) to enter; -inf until full.
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        if self.best.len() < self.k {
+            f32::NEG_INFINITY
+        } else {
+            self.best.last().map_or(f32::INFINITY, |s| s.score)
+        }
+    }
+
+    /// Offers one item.
+    #[inline]
+    pub fn push(&mut self, item: u32, score: f32) {
+        if score.is_nan() || self.k == 0 {
+            return;
+        }
+        let cand = Scored { item, score };
+        if self.best.len() == self.k {
+            match self.best.last() {
+                Some(worst) if cand.ranks_before(worst) => {
+                    self.best.pop();
+                }
+                _ => return,
+            }
+        }
+        let pos = self.best.partition_point(|s| s.ranks_before(&cand));
+        self.best.insert(pos, cand);
+    }
+
+    /// The kept items, best first.
+    pub fn into_sorted(self) -> Vec<Scored> {
+        self.best
+    }
+}
+
+/// Best `k` entries of a dense score vector (index = item), skipping items where `skip` is true.
+pub fn top_k_dense(scores: &[f32], k: usize, mut skip: impl FnMut(u32) -> bool) -> Vec<Scored> {
+    let mut top = TopK::new(k);
+    for (item, &score) in scores.iter().enumerate() {
+        if score >= top.threshold() && !skip(item as u32) {
+            top.push(item as u32, score);
+        }
+    }
+    top.into_sorted()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn top_k_equals_sort_and_truncate() {
+        let mut rng = Rng::new(9);
+        for round in 0..200 {
+            let n = rng.below(60) as usize;
+            let k = rng.below(12) as usize;
+            // Few distinct values so ties are common and the tie rule is exercised.
+            let scores: Vec<f32> = (0..n).map(|_| rng.below(7) as f32).collect();
+            let got = top_k_dense(&scores, k, |i| i % 5 == 3);
+            let mut all: Vec<Scored> = scores
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 5 != 3)
+                .map(|(i, &s)| Scored {
+                    item: i as u32,
+                    score: s,
+                })
+                .collect();
+            all.sort_by(best_first);
+            all.truncate(k);
+            assert_eq!(got, all, "round {round}");
+        }
+    }
+
+    #[test]
+    fn nan_never_enters() {
+        let got = top_k_dense(&[f32::NAN, 1.0, f32::NAN], 3, |_| false);
+        assert_eq!(
+            got,
+            vec![Scored {
+                item: 1,
+                score: 1.0
+            }]
+        );
+    }
+}
