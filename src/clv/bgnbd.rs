@@ -309,6 +309,20 @@ mod tests {
     }
 
     #[test]
+    fn fit_is_identical_at_any_thread_count() {
+        let truth = BgNbdParams { r: 0.5, alpha: 6.0, a: 0.7, b: 2.5 };
+        let data = testdata::simulate_bgnbd(&truth, 9_000, 3);
+        let fit_with = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| BgNbd::fit(&data, &FitOptions::default()).unwrap())
+        };
+        let (one, four) = (fit_with(1), fit_with(4));
+        assert_eq!(one.params.r.to_bits(), four.params.r.to_bits());
+        assert_eq!(one.report.log_likelihood.to_bits(), four.report.log_likelihood.to_bits());
+        assert_eq!(one, four);
+    }
+
+    #[test]
     fn tiny_store_still_gets_finite_scores() {
         let truth = BgNbdParams { r: 0.5, alpha: 6.0, a: 0.7, b: 2.5 };
         let data = testdata::simulate_bgnbd(&truth, 100, 5);

@@ -190,9 +190,13 @@ mod tests {
         let fit = GammaGamma::fit(&data, &FitOptions::default()).unwrap();
         assert!(fit.report.converged && !fit.report.penalised);
         let p = fit.params;
-        for (name, got, want, tol) in [("p", p.p, 4.0, 0.05), ("q", p.q, 3.0, 0.1), ("gamma", p.gamma, 20.0, 0.15)] {
+        // p is weakly identified from mean spends alone: over seeds 0..6 its estimate
+        // spreads by about 5 %, so the bounds are about 2.5 standard deviations.
+        for (name, got, want, tol) in [("p", p.p, 4.0, 0.12), ("q", p.q, 3.0, 0.06), ("gamma", p.gamma, 20.0, 0.15)] {
             assert!((got / want - 1.0).abs() < tol, "{name}: {got} vs true {want}");
         }
+        // The population mean spend p gamma / (q-1) = 40 is pinned much more tightly.
+        assert!((p.population_spend() / 40.0 - 1.0).abs() < 0.02, "{}", p.population_spend());
     }
 
     #[test]
