@@ -190,7 +190,11 @@ mod tests {
 
     #[test]
     fn log_sums_are_stable() {
-        assert!(close(log_add_exp(1000.0, 1000.0), 1000.0 + 2f64.ln(), 1e-15));
+        assert!(close(
+            log_add_exp(1000.0, 1000.0),
+            1000.0 + 2f64.ln(),
+            1e-15
+        ));
         assert!(close(log_sub_exp(0.0, -1e-20), (1e-20f64).ln(), 1e-10));
         assert_eq!(log_sub_exp(3.0, 3.0), f64::NEG_INFINITY);
         assert_eq!(log_add_exp(f64::NEG_INFINITY, 2.0), 2.0);
@@ -227,10 +231,12 @@ mod tests {
         ];
         for (a, b, c, z, want) in cases {
             let got = hyp2f1(a, b, c, z).unwrap();
-            assert!(close(got, want, 1e-11), "2F1({a},{b};{c};{z}) = {got}, want {want}");
+            assert!(
+                close(got, want, 1e-11),
+                "2F1({a},{b};{c};{z}) = {got}, want {want}"
+            );
         }
         assert!(hyp2f1(1.0, 1.0, 2.0, 1.0).is_none());
         assert!(hyp2f1(1.0, 1.0, 2.0, -0.1).is_none());
     }
-
 }
