@@ -3,7 +3,8 @@
 //! The trainer (`propensity-train`) turns an event log into one versioned model bundle;
 //! the server (`propensity-serve`) loads it and answers storefront and CRM questions.
 //! Modules mirror that pipeline: `ingest` reads logs into a columnar store, `synth` makes
-//! logs with known structure, and the model, bundle and serving modules build on them.
+//! logs with known structure, and the model, bundle and serving modules build on them;
+//! `clv` holds the customer-lifetime-value models (BG/NBD, Pareto/NBD, Gamma-Gamma) and RFM.
 
 pub mod bundle;
 pub mod cf;

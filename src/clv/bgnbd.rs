@@ -52,6 +52,9 @@ impl BgNbd {
         validate_all(summaries)?;
         let prior = prior(summaries);
         let max_x = summaries.iter().map(|s| s.x as usize).max().unwrap_or(0);
+        let unique = mle::collapse(summaries, |s| {
+            [s.x.to_bits(), s.t_x.to_bits(), s.t.to_bits()]
+        });
         let log_lik = |th: &[f64]| {
             let p = BgNbdParams {
                 r: th[0].exp(),
@@ -60,7 +63,7 @@ impl BgNbd {
                 b: th[3].exp(),
             };
             let terms = Terms::new(&p, max_x.min(TABLE_MAX_X));
-            mle::ordered_sum(summaries, |s| terms.log_lik(&p, s))
+            mle::ordered_sum(&unique, |(s, w)| w * terms.log_lik(&p, s))
         };
         let (theta, report) = mle::maximise(log_lik, &prior, &prior, summaries.len(), opts);
         let params = BgNbdParams {
@@ -78,7 +81,11 @@ impl BgNbd {
 fn prior(summaries: &[CustomerSummary]) -> Vec<f64> {
     let repeats: f64 = summaries.iter().map(|s| s.x).sum();
     let age: f64 = summaries.iter().map(|s| s.t).sum();
-    let scale = if age > 0.0 { age / repeats.max(1.0) } else { 1.0 };
+    let scale = if age > 0.0 {
+        age / repeats.max(1.0)
+    } else {
+        1.0
+    };
     vec![0.0, scale.ln(), 0.0, 2f64.ln()]
 }
 
@@ -156,10 +163,12 @@ impl BgNbdParams {
         };
         // a = 1 is a removable singularity (0/0); interpolate across it.
         let value = if (self.a - 1.0).abs() < A_NEAR_ONE {
-            at(1.0 - A_NEAR_ONE).zip(at(1.0 + A_NEAR_ONE)).map(|(lo, hi)| {
-                let w = (self.a - (1.0 - A_NEAR_ONE)) / (2.0 * A_NEAR_ONE);
-                lo + w * (hi - lo)
-            })
+            at(1.0 - A_NEAR_ONE)
+                .zip(at(1.0 + A_NEAR_ONE))
+                .map(|(lo, hi)| {
+                    let w = (self.a - (1.0 - A_NEAR_ONE)) / (2.0 * A_NEAR_ONE);
+                    lo + w * (hi - lo)
+                })
         } else {
             at(self.a)
         };
@@ -213,7 +222,12 @@ mod tests {
     };
 
     fn s(x: f64, t_x: f64, t: f64) -> CustomerSummary {
-        CustomerSummary { x, t_x, t, monetary: 0.0 }
+        CustomerSummary {
+            x,
+            t_x,
+            t,
+            monetary: 0.0,
+        }
     }
 
     #[test]
@@ -222,17 +236,28 @@ mod tests {
         assert_eq!(data.len(), 2357);
         let fit = BgNbd::fit(&data, &FitOptions::default()).unwrap();
         let p = fit.params;
-        assert!(fit.report.converged && !fit.report.penalised, "{:?}", fit.report);
+        assert!(
+            fit.report.converged && !fit.report.penalised,
+            "{:?}",
+            fit.report
+        );
         for (name, got, want) in [
             ("r", p.r, PUBLISHED.r),
             ("alpha", p.alpha, PUBLISHED.alpha),
             ("a", p.a, PUBLISHED.a),
             ("b", p.b, PUBLISHED.b),
         ] {
-            assert!((got - want).abs() < 0.0005 + 1e-9, "{name}: {got} vs published {want}");
+            assert!(
+                (got - want).abs() < 0.0005 + 1e-9,
+                "{name}: {got} vs published {want}"
+            );
         }
         // Published log-likelihood: -9582.4.
-        assert!((fit.report.log_likelihood + 9582.4).abs() < 0.05, "{:?}", fit.report);
+        assert!(
+            (fit.report.log_likelihood + 9582.4).abs() < 0.05,
+            "{:?}",
+            fit.report
+        );
     }
 
     #[test]
@@ -248,9 +273,17 @@ mod tests {
         // Alive at T: E[X(t)] = E_p[(1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p] with
         // p ~ Beta(a, b+x); integrate with the midpoint rule after p = u^(1/a) (removes
         // the p^(a-1) singularity). Covers a < 1, a > 1, a near 1, and z close to 1.
-        for &(r, alpha, a, b) in &[(0.243, 4.414, 0.793, 2.426), (1.3, 2.0, 2.5, 4.0), (0.5, 1.0, 1.00003, 3.0)] {
+        for &(r, alpha, a, b) in &[
+            (0.243, 4.414, 0.793, 2.426),
+            (1.3, 2.0, 2.5, 4.0),
+            (0.5, 1.0, 1.00003, 3.0),
+        ] {
             let p = BgNbdParams { r, alpha, a, b };
-            for &(x, t_x, t, h) in &[(0.0, 0.0, 0.5, 200.0), (3.0, 10.0, 20.0, 15.0), (12.0, 30.0, 31.0, 52.0)] {
+            for &(x, t_x, t, h) in &[
+                (0.0, 0.0, 0.5, 200.0),
+                (3.0, 10.0, 20.0, 15.0),
+                (12.0, 30.0, 31.0, 52.0),
+            ] {
                 let sm = s(x, t_x, t);
                 let got = p.expected_purchases(&sm, h) / p.p_alive(&sm);
                 let n = 200_000;
@@ -264,7 +297,10 @@ mod tests {
                     acc += inner * w.exp();
                 }
                 let want = acc / n as f64;
-                assert!((got - want).abs() < 2e-4 * want, "{p:?} {sm:?} h={h}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() < 2e-4 * want,
+                    "{p:?} {sm:?} h={h}: {got} vs {want}"
+                );
             }
         }
     }
@@ -293,7 +329,12 @@ mod tests {
 
     #[test]
     fn recovers_simulated_parameters() {
-        let truth = BgNbdParams { r: 0.5, alpha: 6.0, a: 0.7, b: 2.5 };
+        let truth = BgNbdParams {
+            r: 0.5,
+            alpha: 6.0,
+            a: 0.7,
+            b: 2.5,
+        };
         let data = testdata::simulate_bgnbd(&truth, 20_000, 11);
         let fit = BgNbd::fit(&data, &FitOptions::default()).unwrap();
         assert!(fit.report.converged && !fit.report.penalised);
@@ -304,23 +345,65 @@ mod tests {
             ("a", p.a, truth.a, 0.15),
             ("b", p.b, truth.b, 0.2),
         ] {
-            assert!((got / want - 1.0).abs() < tol, "{name}: {got} vs true {want}");
+            assert!(
+                (got / want - 1.0).abs() < tol,
+                "{name}: {got} vs true {want}"
+            );
         }
     }
 
     #[test]
+    fn fit_is_identical_at_any_thread_count() {
+        let truth = BgNbdParams {
+            r: 0.5,
+            alpha: 6.0,
+            a: 0.7,
+            b: 2.5,
+        };
+        let data = testdata::simulate_bgnbd(&truth, 9_000, 3);
+        let fit_with = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| BgNbd::fit(&data, &FitOptions::default()).unwrap())
+        };
+        let (one, four) = (fit_with(1), fit_with(4));
+        // Nor on the order customers come in.
+        let mut reversed = data.clone();
+        reversed.reverse();
+        assert_eq!(BgNbd::fit(&reversed, &FitOptions::default()).unwrap(), one);
+        assert_eq!(one.params.r.to_bits(), four.params.r.to_bits());
+        assert_eq!(
+            one.report.log_likelihood.to_bits(),
+            four.report.log_likelihood.to_bits()
+        );
+        assert_eq!(one, four);
+    }
+
+    #[test]
     fn tiny_store_still_gets_finite_scores() {
-        let truth = BgNbdParams { r: 0.5, alpha: 6.0, a: 0.7, b: 2.5 };
+        let truth = BgNbdParams {
+            r: 0.5,
+            alpha: 6.0,
+            a: 0.7,
+            b: 2.5,
+        };
         let data = testdata::simulate_bgnbd(&truth, 100, 5);
         let fit = BgNbd::fit(&data, &FitOptions::default()).unwrap();
         assert!(fit.report.log_likelihood.is_finite());
         for c in &data {
             let e = fit.params.expected_purchases(c, 26.0);
             let q = fit.params.p_any_purchase(c, 26.0);
-            assert!(e.is_finite() && e >= 0.0 && (0.0..=1.0).contains(&q), "{c:?}: {e} {q}");
+            assert!(
+                e.is_finite() && e >= 0.0 && (0.0..=1.0).contains(&q),
+                "{c:?}: {e} {q}"
+            );
         }
         // A store where nobody came back has no maximum; the penalised fit still scores.
-        let none: Vec<_> = (0..100).map(|i| s(0.0, 0.0, 1.0 + i as f64 / 10.0)).collect();
+        let none: Vec<_> = (0..100)
+            .map(|i| s(0.0, 0.0, 1.0 + i as f64 / 10.0))
+            .collect();
         let fit = BgNbd::fit(&none, &FitOptions::default()).unwrap();
         assert!(fit.report.penalised, "{:?}", fit.report);
         let e = fit.params.expected_purchases(&none[0], 26.0);
@@ -336,7 +419,11 @@ mod tests {
         let bad = [s(1.0, 2.0, 3.0), s(1.0, f64::NAN, 3.0)];
         assert!(matches!(
             BgNbd::fit(&bad, &FitOptions::default()),
-            Err(Error::InvalidSummary { index: 1, field: "t_x", .. })
+            Err(Error::InvalidSummary {
+                index: 1,
+                field: "t_x",
+                ..
+            })
         ));
     }
 }

@@ -54,17 +54,31 @@ impl ClvOptions {
     /// Value over `horizon`, discounted at `discount_rate` per `period` (all in the
     /// summaries' time unit; a rate of 0 means no discounting).
     pub fn new(horizon: f64, period: f64, discount_rate: f64) -> Result<Self, Error> {
-        let bad = |name, value, reason| Err(Error::InvalidOption { name, value, reason });
+        let bad = |name, value, reason| {
+            Err(Error::InvalidOption {
+                name,
+                value,
+                reason,
+            })
+        };
         if !horizon.is_finite() || horizon < 0.0 {
             return bad("horizon", horizon, "must be finite and >= 0");
         }
         if !period.is_finite() || period <= 0.0 || horizon / period > MAX_PERIODS {
-            return bad("period", period, "must be > 0 and split the horizon into at most 100000 periods");
+            return bad(
+                "period",
+                period,
+                "must be > 0 and split the horizon into at most 100000 periods",
+            );
         }
         if !discount_rate.is_finite() || discount_rate <= -1.0 {
             return bad("discount_rate", discount_rate, "must be finite and > -1");
         }
-        Ok(ClvOptions { horizon, period, discount_rate })
+        Ok(ClvOptions {
+            horizon,
+            period,
+            discount_rate,
+        })
     }
 }
 
@@ -87,6 +101,7 @@ impl GammaGamma {
         let observed_mean = buyers.iter().map(|s| s.monetary).sum::<f64>() / buyers.len() as f64;
         // Prior p = 1, q = 2, gamma so the model mean p gamma / (q-1) is the observed mean.
         let prior = vec![0.0, 2f64.ln(), observed_mean.ln()];
+        let unique = mle::collapse(&buyers, |s| [s.x.to_bits(), s.monetary.to_bits()]);
         let log_lik = |th: &[f64]| {
             let params = GammaGammaParams {
                 p: th[0].exp(),
@@ -96,7 +111,9 @@ impl GammaGamma {
             };
             let shared = params.q * params.gamma.ln() - ln_gamma(params.q);
             shared * buyers.len() as f64
-                + mle::ordered_sum(&buyers, |s| params.log_likelihood_without_shared(s))
+                + mle::ordered_sum(&unique, |(s, w)| {
+                    w * params.log_likelihood_without_shared(s)
+                })
         };
         let (theta, report) = mle::maximise(log_lik, &prior, &prior, buyers.len(), opts);
         let params = GammaGammaParams {
@@ -168,7 +185,12 @@ mod tests {
     use crate::clv::{BgNbdParams, testdata};
 
     fn buyer(x: f64, monetary: f64) -> CustomerSummary {
-        CustomerSummary { x, t_x: 1.0, t: 2.0, monetary }
+        CustomerSummary {
+            x,
+            t_x: 1.0,
+            t: 2.0,
+            monetary,
+        }
     }
 
     #[test]
@@ -176,11 +198,22 @@ mod tests {
         let data = testdata::cdnow_sample_calibration();
         let fit = GammaGamma::fit(&data, &FitOptions::default()).unwrap();
         assert_eq!(fit.report.n_customers, 946);
-        assert!(fit.report.converged && !fit.report.penalised, "{:?}", fit.report);
+        assert!(
+            fit.report.converged && !fit.report.penalised,
+            "{:?}",
+            fit.report
+        );
         let p = fit.params;
         // Fader & Hardie (2013): p = 6.25, q = 3.74, gamma = 15.44.
-        for (name, got, want) in [("p", p.p, 6.25), ("q", p.q, 3.74), ("gamma", p.gamma, 15.44)] {
-            assert!((got - want).abs() < 0.005 + 1e-9, "{name}: {got} vs published {want}");
+        for (name, got, want) in [
+            ("p", p.p, 6.25),
+            ("q", p.q, 3.74),
+            ("gamma", p.gamma, 15.44),
+        ] {
+            assert!(
+                (got - want).abs() < 0.005 + 1e-9,
+                "{name}: {got} vs published {want}"
+            );
         }
     }
 
@@ -190,14 +223,34 @@ mod tests {
         let fit = GammaGamma::fit(&data, &FitOptions::default()).unwrap();
         assert!(fit.report.converged && !fit.report.penalised);
         let p = fit.params;
-        for (name, got, want, tol) in [("p", p.p, 4.0, 0.05), ("q", p.q, 3.0, 0.1), ("gamma", p.gamma, 20.0, 0.15)] {
-            assert!((got / want - 1.0).abs() < tol, "{name}: {got} vs true {want}");
+        // p is weakly identified from mean spends alone: over seeds 0..6 its estimate
+        // spreads by about 5 %, so the bounds are about 2.5 standard deviations.
+        for (name, got, want, tol) in [
+            ("p", p.p, 4.0, 0.12),
+            ("q", p.q, 3.0, 0.06),
+            ("gamma", p.gamma, 20.0, 0.15),
+        ] {
+            assert!(
+                (got / want - 1.0).abs() < tol,
+                "{name}: {got} vs true {want}"
+            );
         }
+        // The population mean spend p gamma / (q-1) = 40 is pinned much more tightly.
+        assert!(
+            (p.population_spend() / 40.0 - 1.0).abs() < 0.02,
+            "{}",
+            p.population_spend()
+        );
     }
 
     #[test]
     fn expected_spend_shrinks_toward_the_population() {
-        let p = GammaGammaParams { p: 6.25, q: 3.74, gamma: 15.44, observed_mean: 0.0 };
+        let p = GammaGammaParams {
+            p: 6.25,
+            q: 3.74,
+            gamma: 15.44,
+            observed_mean: 0.0,
+        };
         let pop = p.population_spend();
         assert!((pop - 6.25 * 15.44 / 2.74).abs() < 1e-12);
         assert_eq!(p.expected_spend(&buyer(0.0, 0.0)), pop);
@@ -215,9 +268,24 @@ mod tests {
 
     #[test]
     fn clv_sums_discounted_periods() {
-        let gg = GammaGammaParams { p: 6.25, q: 3.74, gamma: 15.44, observed_mean: 0.0 };
-        let bg = BgNbdParams { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
-        let s = CustomerSummary { x: 2.0, t_x: 30.43, t: 38.86, monetary: 40.0 };
+        let gg = GammaGammaParams {
+            p: 6.25,
+            q: 3.74,
+            gamma: 15.44,
+            observed_mean: 0.0,
+        };
+        let bg = BgNbdParams {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+        };
+        let s = CustomerSummary {
+            x: 2.0,
+            t_x: 30.43,
+            t: 38.86,
+            monetary: 40.0,
+        };
         let flat = gg.clv(&bg, &s, &ClvOptions::new(52.0, 4.0, 0.0).unwrap());
         let want = gg.expected_spend(&s) * bg.expected_purchases(&s, 52.0);
         assert!((flat - want).abs() < 1e-9 * want);
@@ -225,7 +293,8 @@ mod tests {
         let disc = gg.clv(&bg, &s, &ClvOptions::new(52.0, 4.0, 0.01).unwrap());
         let mut manual = 0.0;
         for k in 1..=13 {
-            let inc = bg.expected_purchases(&s, 4.0 * k as f64) - bg.expected_purchases(&s, 4.0 * (k - 1) as f64);
+            let inc = bg.expected_purchases(&s, 4.0 * k as f64)
+                - bg.expected_purchases(&s, 4.0 * (k - 1) as f64);
             manual += inc / 1.01f64.powi(k);
         }
         assert!(disc < flat);
@@ -236,8 +305,16 @@ mod tests {
 
     #[test]
     fn no_repeat_buyers_is_an_error() {
-        let none = [CustomerSummary { x: 0.0, t_x: 0.0, t: 3.0, monetary: 0.0 }];
-        assert!(matches!(GammaGamma::fit(&none, &FitOptions::default()), Err(Error::NoCustomers { .. })));
+        let none = [CustomerSummary {
+            x: 0.0,
+            t_x: 0.0,
+            t: 3.0,
+            monetary: 0.0,
+        }];
+        assert!(matches!(
+            GammaGamma::fit(&none, &FitOptions::default()),
+            Err(Error::NoCustomers { .. })
+        ));
     }
 
     #[test]

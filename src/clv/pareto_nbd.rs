@@ -37,6 +37,9 @@ pub struct ParetoNbdFit {
     pub report: FitReport,
 }
 
+/// Repeat counts up to this size get `ln G(r+x)` from a per-evaluation table.
+const TABLE_MAX_X: usize = 10_000;
+
 impl ParetoNbd {
     /// Fits Pareto/NBD by maximum likelihood on the customers' summaries.
     pub fn fit(summaries: &[CustomerSummary], opts: &FitOptions) -> Result<ParetoNbdFit, Error> {
@@ -48,6 +51,10 @@ impl ParetoNbd {
         }
         validate_all(summaries)?;
         let prior = prior(summaries);
+        let max_x = summaries.iter().map(|s| s.x as usize).max().unwrap_or(0);
+        let unique = mle::collapse(summaries, |s| {
+            [s.x.to_bits(), s.t_x.to_bits(), s.t.to_bits()]
+        });
         let log_lik = |th: &[f64]| {
             let p = ParetoNbdParams {
                 r: th[0].exp(),
@@ -55,12 +62,19 @@ impl ParetoNbd {
                 s: th[2].exp(),
                 beta: th[3].exp(),
             };
-            let ln_gamma_r = ln_gamma(p.r);
-            let shared = p.r * p.alpha.ln() + p.s * p.beta.ln() - ln_gamma_r;
+            let shared = p.r * p.alpha.ln() + p.s * p.beta.ln() - ln_gamma(p.r);
+            // ln G(r+x) for the small integer counts most customers have, once per evaluation.
+            let table: Vec<f64> = (0..=max_x.min(TABLE_MAX_X))
+                .map(|x| ln_gamma(p.r + x as f64))
+                .collect();
+            let ln_gamma_rx = |x: f64| {
+                table
+                    .get(x as usize)
+                    .copied()
+                    .unwrap_or_else(|| ln_gamma(p.r + x))
+            };
             shared * summaries.len() as f64
-                + mle::ordered_sum(summaries, |c| {
-                    ln_gamma(p.r + c.x) + p.log_bracket(c)
-                })
+                + mle::ordered_sum(&unique, |(c, w)| w * (ln_gamma_rx(c.x) + p.log_bracket(c)))
         };
         let (theta, report) = mle::maximise(log_lik, &prior, &prior, summaries.len(), opts);
         let params = ParetoNbdParams {
@@ -78,7 +92,11 @@ impl ParetoNbd {
 fn prior(summaries: &[CustomerSummary]) -> Vec<f64> {
     let repeats: f64 = summaries.iter().map(|s| s.x).sum();
     let age: f64 = summaries.iter().map(|s| s.t).sum();
-    let scale = if age > 0.0 { age / repeats.max(1.0) } else { 1.0 };
+    let scale = if age > 0.0 {
+        age / repeats.max(1.0)
+    } else {
+        1.0
+    };
     let mean_age = age / summaries.len() as f64;
     let beta = if mean_age > 0.0 { mean_age } else { 1.0 };
     vec![0.0, scale.ln(), 0.0, beta.ln()]
@@ -95,7 +113,10 @@ impl ParetoNbdParams {
 
     /// `ln[(alpha+T)^-(r+x) (beta+T)^-s + s I]`: alive-at-T term plus died-in-(t_x, T].
     fn log_bracket(&self, c: &CustomerSummary) -> f64 {
-        log_add_exp(self.log_alive_term(c), self.s.ln() + self.log_death_integral(c))
+        log_add_exp(
+            self.log_alive_term(c),
+            self.s.ln() + self.log_death_integral(c),
+        )
     }
 
     fn log_alive_term(&self, c: &CustomerSummary) -> f64 {
@@ -201,7 +222,12 @@ mod tests {
     use crate::clv::testdata;
 
     fn s(x: f64, t_x: f64, t: f64) -> CustomerSummary {
-        CustomerSummary { x, t_x, t, monetary: 0.0 }
+        CustomerSummary {
+            x,
+            t_x,
+            t,
+            monetary: 0.0,
+        }
     }
 
     /// Reference for the likelihood integral: midpoint rule in `u = ln(min(alpha, beta) + tau)`,
@@ -223,15 +249,38 @@ mod tests {
     #[test]
     fn death_integral_matches_quadrature_on_both_branches_and_near_z_one() {
         for p in [
-            ParetoNbdParams { r: 0.55, alpha: 10.58, s: 0.61, beta: 11.67 },
-            ParetoNbdParams { r: 0.55, alpha: 11.67, s: 0.61, beta: 10.58 },
-            ParetoNbdParams { r: 2.0, alpha: 50.0, s: 0.3, beta: 0.02 },
-            ParetoNbdParams { r: 0.3, alpha: 0.01, s: 1.7, beta: 40.0 },
+            ParetoNbdParams {
+                r: 0.55,
+                alpha: 10.58,
+                s: 0.61,
+                beta: 11.67,
+            },
+            ParetoNbdParams {
+                r: 0.55,
+                alpha: 11.67,
+                s: 0.61,
+                beta: 10.58,
+            },
+            ParetoNbdParams {
+                r: 2.0,
+                alpha: 50.0,
+                s: 0.3,
+                beta: 0.02,
+            },
+            ParetoNbdParams {
+                r: 0.3,
+                alpha: 0.01,
+                s: 1.7,
+                beta: 40.0,
+            },
         ] {
             for c in [s(0.0, 0.0, 39.0), s(4.0, 12.0, 30.0), s(20.0, 1.0, 2.0)] {
                 let got = p.log_death_integral(&c).exp();
                 let want = integral_reference(&p, &c);
-                assert!((got - want).abs() < 1e-7 * want, "{p:?} {c:?}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() < 1e-7 * want,
+                    "{p:?} {c:?}: {got} vs {want}"
+                );
             }
         }
     }
@@ -240,27 +289,46 @@ mod tests {
     fn p_any_purchase_matches_simulation_of_the_posterior() {
         // Monte Carlo over the posterior (alive at T): lambda ~ Gamma(r+x, alpha+T),
         // mu ~ Gamma(s, beta+T); purchase iff Exp(lambda) < min(Exp(mu), t).
-        let p = ParetoNbdParams { r: 0.55, alpha: 10.58, s: 0.61, beta: 11.67 };
+        let p = ParetoNbdParams {
+            r: 0.55,
+            alpha: 10.58,
+            s: 0.61,
+            beta: 11.67,
+        };
         let c = s(3.0, 20.0, 35.0);
         let h = 30.0;
         let mut rng = crate::rng::Rng::new(9);
         let n = 400_000;
         let mut hits = 0;
+        let mut purchases = 0u64;
         for _ in 0..n {
             let lambda = rng.gamma(p.r + c.x, 1.0 / (p.alpha + c.t));
             let mu = rng.gamma(p.s, 1.0 / (p.beta + c.t));
-            if rng.exponential(lambda) < rng.exponential(mu).min(h) {
+            let active = rng.exponential(mu).min(h);
+            if rng.exponential(lambda) < active {
                 hits += 1;
             }
+            purchases += rng.poisson(lambda * active);
         }
         let mc = hits as f64 / n as f64;
         let got = p.p_any_purchase(&c, h) / p.p_alive(&c);
+        let mc_mean = purchases as f64 / n as f64;
+        let mean = p.expected_purchases(&c, h) / p.p_alive(&c);
+        assert!(
+            (mean - mc_mean).abs() < 0.01 * mean,
+            "{mean} vs simulated {mc_mean}"
+        );
         assert!((got - mc).abs() < 0.003, "{got} vs simulated {mc}");
     }
 
     #[test]
     fn scores_behave() {
-        let p = ParetoNbdParams { r: 0.55, alpha: 10.58, s: 0.61, beta: 11.67 };
+        let p = ParetoNbdParams {
+            r: 0.55,
+            alpha: 10.58,
+            s: 0.61,
+            beta: 11.67,
+        };
         let c = s(2.0, 20.0, 38.0);
         assert!(p.p_alive(&s(3.0, 37.0, 38.0)) > p.p_alive(&s(3.0, 5.0, 38.0)));
         // Unlike BG/NBD, a customer with no repeat purchase is not certainly alive.
@@ -270,7 +338,10 @@ mod tests {
         for h in [0.5, 1.0, 5.0, 20.0, 52.0, 200.0, 1e4] {
             let e = p.expected_purchases(&c, h);
             let q = p.p_any_purchase(&c, h);
-            assert!(e > last_e && q > last_q && q <= p.p_alive(&c), "h={h}: e={e} q={q}");
+            assert!(
+                e > last_e && q > last_q && q <= p.p_alive(&c),
+                "h={h}: e={e} q={q}"
+            );
             (last_e, last_q) = (e, q);
         }
         // s = 1 is the logarithmic limit; the expectation is continuous through it.
@@ -284,7 +355,11 @@ mod tests {
         let data = testdata::cdnow_sample_calibration();
         let fit = ParetoNbd::fit(&data, &FitOptions::default()).unwrap();
         let p = fit.params;
-        assert!(fit.report.converged && !fit.report.penalised, "{:?}", fit.report);
+        assert!(
+            fit.report.converged && !fit.report.penalised,
+            "{:?}",
+            fit.report
+        );
         // Fader & Hardie (2005 note): r = 0.55, alpha = 10.58, s = 0.61, beta = 11.67,
         // LL = -9595.0 on this sample.
         for (name, got, want) in [
@@ -293,17 +368,33 @@ mod tests {
             ("s", p.s, 0.61),
             ("beta", p.beta, 11.67),
         ] {
-            assert!((got - want).abs() < 0.005 + 1e-9, "{name}: {got} vs published {want}");
+            assert!(
+                (got - want).abs() < 0.005 + 1e-9,
+                "{name}: {got} vs published {want}"
+            );
         }
-        assert!((fit.report.log_likelihood + 9595.0).abs() < 0.05, "{:?}", fit.report);
+        assert!(
+            (fit.report.log_likelihood + 9595.0).abs() < 0.05,
+            "{:?}",
+            fit.report
+        );
     }
 
     #[test]
     fn recovers_simulated_parameters() {
-        let truth = ParetoNbdParams { r: 0.8, alpha: 8.0, s: 0.6, beta: 12.0 };
+        let truth = ParetoNbdParams {
+            r: 0.8,
+            alpha: 8.0,
+            s: 0.6,
+            beta: 12.0,
+        };
         let data = testdata::simulate_pareto_nbd(&truth, 20_000, 21);
         let fit = ParetoNbd::fit(&data, &FitOptions::default()).unwrap();
-        assert!(fit.report.converged && !fit.report.penalised, "{:?}", fit.report);
+        assert!(
+            fit.report.converged && !fit.report.penalised,
+            "{:?}",
+            fit.report
+        );
         let p = fit.params;
         for (name, got, want, tol) in [
             ("r", p.r, truth.r, 0.08),
@@ -311,13 +402,21 @@ mod tests {
             ("s", p.s, truth.s, 0.2),
             ("beta", p.beta, truth.beta, 0.35),
         ] {
-            assert!((got / want - 1.0).abs() < tol, "{name}: {got} vs true {want}");
+            assert!(
+                (got / want - 1.0).abs() < tol,
+                "{name}: {got} vs true {want}"
+            );
         }
     }
 
     #[test]
     fn tiny_store_still_gets_finite_scores() {
-        let truth = ParetoNbdParams { r: 0.8, alpha: 8.0, s: 0.6, beta: 12.0 };
+        let truth = ParetoNbdParams {
+            r: 0.8,
+            alpha: 8.0,
+            s: 0.6,
+            beta: 12.0,
+        };
         let data = testdata::simulate_pareto_nbd(&truth, 100, 4);
         let fit = ParetoNbd::fit(&data, &FitOptions::default()).unwrap();
         assert!(fit.report.log_likelihood.is_finite());
@@ -326,7 +425,10 @@ mod tests {
             let q = fit.params.p_any_purchase(c, 26.0);
             let a = fit.params.p_alive(c);
             assert!(e.is_finite() && e >= 0.0, "{c:?}: {e}");
-            assert!((0.0..=1.0).contains(&q) && (0.0..=1.0).contains(&a), "{c:?}: {q} {a}");
+            assert!(
+                (0.0..=1.0).contains(&q) && (0.0..=1.0).contains(&a),
+                "{c:?}: {q} {a}"
+            );
         }
     }
 }

@@ -93,7 +93,13 @@ impl Segment {
             // R = 4
             [Promising, PotentialLoyalist, Loyal, Loyal, Champions],
             // R = 5
-            [New, PotentialLoyalist, PotentialLoyalist, Champions, Champions],
+            [
+                New,
+                PotentialLoyalist,
+                PotentialLoyalist,
+                Champions,
+                Champions,
+            ],
         ];
         let r = r.clamp(1, 5) as usize - 1;
         let fm = fm.clamp(1, 5) as usize - 1;
@@ -123,7 +129,11 @@ pub fn rfm_scores(inputs: &[RfmInput]) -> Result<Vec<RfmScore>, Error> {
             ("monetary", c.monetary),
         ] {
             if !value.is_finite() {
-                return Err(Error::InvalidRfm { index, field, value });
+                return Err(Error::InvalidRfm {
+                    index,
+                    field,
+                    value,
+                });
             }
         }
     }
@@ -171,7 +181,11 @@ mod tests {
     use super::*;
 
     fn c(recency: f64, frequency: f64, monetary: f64) -> RfmInput {
-        RfmInput { recency, frequency, monetary }
+        RfmInput {
+            recency,
+            frequency,
+            monetary,
+        }
     }
 
     #[test]
@@ -198,16 +212,16 @@ mod tests {
     fn hand_made_population_gets_expected_scores_and_segments() {
         // Ten customers; recency in days (lower = better).
         let inputs = [
-            c(1.0, 20.0, 900.0),  // 0: most recent, most frequent, top spend
-            c(2.0, 1.0, 10.0),    // 1: very recent, one cheap purchase
-            c(30.0, 15.0, 700.0), // 2
-            c(40.0, 2.0, 20.0),   // 3
-            c(90.0, 5.0, 100.0),  // 4
-            c(100.0, 6.0, 120.0), // 5
-            c(200.0, 12.0, 600.0),// 6: valuable, fading
-            c(250.0, 3.0, 30.0),  // 7
-            c(300.0, 18.0, 800.0),// 8: valuable, long gone
-            c(400.0, 1.0, 5.0),   // 9: long gone, least value
+            c(1.0, 20.0, 900.0),   // 0: most recent, most frequent, top spend
+            c(2.0, 1.0, 10.0),     // 1: very recent, one cheap purchase
+            c(30.0, 15.0, 700.0),  // 2
+            c(40.0, 2.0, 20.0),    // 3
+            c(90.0, 5.0, 100.0),   // 4
+            c(100.0, 6.0, 120.0),  // 5
+            c(200.0, 12.0, 600.0), // 6: valuable, fading
+            c(250.0, 3.0, 30.0),   // 7
+            c(300.0, 18.0, 800.0), // 8: valuable, long gone
+            c(400.0, 1.0, 5.0),    // 9: long gone, least value
         ];
         let got = rfm_scores(&inputs).unwrap();
         let want: [(u8, u8, u8, Segment); 10] = [
@@ -223,7 +237,11 @@ mod tests {
             (1, 1, 1, Segment::Lost),
         ];
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert_eq!((g.recency, g.frequency, g.monetary, g.segment), w, "customer {i}");
+            assert_eq!(
+                (g.recency, g.frequency, g.monetary, g.segment),
+                w,
+                "customer {i}"
+            );
         }
     }
 
@@ -241,6 +259,16 @@ mod tests {
     #[test]
     fn non_finite_input_is_named() {
         let e = rfm_scores(&[c(1.0, 1.0, 1.0), c(1.0, f64::NAN, 1.0)]).unwrap_err();
-        assert!(matches!(e, Error::InvalidRfm { index: 1, field: "frequency", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::InvalidRfm {
+                    index: 1,
+                    field: "frequency",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 }

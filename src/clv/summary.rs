@@ -129,9 +129,11 @@ mod tests {
 
     #[test]
     fn summary_counts_repeat_transactions_and_merges_equal_times() {
-        let s =
-            CustomerSummary::from_purchases(&[p(10.0, 5.0), p(3.0, 1.0), p(10.0, 7.0), p(6.0, 4.0)], 20.0)
-                .unwrap();
+        let s = CustomerSummary::from_purchases(
+            &[p(10.0, 5.0), p(3.0, 1.0), p(10.0, 7.0), p(6.0, 4.0)],
+            20.0,
+        )
+        .unwrap();
         // Transactions at 3, 6 and 10 (two purchases merged): two repeats worth 4 and 12.
         assert_eq!(
             s,
@@ -149,19 +151,63 @@ mod tests {
     #[test]
     fn bad_purchases_and_summaries_are_named() {
         let e = CustomerSummary::from_purchases(&[p(1.0, 1.0), p(30.0, 1.0)], 20.0).unwrap_err();
-        assert!(matches!(e, Error::InvalidPurchase { index: 1, field: "time", .. }));
+        assert!(matches!(
+            e,
+            Error::InvalidPurchase {
+                index: 1,
+                field: "time",
+                ..
+            }
+        ));
         let e = CustomerSummary::from_purchases(&[p(1.0, f64::NAN)], 20.0).unwrap_err();
-        assert!(matches!(e, Error::InvalidPurchase { index: 0, field: "value", .. }));
-        let s = CustomerSummary { x: 2.0, t_x: 5.0, t: 4.0, monetary: 1.0 };
-        assert!(matches!(s.validate(3), Err(Error::InvalidSummary { index: 3, field: "t_x", .. })));
-        let s = CustomerSummary { x: 1.5, t_x: 1.0, t: 4.0, monetary: 1.0 };
-        assert!(matches!(s.validate(0), Err(Error::InvalidSummary { field: "x", .. })));
-        let s = CustomerSummary { x: 0.0, t_x: 1.0, t: 4.0, monetary: 0.0 };
+        assert!(matches!(
+            e,
+            Error::InvalidPurchase {
+                index: 0,
+                field: "value",
+                ..
+            }
+        ));
+        let s = CustomerSummary {
+            x: 2.0,
+            t_x: 5.0,
+            t: 4.0,
+            monetary: 1.0,
+        };
+        assert!(matches!(
+            s.validate(3),
+            Err(Error::InvalidSummary {
+                index: 3,
+                field: "t_x",
+                ..
+            })
+        ));
+        let s = CustomerSummary {
+            x: 1.5,
+            t_x: 1.0,
+            t: 4.0,
+            monetary: 1.0,
+        };
+        assert!(matches!(
+            s.validate(0),
+            Err(Error::InvalidSummary { field: "x", .. })
+        ));
+        let s = CustomerSummary {
+            x: 0.0,
+            t_x: 1.0,
+            t: 4.0,
+            monetary: 0.0,
+        };
         assert!(s.validate(0).is_err());
-        let msg = CustomerSummary { x: 1.0, t_x: 1.0, t: f64::NAN, monetary: 0.0 }
-            .validate(7)
-            .unwrap_err()
-            .to_string();
+        let msg = CustomerSummary {
+            x: 1.0,
+            t_x: 1.0,
+            t: f64::NAN,
+            monetary: 0.0,
+        }
+        .validate(7)
+        .unwrap_err()
+        .to_string();
         assert!(msg.contains("summary 7") && msg.contains("\"t\""), "{msg}");
     }
 }

@@ -31,7 +31,13 @@ fn cdnow_sample_rows() -> Vec<(String, i64, f64)> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| {
             let f: Vec<&str> = line.split_whitespace().collect();
-            assert_eq!(f.len(), 5, "{}:{}: expected 5 columns", path.display(), i + 1);
+            assert_eq!(
+                f.len(),
+                5,
+                "{}:{}: expected 5 columns",
+                path.display(),
+                i + 1
+            );
             let day = parse_yyyymmdd(f[2])
                 .unwrap_or_else(|| panic!("{}:{}: bad date {}", path.display(), i + 1, f[2]))
                 / DAY;
@@ -51,7 +57,10 @@ pub fn cdnow_sample_calibration() -> Vec<CustomerSummary> {
     for (id, day, value) in cdnow_sample_rows() {
         let entry = by_customer.entry(id).or_default();
         if day <= end_day {
-            entry.push(Purchase { time: day as f64 / 7.0, value });
+            entry.push(Purchase {
+                time: day as f64 / 7.0,
+                value,
+            });
         }
     }
     by_customer
@@ -84,7 +93,12 @@ pub fn simulate_bgnbd(p: &BgNbdParams, n: usize, seed: u64) -> Vec<CustomerSumma
                     break;
                 }
             }
-            CustomerSummary { x, t_x, t, monetary: 0.0 }
+            CustomerSummary {
+                x,
+                t_x,
+                t,
+                monetary: 0.0,
+            }
         })
         .collect()
 }
@@ -107,14 +121,25 @@ pub fn simulate_pareto_nbd(p: &ParetoNbdParams, n: usize, seed: u64) -> Vec<Cust
                 x += 1.0;
                 t_x = now;
             }
-            CustomerSummary { x, t_x, t, monetary: 0.0 }
+            CustomerSummary {
+                x,
+                t_x,
+                t,
+                monetary: 0.0,
+            }
         })
         .collect()
 }
 
 /// Repeat buyers (1 + Poisson(2) repeats) whose spend per transaction is
 /// Gamma(p, nu) with nu ~ Gamma(q, gamma) per customer.
-pub fn simulate_gamma_gamma(p: f64, q: f64, gamma: f64, n: usize, seed: u64) -> Vec<CustomerSummary> {
+pub fn simulate_gamma_gamma(
+    p: f64,
+    q: f64,
+    gamma: f64,
+    n: usize,
+    seed: u64,
+) -> Vec<CustomerSummary> {
     let mut rng = Rng::derived(seed, &[3]);
     (0..n)
         .map(|_| {
@@ -122,7 +147,12 @@ pub fn simulate_gamma_gamma(p: f64, q: f64, gamma: f64, n: usize, seed: u64) -> 
             let x = 1 + rng.poisson(2.0);
             let total: f64 = (0..x).map(|_| rng.gamma(p, 1.0 / nu)).sum();
             let x = x as f64;
-            CustomerSummary { x, t_x: x, t: 2.0 * x, monetary: total / x }
+            CustomerSummary {
+                x,
+                t_x: x,
+                t: 2.0 * x,
+                monetary: total / x,
+            }
         })
         .collect()
 }
