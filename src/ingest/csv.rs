@@ -312,7 +312,7 @@ fn contract_row<R: BufRead, F: FnMut(u64, &Event<'_>)>(
     if csv.len() != header.len() {
         let field = header
             .get(csv.len())
-            .map_or_else(|| format!("<column {}>", csv.len()), String::clone);
+            .map_or_else(|| format!("<column {}>", header.len() + 1), String::clone);
         return Err(RowError::new(
             path,
             line,

@@ -28,7 +28,7 @@ pub use error::{IngestError, MAX_LINE_BYTES, Problem, RowError};
 pub use event::{Event, EventKind, RawEvent};
 pub use intern::{CustomerIdx, Interner, ItemIdx};
 pub use read::{Format, ReadReport, SkipReport, read_events, read_events_from};
-pub use stats::Stats;
+pub use stats::{KindCounts, Stats};
 pub use store::{AttributeColumn, BuildNotes, EventStore, MISSING, StoreBuilder};
 
 use std::path::{Path, PathBuf};
@@ -93,3 +93,6 @@ pub fn load_events(
         },
     ))
 }
+
+#[cfg(test)]
+mod read_tests;

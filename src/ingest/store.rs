@@ -218,6 +218,8 @@ pub struct StoreBuilder {
     item_available: Vec<bool>,
     attrs: Vec<AttributeColumn>,
     notes: BuildNotes,
+    /// Whether any event carried an `order_id` (else the sort key fits in a `u128`).
+    any_order: bool,
 }
 
 const ORDER_FLAG: u64 = 1 << 63;
@@ -242,8 +244,16 @@ impl StoreBuilder {
 
     /// Interns a customer, growing attribute columns to match.
     pub fn customer(&mut self, id: &str) -> CustomerIdx {
+        // Logs are usually grouped by transaction: the previous row's customer is a
+        // string compare away, cheaper than a hash probe.
+        if let Some(&last) = self.customer.last()
+            && self.customers.name(last) == Some(id)
+        {
+            return CustomerIdx(last);
+        }
+        let before = self.customers.len();
         let c = self.customers.intern(id);
-        if c as usize == self.customers.len() - 1 {
+        if self.customers.len() > before {
             for a in &mut self.attrs {
                 a.codes.push(MISSING);
             }
@@ -253,8 +263,9 @@ impl StoreBuilder {
 
     /// Interns an item, growing per-item metadata to match.
     pub fn item(&mut self, id: &str) -> ItemIdx {
+        let before = self.items.len();
         let i = self.items.intern(id);
-        if i as usize == self.items.len() - 1 {
+        if self.items.len() > before {
             self.item_category.push(MISSING);
             self.item_name.push(String::new());
             self.item_price.push(f32::NAN);
@@ -266,6 +277,10 @@ impl StoreBuilder {
     /// Sets (or, with `overwrite`, replaces) an item's category; a different category for
     /// an item that has one is counted as a conflict.
     pub fn set_category(&mut self, i: ItemIdx, category: &str, overwrite: bool) {
+        let current = self.item_category[i.index()];
+        if current != MISSING && self.categories.name(current) == Some(category) {
+            return;
+        }
         let code = self.categories.intern(category);
         let slot = &mut self.item_category[i.index()];
         if *slot == MISSING || overwrite {
@@ -306,6 +321,10 @@ impl StoreBuilder {
         };
         let Some(value) = value else { return };
         let a = &mut self.attrs[col];
+        let current = a.codes[c.index()];
+        if current != MISSING && a.values.name(current) == Some(value) {
+            return;
+        }
         let code = a.values.intern(value);
         let slot = &mut a.codes[c.index()];
         if *slot == MISSING || overwrite {
@@ -326,7 +345,10 @@ impl StoreBuilder {
             self.set_attribute(c, name, value, false);
         }
         let key = match e.order_id {
-            Some(o) => ORDER_FLAG | u64::from(self.orders.intern(o)),
+            Some(o) => {
+                self.any_order = true;
+                ORDER_FLAG | u64::from(self.orders.intern(o))
+            }
             None => (e.timestamp.div_euclid(DAY) + DAY_BIAS) as u64,
         };
         self.customer.push(c.0);
@@ -351,13 +373,28 @@ impl StoreBuilder {
     fn finish_unchecked(self) -> (EventStore, BuildNotes) {
         let n = self.ts.len();
         // Sort a compact key array, then gather each column once (cache-friendly, parallel).
-        let mut keys: Vec<(u32, i64, u64, u32)> = (0..n)
-            .into_par_iter()
-            .map(|k| (self.customer[k], self.ts[k], self.order_key[k], k as u32))
-            .collect();
-        keys.par_sort_unstable();
-        let perm: Vec<u32> = keys.par_iter().map(|k| k.3).collect();
-        drop(keys);
+        // The file index last makes the order total, so equal keys keep file order.
+        let perm: Vec<u32> = if self.any_order {
+            let mut keys: Vec<(u32, i64, u64, u32)> = (0..n)
+                .into_par_iter()
+                .map(|k| (self.customer[k], self.ts[k], self.order_key[k], k as u32))
+                .collect();
+            keys.par_sort_unstable();
+            keys.par_iter().map(|k| k.3).collect()
+        } else {
+            // Day keys follow from timestamps, so (customer, time, index) packs in 128 bits;
+            // flipping the sign bit makes i64 order match u64 order.
+            let mut keys: Vec<u128> = (0..n)
+                .into_par_iter()
+                .map(|k| {
+                    (u128::from(self.customer[k]) << 96)
+                        | (u128::from((self.ts[k] as u64) ^ (1 << 63)) << 32)
+                        | k as u128
+                })
+                .collect();
+            keys.par_sort_unstable();
+            keys.par_iter().map(|&k| k as u32).collect()
+        };
         fn gather<T: Copy + Send + Sync>(col: &[T], perm: &[u32]) -> Vec<T> {
             perm.par_iter().map(|&k| col[k as usize]).collect()
         }
