@@ -19,6 +19,7 @@ pub mod formats;
 pub mod intern;
 pub mod jsonl;
 pub mod lines;
+pub mod parallel;
 pub mod read;
 pub mod sidefiles;
 pub mod stats;
@@ -67,8 +68,8 @@ pub fn load_events(
     opts: &LoadOptions,
 ) -> Result<(EventStore, LoadReport), IngestError> {
     let format = Format::resolve(opts.format, path)?;
-    let mut builder = StoreBuilder::new();
-    let events = read_events(path, format, opts.skip_bad_rows, |_, e| builder.push(e))?;
+    let (mut builder, events) =
+        parallel::read_to_builder(path, format, opts.skip_bad_rows, parallel::MIN_PART_BYTES)?;
     let items = match &opts.items {
         Some(p) => Some(sidefiles::read_items(p, &mut builder, opts.skip_bad_rows)?),
         None => None,
