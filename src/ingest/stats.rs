@@ -181,14 +181,14 @@ impl fmt::Display for Stats {
         if notes.category_conflicts > 0 {
             writeln!(
                 f,
-                "note: {} item rows disagreed with the item's first category (first kept)",
+                "note: {} items carry more than one category (the first seen is kept)",
                 n(notes.category_conflicts)
             )?;
         }
         if notes.attribute_conflicts > 0 {
             writeln!(
                 f,
-                "note: {} rows disagreed with a customer's first attribute value (first kept)",
+                "note: {} customer attributes take more than one value (the first seen is kept)",
                 n(notes.attribute_conflicts)
             )?;
         }

@@ -251,7 +251,7 @@ impl StoreBuilder {
         // Logs are usually grouped by transaction: the previous row's customer is a
         // string compare away, cheaper than a hash probe.
         if let Some(&last) = self.customer.last()
-            && self.customers.name(last) == Some(id)
+            && self.customers.is(last, id)
         {
             return CustomerIdx(last);
         }
@@ -282,7 +282,7 @@ impl StoreBuilder {
     /// an item that has one is counted as a conflict.
     pub fn set_category(&mut self, i: ItemIdx, category: &str, overwrite: bool) {
         let current = self.item_category[i.index()];
-        if current != MISSING && self.categories.name(current) == Some(category) {
+        if current != MISSING && self.categories.is(current, category) {
             return;
         }
         let code = self.categories.intern(category);
@@ -326,7 +326,7 @@ impl StoreBuilder {
         let Some(value) = value else { return };
         let a = &mut self.attrs[col];
         let current = a.codes[c.index()];
-        if current != MISSING && a.values.name(current) == Some(value) {
+        if current != MISSING && a.values.is(current, value) {
             return;
         }
         let code = a.values.intern(value);
