@@ -20,7 +20,9 @@ if ! python3 -c 'import pandas' 2>/dev/null; then
 fi
 (cd "$here" && cargo build --release --quiet --bin propensity-train)
 
-# measure CMD...: prints "seconds max_rss_kb" for one run.
+# measure CMD...: prints "wall_seconds max_rss_kb cpu_seconds" for one run. CPU time
+# (user + system) is printed too because wall time on a shared machine mostly measures
+# the other processes.
 measure() {
     local log
     log=$(mktemp)
@@ -28,7 +30,8 @@ measure() {
     awk -F': ' '
         /Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; wall = s }
         /Maximum resident set size/ { rss = $2 }
-        END { printf "%.3f %d\n", wall, rss }' "$log"
+        /User time \(seconds\)|System time \(seconds\)/ { cpu += $2 }
+        END { printf "%.3f %d %.3f\n", wall, rss, cpu }' "$log"
     rm -f "$log"
 }
 
@@ -44,8 +47,11 @@ rust_s=$(printf '%s\n' "${rust[@]}" | cut -d' ' -f1 | median)
 rust_kb=$(printf '%s\n' "${rust[@]}" | cut -d' ' -f2 | median)
 pandas_s=$(printf '%s\n' "${pandas[@]}" | cut -d' ' -f1 | median)
 pandas_kb=$(printf '%s\n' "${pandas[@]}" | cut -d' ' -f2 | median)
+rust_cpu=$(printf '%s\n' "${rust[@]}" | cut -d' ' -f3 | median)
+pandas_cpu=$(printf '%s\n' "${pandas[@]}" | cut -d' ' -f3 | median)
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "runs: $runs each; raw (seconds rss_kb): rust [${rust[*]}] pandas [${pandas[*]}]"
-printf 'propensity-train stats  median %6.3f s  peak RSS %4d MB\n' "$rust_s" $((rust_kb / 1024))
-printf 'pandas.read_csv         median %6.3f s  peak RSS %4d MB\n' "$pandas_s" $((pandas_kb / 1024))
-awk -v r="$rust_s" -v p="$pandas_s" 'BEGIN { printf "speed-up                %.1fx\n", p / r }'
+echo "runs: $runs each; raw (wall_s rss_kb cpu_s): rust [${rust[*]}] pandas [${pandas[*]}]"
+printf 'propensity-train stats  median wall %6.3f s  cpu %6.3f s  peak RSS %4d MB\n' "$rust_s" "$rust_cpu" $((rust_kb / 1024))
+printf 'pandas.read_csv         median wall %6.3f s  cpu %6.3f s  peak RSS %4d MB\n' "$pandas_s" "$pandas_cpu" $((pandas_kb / 1024))
+awk -v r="$rust_s" -v p="$pandas_s" -v rc="$rust_cpu" -v pc="$pandas_cpu" \
+    'BEGIN { printf "speed-up                wall %.1fx, cpu %.1fx\n", p / r, pc / rc }'

@@ -12,6 +12,8 @@
 //! * [`load_events`] does both, plus the optional items and customers files, and returns a
 //!   [`LoadReport`]; [`Stats`] summarises the result for `propensity-train stats`.
 
+#![warn(missing_docs)]
+
 pub mod csv;
 pub mod error;
 pub mod event;
