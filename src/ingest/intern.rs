@@ -96,7 +96,32 @@ impl Interner {
     /// True when `id` exists and its name is `name` (no UTF-8 re-validation).
     pub fn is(&self, id: u32, name: &str) -> bool {
         (id as usize) < self.ends.len()
-            && Self::bytes_of(&self.arena, &self.ends, id) == name.as_bytes()
+            && Self::same(Self::bytes_of(&self.arena, &self.ends, id), name.as_bytes())
+    }
+
+    /// Byte equality for short ids without a libc `memcmp` call (ids are mostly < 24
+    /// bytes and compared several times per row).
+    #[inline]
+    fn same(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        if a.len() > 32 {
+            return a == b;
+        }
+        let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+        for (x, y) in ca.by_ref().zip(cb.by_ref()) {
+            let word = |c: &[u8]| {
+                u64::from_ne_bytes(c.try_into().expect("chunks_exact(8) yields 8 bytes"))
+            };
+            if word(x) != word(y) {
+                return false;
+            }
+        }
+        ca.remainder()
+            .iter()
+            .zip(cb.remainder())
+            .all(|(x, y)| x == y)
     }
 
     #[inline]
@@ -111,7 +136,7 @@ impl Interner {
         let hash = self.hasher.hash_one(name.as_bytes());
         self.table
             .find(hash, |&id| {
-                Self::bytes_of(&self.arena, &self.ends, id) == name.as_bytes()
+                Self::same(Self::bytes_of(&self.arena, &self.ends, id), name.as_bytes())
             })
             .copied()
     }
@@ -122,10 +147,9 @@ impl Interner {
         let bytes = name.as_bytes();
         let hash = self.hasher.hash_one(bytes);
         let (arena, ends) = (&self.arena, &self.ends);
-        if let Some(&id) = self
-            .table
-            .find(hash, |&id| Self::bytes_of(arena, ends, id) == bytes)
-        {
+        if let Some(&id) = self.table.find(hash, |&id| {
+            Self::same(Self::bytes_of(arena, ends, id), bytes)
+        }) {
             return id;
         }
         let id = u32::try_from(self.ends.len()).expect("fewer than 2^32 distinct ids");
@@ -172,6 +196,18 @@ mod tests {
         assert_eq!(i.intern("é"), 3);
         assert_eq!(i.name(3), Some("é"));
         assert_eq!(i.iter().collect::<Vec<_>>(), ["b", "a", "", "é"]);
+    }
+
+    #[test]
+    fn short_and_long_names_compare_exactly() {
+        let long = "x".repeat(40);
+        let names = ["", "a", "abcdefgh", "abcdefgi", "abcdefghX", long.as_str()];
+        let i = Interner::from_names(names);
+        for (k, n) in names.iter().enumerate() {
+            for (j, m) in names.iter().enumerate() {
+                assert_eq!(i.is(k as u32, m), k == j, "{n:?} vs {m:?}");
+            }
+        }
     }
 
     #[test]

@@ -147,7 +147,9 @@ fn read_part(
         (_, false) => (header, part.lines_before - 1),
         (_, true) => (&[][..], part.lines_before),
     };
-    let mut builder = StoreBuilder::new();
+    // Rows are rarely shorter than 40 bytes; over-reserving costs address space only
+    // until `finish` gathers into exact-size columns.
+    let mut builder = StoreBuilder::with_capacity(((part.end - part.start) / 40) as usize);
     let report = {
         let mut sink =
             Sink::with_line_offset(path, skip_bad_rows, line_offset, |_, e| builder.push(e));

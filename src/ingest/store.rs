@@ -236,6 +236,20 @@ impl StoreBuilder {
         Self::default()
     }
 
+    /// An empty builder with room for about `events` events (saves regrowing columns).
+    pub fn with_capacity(events: usize) -> Self {
+        StoreBuilder {
+            customer: Vec::with_capacity(events),
+            item: Vec::with_capacity(events),
+            ts: Vec::with_capacity(events),
+            kind: Vec::with_capacity(events),
+            quantity: Vec::with_capacity(events),
+            price: Vec::with_capacity(events),
+            order_key: Vec::with_capacity(events),
+            ..Self::default()
+        }
+    }
+
     /// Number of events pushed.
     pub fn len(&self) -> usize {
         self.ts.len()
