@@ -85,6 +85,10 @@ pub struct CsvReader<R> {
     fields: Vec<u8>,
     ends: Vec<usize>,
     first_line: u64,
+    /// The current record's fields when they are all UTF-8: `fields` moved into a `String`
+    /// (checked once per record, no copy) and moved back before the next record. Fields
+    /// split at ASCII separators, so each field of a valid record is valid too.
+    text: Option<String>,
 }
 
 impl<R: BufRead> CsvReader<R> {
@@ -96,6 +100,7 @@ impl<R: BufRead> CsvReader<R> {
             fields: Vec::with_capacity(256),
             ends: Vec::with_capacity(16),
             first_line: 0,
+            text: None,
         }
     }
 
@@ -114,21 +119,36 @@ impl<R: BufRead> CsvReader<R> {
         self.ends.is_empty()
     }
 
-    /// Raw bytes of field `i` of the current record (empty when out of range).
-    pub fn field(&self, i: usize) -> &[u8] {
-        match self.ends.get(i) {
-            Some(&end) => &self.fields[if i == 0 { 0 } else { self.ends[i - 1] }..end],
-            None => &[],
-        }
+    fn span(&self, i: usize) -> Option<(usize, usize)> {
+        let end = *self.ends.get(i)?;
+        Some((if i == 0 { 0 } else { self.ends[i - 1] }, end))
     }
 
-    /// Field `i` as UTF-8, or the problem to report for it.
+    /// Raw bytes of field `i` of the current record (empty when out of range).
+    pub fn field(&self, i: usize) -> &[u8] {
+        let bytes = match &self.text {
+            Some(t) => t.as_bytes(),
+            None => &self.fields,
+        };
+        self.span(i).map_or(&[], |(a, b)| &bytes[a..b])
+    }
+
+    /// Field `i` as UTF-8 (empty when out of range), or the problem to report for it.
     pub fn str_field(&self, i: usize) -> Result<&str, Problem> {
-        std::str::from_utf8(self.field(i)).map_err(|_| Problem::InvalidUtf8)
+        let Some((a, b)) = self.span(i) else {
+            return Ok("");
+        };
+        match &self.text {
+            Some(t) => t.get(a..b).ok_or(Problem::InvalidUtf8),
+            None => std::str::from_utf8(&self.fields[a..b]).map_err(|_| Problem::InvalidUtf8),
+        }
     }
 
     /// Reads the next non-blank record.
     pub fn next_record(&mut self) -> std::io::Result<Next> {
+        if let Some(t) = self.text.take() {
+            self.fields = t.into_bytes();
+        }
         self.raw.clear();
         loop {
             match self.lines.read_line(&mut self.raw)? {
@@ -147,7 +167,13 @@ impl<R: BufRead> CsvReader<R> {
         self.first_line = self.lines.line();
         loop {
             match split_record(&self.raw, &mut self.fields, &mut self.ends) {
-                Ok(()) => return Ok(Next::Record),
+                Ok(()) => {
+                    match String::from_utf8(std::mem::take(&mut self.fields)) {
+                        Ok(t) => self.text = Some(t),
+                        Err(e) => self.fields = e.into_bytes(),
+                    }
+                    return Ok(Next::Record);
+                }
                 Err(Some(p)) => return Ok(Next::Bad(p)),
                 Err(None) => {
                     // A quoted field spans lines: append the next one and re-split.
@@ -312,7 +338,7 @@ fn contract_row<R: BufRead, F: FnMut(u64, &Event<'_>)>(
     if csv.len() != header.len() {
         let field = header
             .get(csv.len())
-            .map_or_else(|| format!("<column {}>", csv.len()), String::clone);
+            .map_or_else(|| format!("<column {}>", header.len() + 1), String::clone);
         return Err(RowError::new(
             path,
             line,

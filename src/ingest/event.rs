@@ -167,8 +167,19 @@ pub fn parse_number(s: &str) -> Result<f64, Problem> {
 
 /// Trims a field and maps empty to `None`.
 pub fn non_empty(s: &str) -> Option<&str> {
-    let t = s.trim();
-    (!t.is_empty()).then_some(t)
+    // Most fields have no surrounding space: two byte checks instead of a Unicode trim.
+    match s.as_bytes() {
+        [] => None,
+        [first, .., last] | [first @ last]
+            if first.is_ascii_graphic() && last.is_ascii_graphic() =>
+        {
+            Some(s)
+        }
+        _ => {
+            let t = s.trim();
+            (!t.is_empty()).then_some(t)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +197,16 @@ mod tests {
             assert_eq!(EventKind::parse(k.as_str()), Ok(k));
             assert_eq!(EventKind::ALL[k as usize], k);
         }
+    }
+
+    #[test]
+    fn non_empty_trims_unicode_and_ascii_space() {
+        assert_eq!(non_empty(""), None);
+        assert_eq!(non_empty("  \t"), None);
+        assert_eq!(non_empty("a"), Some("a"));
+        assert_eq!(non_empty(" a b "), Some("a b"));
+        assert_eq!(non_empty("\u{a0}x\u{3000}"), Some("x"));
+        assert_eq!(non_empty("é"), Some("é"));
     }
 
     #[test]

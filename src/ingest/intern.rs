@@ -37,7 +37,9 @@ impl ItemIdx {
 /// arena slice, so a million ids cost about their bytes plus 12 bytes each.
 #[derive(Clone, Default)]
 pub struct Interner {
-    arena: String,
+    /// Names back to back; only whole `&str`s are ever appended, so every name range is
+    /// valid UTF-8. Bytes (not `String`) so lookups compare without char-boundary checks.
+    arena: Vec<u8>,
     /// `ends[i]` is the end of name `i` in `arena` (its start is `ends[i - 1]`, or 0).
     ends: Vec<usize>,
     table: HashTable<u32>,
@@ -83,13 +85,47 @@ impl Interner {
 
     /// The name of id `id`, or `None` when out of range.
     pub fn name(&self, id: u32) -> Option<&str> {
-        let i = id as usize;
-        let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        Some(&self.arena[start..end])
+        if id as usize >= self.ends.len() {
+            return None;
+        }
+        let bytes = Self::bytes_of(&self.arena, &self.ends, id);
+        // Never fails: see `arena`. Checked rather than unsafe; names are short.
+        std::str::from_utf8(bytes).ok()
     }
 
-    fn name_unchecked<'a>(arena: &'a str, ends: &[usize], i: u32) -> &'a str {
+    /// True when `id` exists and its name is `name` (no UTF-8 re-validation).
+    pub fn is(&self, id: u32, name: &str) -> bool {
+        (id as usize) < self.ends.len()
+            && Self::same(Self::bytes_of(&self.arena, &self.ends, id), name.as_bytes())
+    }
+
+    /// Byte equality for short ids without a libc `memcmp` call (ids are mostly < 24
+    /// bytes and compared several times per row).
+    #[inline]
+    fn same(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        if a.len() > 32 {
+            return a == b;
+        }
+        let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+        for (x, y) in ca.by_ref().zip(cb.by_ref()) {
+            let word = |c: &[u8]| {
+                u64::from_ne_bytes(c.try_into().expect("chunks_exact(8) yields 8 bytes"))
+            };
+            if word(x) != word(y) {
+                return false;
+            }
+        }
+        ca.remainder()
+            .iter()
+            .zip(cb.remainder())
+            .all(|(x, y)| x == y)
+    }
+
+    #[inline]
+    fn bytes_of<'a>(arena: &'a [u8], ends: &[usize], i: u32) -> &'a [u8] {
         let i = i as usize;
         let start = if i == 0 { 0 } else { ends[i - 1] };
         &arena[start..ends[i]]
@@ -97,10 +133,10 @@ impl Interner {
 
     /// The id of `name`, if it was interned.
     pub fn get(&self, name: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(name);
+        let hash = self.hasher.hash_one(name.as_bytes());
         self.table
             .find(hash, |&id| {
-                Self::name_unchecked(&self.arena, &self.ends, id) == name
+                Self::same(Self::bytes_of(&self.arena, &self.ends, id), name.as_bytes())
             })
             .copied()
     }
@@ -108,27 +144,27 @@ impl Interner {
     /// The id of `name`, interning it if new. Panics only past `u32::MAX` names, which the
     /// store refuses earlier (it cannot hold that many events).
     pub fn intern(&mut self, name: &str) -> u32 {
-        let hash = self.hasher.hash_one(name);
+        let bytes = name.as_bytes();
+        let hash = self.hasher.hash_one(bytes);
         let (arena, ends) = (&self.arena, &self.ends);
-        if let Some(&id) = self
-            .table
-            .find(hash, |&id| Self::name_unchecked(arena, ends, id) == name)
-        {
+        if let Some(&id) = self.table.find(hash, |&id| {
+            Self::same(Self::bytes_of(arena, ends, id), bytes)
+        }) {
             return id;
         }
         let id = u32::try_from(self.ends.len()).expect("fewer than 2^32 distinct ids");
-        self.arena.push_str(name);
+        self.arena.extend_from_slice(bytes);
         self.ends.push(self.arena.len());
         let (arena, ends, hasher) = (&self.arena, &self.ends, &self.hasher);
         self.table.insert_unique(hash, id, |&other| {
-            hasher.hash_one(Self::name_unchecked(arena, ends, other))
+            hasher.hash_one(Self::bytes_of(arena, ends, other))
         });
         id
     }
 
     /// All names in id order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        (0..self.ends.len() as u32).map(|i| Self::name_unchecked(&self.arena, &self.ends, i))
+        (0..self.ends.len() as u32).map(|i| self.name(i).unwrap_or_default())
     }
 
     /// Bytes held by names, ends and table (for memory reports).
@@ -156,7 +192,22 @@ mod tests {
         assert_eq!(i.name(0), Some("b"));
         assert_eq!(i.name(2), Some(""));
         assert_eq!(i.name(3), None);
-        assert_eq!(i.iter().collect::<Vec<_>>(), ["b", "a", ""]);
+        assert!(i.is(1, "a") && !i.is(1, "b") && !i.is(3, "a"));
+        assert_eq!(i.intern("é"), 3);
+        assert_eq!(i.name(3), Some("é"));
+        assert_eq!(i.iter().collect::<Vec<_>>(), ["b", "a", "", "é"]);
+    }
+
+    #[test]
+    fn short_and_long_names_compare_exactly() {
+        let long = "x".repeat(40);
+        let names = ["", "a", "abcdefgh", "abcdefgi", "abcdefghX", long.as_str()];
+        let i = Interner::from_names(names);
+        for (k, n) in names.iter().enumerate() {
+            for (j, m) in names.iter().enumerate() {
+                assert_eq!(i.is(k as u32, m), k == j, "{n:?} vs {m:?}");
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! * [`load_events`] does both, plus the optional items and customers files, and returns a
 //!   [`LoadReport`]; [`Stats`] summarises the result for `propensity-train stats`.
 
+#![warn(missing_docs)]
+
 pub mod csv;
 pub mod error;
 pub mod event;
@@ -19,6 +21,7 @@ pub mod formats;
 pub mod intern;
 pub mod jsonl;
 pub mod lines;
+pub mod parallel;
 pub mod read;
 pub mod sidefiles;
 pub mod stats;
@@ -28,7 +31,7 @@ pub use error::{IngestError, MAX_LINE_BYTES, Problem, RowError};
 pub use event::{Event, EventKind, RawEvent};
 pub use intern::{CustomerIdx, Interner, ItemIdx};
 pub use read::{Format, ReadReport, SkipReport, read_events, read_events_from};
-pub use stats::Stats;
+pub use stats::{KindCounts, Stats};
 pub use store::{AttributeColumn, BuildNotes, EventStore, MISSING, StoreBuilder};
 
 use std::path::{Path, PathBuf};
@@ -67,8 +70,8 @@ pub fn load_events(
     opts: &LoadOptions,
 ) -> Result<(EventStore, LoadReport), IngestError> {
     let format = Format::resolve(opts.format, path)?;
-    let mut builder = StoreBuilder::new();
-    let events = read_events(path, format, opts.skip_bad_rows, |_, e| builder.push(e))?;
+    let (mut builder, events) =
+        parallel::read_to_builder(path, format, opts.skip_bad_rows, parallel::MIN_PART_BYTES)?;
     let items = match &opts.items {
         Some(p) => Some(sidefiles::read_items(p, &mut builder, opts.skip_bad_rows)?),
         None => None,
@@ -93,3 +96,6 @@ pub fn load_events(
         },
     ))
 }
+
+#[cfg(test)]
+mod read_tests;

@@ -68,6 +68,16 @@ pub struct SkipReport {
 pub const SKIP_EXAMPLES: usize = 5;
 
 impl SkipReport {
+    /// Adds the skips of a later part of the same file.
+    pub fn merge(&mut self, later: SkipReport) {
+        self.total += later.total;
+        for (k, v) in later.by_problem {
+            *self.by_problem.entry(k).or_default() += v;
+        }
+        let room = SKIP_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples.extend(later.examples.into_iter().take(room));
+    }
+
     /// Counts one skipped row.
     pub fn record(&mut self, e: RowError) {
         self.total += 1;
@@ -95,6 +105,8 @@ pub struct Sink<'p, F> {
     /// File being read (for messages).
     pub path: &'p Path,
     skip_bad_rows: bool,
+    /// Added to reader line numbers when a reader sees only part of the file.
+    line_offset: u64,
     /// Running totals.
     pub report: ReadReport,
     on_event: F,
@@ -106,19 +118,34 @@ impl<'p, F: FnMut(u64, &Event<'_>)> Sink<'p, F> {
         Sink {
             path,
             skip_bad_rows,
+            line_offset: 0,
             report: ReadReport::default(),
             on_event,
+        }
+    }
+
+    /// A sink for a reader that starts `line_offset` lines into the file.
+    pub fn with_line_offset(
+        path: &'p Path,
+        skip_bad_rows: bool,
+        line_offset: u64,
+        on_event: F,
+    ) -> Self {
+        Sink {
+            line_offset,
+            ..Sink::new(path, skip_bad_rows, on_event)
         }
     }
 
     /// Passes one valid event on.
     pub fn emit(&mut self, line: u64, event: &Event<'_>) {
         self.report.rows += 1;
-        (self.on_event)(line, event);
+        (self.on_event)(line + self.line_offset, event);
     }
 
     /// Handles one bad row: counted when skipping, else the error that ends the read.
-    pub fn bad(&mut self, e: RowError) -> Result<(), IngestError> {
+    pub fn bad(&mut self, mut e: RowError) -> Result<(), IngestError> {
+        e.line += self.line_offset;
         if self.skip_bad_rows {
             self.report.skipped.record(e);
             Ok(())
@@ -158,16 +185,25 @@ pub fn read_events_from<R: BufRead, F: FnMut(u64, &Event<'_>)>(
     on_event: F,
 ) -> Result<ReadReport, IngestError> {
     let mut sink = Sink::new(path, skip_bad_rows, on_event);
-    match format {
-        Format::Csv => super::csv::read_contract_csv(reader, &mut sink)?,
-        Format::Jsonl => super::jsonl::read_jsonl(reader, &mut sink)?,
-        Format::Tafeng => super::formats::tafeng::read_tafeng(reader, &mut sink)?,
-        Format::Cdnow => super::formats::cdnow::read_cdnow(reader, &mut sink)?,
-    }
+    read_into(reader, format, &mut sink)?;
     if sink.report.rows == 0 && sink.report.skipped.total == 0 {
         return Err(IngestError::NoEvents {
             path: path.to_path_buf(),
         });
     }
     Ok(sink.report)
+}
+
+/// Dispatches to the format's reader (no check that anything was read).
+pub fn read_into<R: BufRead, F: FnMut(u64, &Event<'_>)>(
+    reader: R,
+    format: Format,
+    sink: &mut Sink<'_, F>,
+) -> Result<(), IngestError> {
+    match format {
+        Format::Csv => super::csv::read_contract_csv(reader, sink),
+        Format::Jsonl => super::jsonl::read_jsonl(reader, sink),
+        Format::Tafeng => super::formats::tafeng::read_tafeng(reader, sink),
+        Format::Cdnow => super::formats::cdnow::read_cdnow(reader, sink),
+    }
 }

@@ -45,7 +45,7 @@ fn for_each_row<R: std::io::BufRead>(
             Next::Record if csv.len() != header.len() => {
                 let field = header
                     .get(csv.len())
-                    .map_or_else(|| format!("<column {}>", csv.len()), String::clone);
+                    .map_or_else(|| format!("<column {}>", header.len() + 1), String::clone);
                 let p = Problem::FieldCount {
                     expected: header.len(),
                     found: csv.len(),

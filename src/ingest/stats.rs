@@ -3,8 +3,37 @@
 use super::event::EventKind;
 use super::store::{BuildNotes, EventStore};
 use super::{LoadReport, read::SkipReport};
-use std::collections::BTreeMap;
 use std::fmt;
+
+/// Event counts per [`EventKind`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KindCounts {
+    /// Purchases.
+    pub purchase: u64,
+    /// Views.
+    pub view: u64,
+    /// Add-to-carts.
+    pub cart: u64,
+    /// Returns.
+    #[serde(rename = "return")]
+    pub returns: u64,
+}
+
+impl KindCounts {
+    /// Counts the kinds of a column of events.
+    pub fn count(kinds: &[EventKind]) -> KindCounts {
+        let mut n = [0u64; 4];
+        for &k in kinds {
+            n[k as usize] += 1;
+        }
+        KindCounts {
+            purchase: n[EventKind::Purchase as usize],
+            view: n[EventKind::View as usize],
+            cart: n[EventKind::Cart as usize],
+            returns: n[EventKind::Return as usize],
+        }
+    }
+}
 
 /// Summary of a loaded store and its load report.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -28,7 +57,7 @@ pub struct Stats {
     /// Calendar days from the first to the last event, inclusive.
     pub days: u64,
     /// Events per kind.
-    pub events_by_kind: BTreeMap<&'static str, u64>,
+    pub events_by_kind: KindCounts,
     /// Distinct item categories.
     pub categories: u64,
     /// Customer attribute names.
@@ -53,10 +82,6 @@ impl Stats {
             .windows(2)
             .filter(|w| w[1] > w[0])
             .count();
-        let mut by_kind = [0u64; 4];
-        for &k in &store.kind {
-            by_kind[k as usize] += 1;
-        }
         let range = store.time_range();
         let days = range.map_or(0, |(a, b)| {
             (b.div_euclid(crate::time::DAY) - a.div_euclid(crate::time::DAY) + 1) as u64
@@ -71,10 +96,7 @@ impl Stats {
             first_event: range.map(|r| crate::time::format_rfc3339(r.0)),
             last_event: range.map(|r| crate::time::format_rfc3339(r.1)),
             days,
-            events_by_kind: EventKind::ALL
-                .iter()
-                .map(|&k| (k.as_str(), by_kind[k as usize]))
-                .collect(),
+            events_by_kind: KindCounts::count(&store.kind),
             categories: store.categories.len() as u64,
             customer_attributes: store
                 .customer_attrs
@@ -94,7 +116,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (k, ch) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -121,12 +143,15 @@ impl fmt::Display for Stats {
             (Some(a), Some(b)) => writeln!(f, "time range  {a} .. {b} ({} days)", n(self.days))?,
             _ => writeln!(f, "time range  (no events)")?,
         }
-        let kinds: Vec<String> = self
-            .events_by_kind
-            .iter()
-            .map(|(k, v)| format!("{k} {}", n(*v)))
-            .collect();
-        writeln!(f, "events      {}", kinds.join(", "))?;
+        let k = self.events_by_kind;
+        writeln!(
+            f,
+            "events      purchase {}, view {}, cart {}, return {}",
+            n(k.purchase),
+            n(k.view),
+            n(k.cart),
+            n(k.returns)
+        )?;
         writeln!(f, "categories  {}", n(self.categories))?;
         if !self.customer_attributes.is_empty() {
             writeln!(f, "attributes  {}", self.customer_attributes.join(", "))?;
@@ -156,14 +181,14 @@ impl fmt::Display for Stats {
         if notes.category_conflicts > 0 {
             writeln!(
                 f,
-                "note: {} item rows disagreed with the item's first category (first kept)",
+                "note: {} items carry more than one category (the first seen is kept)",
                 n(notes.category_conflicts)
             )?;
         }
         if notes.attribute_conflicts > 0 {
             writeln!(
                 f,
-                "note: {} rows disagreed with a customer's first attribute value (first kept)",
+                "note: {} customer attributes take more than one value (the first seen is kept)",
                 n(notes.attribute_conflicts)
             )?;
         }

@@ -35,9 +35,9 @@ impl AttributeColumn {
 /// Oddities found while building, none of them fatal.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct BuildNotes {
-    /// Rows whose item category differs from the item's first one (the first is kept).
+    /// Items whose event rows carry more than one category (the first seen is kept).
     pub category_conflicts: u64,
-    /// Rows whose customer attribute differs from the customer's first value (first kept).
+    /// (customer, attribute) pairs with more than one value on event rows (first kept).
     pub attribute_conflicts: u64,
     /// Orders split into several baskets because their lines interleave in time with another
     /// order of the same customer.
@@ -53,7 +53,8 @@ pub struct BuildNotes {
 /// * A basket is a run of one customer's events with one order key (its `order_id`, or the
 ///   calendar day when absent). Basket ids are dense and increase along the event order, so
 ///   each basket is the contiguous range `basket_events(b)`.
-/// * `price` is the unit price, NaN when unknown.
+/// * `price` is the unit price, NaN when unknown (so `==` on stores with missing prices is
+///   false, as for any NaN).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventStore {
     /// Customer id strings.
@@ -217,7 +218,12 @@ pub struct StoreBuilder {
     item_price: Vec<f32>,
     item_available: Vec<bool>,
     attrs: Vec<AttributeColumn>,
-    notes: BuildNotes,
+    /// Items and (attribute, customer) pairs seen with conflicting values; sets, so the
+    /// counts do not depend on how a file was split for parallel parsing.
+    conflicted_items: hashbrown::HashSet<u32>,
+    conflicted_attrs: hashbrown::HashSet<(u32, u32)>,
+    /// Whether any event carried an `order_id` (else the sort key fits in a `u128`).
+    any_order: bool,
 }
 
 const ORDER_FLAG: u64 = 1 << 63;
@@ -228,6 +234,20 @@ impl StoreBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty builder with room for about `events` events (saves regrowing columns).
+    pub fn with_capacity(events: usize) -> Self {
+        StoreBuilder {
+            customer: Vec::with_capacity(events),
+            item: Vec::with_capacity(events),
+            ts: Vec::with_capacity(events),
+            kind: Vec::with_capacity(events),
+            quantity: Vec::with_capacity(events),
+            price: Vec::with_capacity(events),
+            order_key: Vec::with_capacity(events),
+            ..Self::default()
+        }
     }
 
     /// Number of events pushed.
@@ -242,8 +262,16 @@ impl StoreBuilder {
 
     /// Interns a customer, growing attribute columns to match.
     pub fn customer(&mut self, id: &str) -> CustomerIdx {
+        // Logs are usually grouped by transaction: the previous row's customer is a
+        // string compare away, cheaper than a hash probe.
+        if let Some(&last) = self.customer.last()
+            && self.customers.is(last, id)
+        {
+            return CustomerIdx(last);
+        }
+        let before = self.customers.len();
         let c = self.customers.intern(id);
-        if c as usize == self.customers.len() - 1 {
+        if self.customers.len() > before {
             for a in &mut self.attrs {
                 a.codes.push(MISSING);
             }
@@ -253,8 +281,9 @@ impl StoreBuilder {
 
     /// Interns an item, growing per-item metadata to match.
     pub fn item(&mut self, id: &str) -> ItemIdx {
+        let before = self.items.len();
         let i = self.items.intern(id);
-        if i as usize == self.items.len() - 1 {
+        if self.items.len() > before {
             self.item_category.push(MISSING);
             self.item_name.push(String::new());
             self.item_price.push(f32::NAN);
@@ -266,12 +295,16 @@ impl StoreBuilder {
     /// Sets (or, with `overwrite`, replaces) an item's category; a different category for
     /// an item that has one is counted as a conflict.
     pub fn set_category(&mut self, i: ItemIdx, category: &str, overwrite: bool) {
+        let current = self.item_category[i.index()];
+        if current != MISSING && self.categories.is(current, category) {
+            return;
+        }
         let code = self.categories.intern(category);
         let slot = &mut self.item_category[i.index()];
         if *slot == MISSING || overwrite {
             *slot = code;
         } else if *slot != code {
-            self.notes.category_conflicts += 1;
+            self.conflicted_items.insert(i.0);
         }
     }
 
@@ -306,12 +339,16 @@ impl StoreBuilder {
         };
         let Some(value) = value else { return };
         let a = &mut self.attrs[col];
+        let current = a.codes[c.index()];
+        if current != MISSING && a.values.is(current, value) {
+            return;
+        }
         let code = a.values.intern(value);
         let slot = &mut a.codes[c.index()];
         if *slot == MISSING || overwrite {
             *slot = code;
         } else if *slot != code {
-            self.notes.attribute_conflicts += 1;
+            self.conflicted_attrs.insert((col as u32, c.0));
         }
     }
 
@@ -326,7 +363,10 @@ impl StoreBuilder {
             self.set_attribute(c, name, value, false);
         }
         let key = match e.order_id {
-            Some(o) => ORDER_FLAG | u64::from(self.orders.intern(o)),
+            Some(o) => {
+                self.any_order = true;
+                ORDER_FLAG | u64::from(self.orders.intern(o))
+            }
             None => (e.timestamp.div_euclid(DAY) + DAY_BIAS) as u64,
         };
         self.customer.push(c.0);
@@ -336,6 +376,85 @@ impl StoreBuilder {
         self.quantity.push(e.quantity);
         self.price.push(e.price);
         self.order_key.push(key);
+    }
+
+    /// Appends the events of `later`, a builder fed the rows that follow this one's in the
+    /// file, as if they had been pushed here: ids new to `self` are added in `later`'s
+    /// first-seen order, which is the whole file's first-seen order. Only event data is
+    /// merged (side files are read into the merged builder afterwards).
+    pub fn append(&mut self, later: StoreBuilder) {
+        let cmap: Vec<u32> = later.customers.iter().map(|n| self.customer(n).0).collect();
+        let imap: Vec<u32> = later.items.iter().map(|n| self.item(n).0).collect();
+        let catmap: Vec<u32> = later
+            .categories
+            .iter()
+            .map(|n| self.categories.intern(n))
+            .collect();
+        let omap: Vec<u32> = later.orders.iter().map(|n| self.orders.intern(n)).collect();
+        for &i in &later.conflicted_items {
+            self.conflicted_items.insert(imap[i as usize]);
+        }
+        for (i, &cat) in later.item_category.iter().enumerate() {
+            if cat == MISSING {
+                continue;
+            }
+            let (gi, gcat) = (imap[i], catmap[cat as usize]);
+            let slot = &mut self.item_category[gi as usize];
+            if *slot == MISSING {
+                *slot = gcat;
+            } else if *slot != gcat {
+                self.conflicted_items.insert(gi);
+            }
+        }
+        let mut colmap = Vec::with_capacity(later.attrs.len());
+        for a in later.attrs {
+            let col = match self.attrs.iter().position(|x| x.name == a.name) {
+                Some(k) => k,
+                None => {
+                    self.attrs.push(AttributeColumn {
+                        name: a.name.clone(),
+                        values: Interner::new(),
+                        codes: vec![MISSING; self.customers.len()],
+                    });
+                    self.attrs.len() - 1
+                }
+            };
+            colmap.push(col as u32);
+            let target = &mut self.attrs[col];
+            let vmap: Vec<u32> = a.values.iter().map(|v| target.values.intern(v)).collect();
+            for (c, &code) in a.codes.iter().enumerate() {
+                if code == MISSING {
+                    continue;
+                }
+                let (gc, gv) = (cmap[c], vmap[code as usize]);
+                let slot = &mut target.codes[gc as usize];
+                if *slot == MISSING {
+                    *slot = gv;
+                } else if *slot != gv {
+                    self.conflicted_attrs.insert((col as u32, gc));
+                }
+            }
+        }
+        for &(col, c) in &later.conflicted_attrs {
+            self.conflicted_attrs
+                .insert((colmap[col as usize], cmap[c as usize]));
+        }
+        self.customer
+            .extend(later.customer.iter().map(|&c| cmap[c as usize]));
+        self.item
+            .extend(later.item.iter().map(|&i| imap[i as usize]));
+        self.ts.extend_from_slice(&later.ts);
+        self.kind.extend_from_slice(&later.kind);
+        self.quantity.extend_from_slice(&later.quantity);
+        self.price.extend_from_slice(&later.price);
+        self.order_key.extend(later.order_key.iter().map(|&k| {
+            if k & ORDER_FLAG != 0 {
+                ORDER_FLAG | u64::from(omap[(k & !ORDER_FLAG) as usize])
+            } else {
+                k
+            }
+        }));
+        self.any_order |= later.any_order;
     }
 
     /// Sorts and assembles the store; refuses more events than `u32` offsets address.
@@ -351,13 +470,28 @@ impl StoreBuilder {
     fn finish_unchecked(self) -> (EventStore, BuildNotes) {
         let n = self.ts.len();
         // Sort a compact key array, then gather each column once (cache-friendly, parallel).
-        let mut keys: Vec<(u32, i64, u64, u32)> = (0..n)
-            .into_par_iter()
-            .map(|k| (self.customer[k], self.ts[k], self.order_key[k], k as u32))
-            .collect();
-        keys.par_sort_unstable();
-        let perm: Vec<u32> = keys.par_iter().map(|k| k.3).collect();
-        drop(keys);
+        // The file index last makes the order total, so equal keys keep file order.
+        let perm: Vec<u32> = if self.any_order {
+            let mut keys: Vec<(u32, i64, u64, u32)> = (0..n)
+                .into_par_iter()
+                .map(|k| (self.customer[k], self.ts[k], self.order_key[k], k as u32))
+                .collect();
+            keys.par_sort_unstable();
+            keys.par_iter().map(|k| k.3).collect()
+        } else {
+            // Day keys follow from timestamps, so (customer, time, index) packs in 128 bits;
+            // flipping the sign bit makes i64 order match u64 order.
+            let mut keys: Vec<u128> = (0..n)
+                .into_par_iter()
+                .map(|k| {
+                    (u128::from(self.customer[k]) << 96)
+                        | (u128::from((self.ts[k] as u64) ^ (1 << 63)) << 32)
+                        | k as u128
+                })
+                .collect();
+            keys.par_sort_unstable();
+            keys.par_iter().map(|&k| k as u32).collect()
+        };
         fn gather<T: Copy + Send + Sync>(col: &[T], perm: &[u32]) -> Vec<T> {
             perm.par_iter().map(|&k| col[k as usize]).collect()
         }
@@ -375,7 +509,11 @@ impl StoreBuilder {
         let price = gather(&self.price, &perm);
         let order_key = gather(&self.order_key, &perm);
 
-        let mut notes = self.notes;
+        let mut notes = BuildNotes {
+            category_conflicts: self.conflicted_items.len() as u64,
+            attribute_conflicts: self.conflicted_attrs.len() as u64,
+            split_orders: 0,
+        };
         let mut basket = Vec::with_capacity(n);
         let mut basket_start = Vec::new();
         let mut seen_orders = hashbrown::HashSet::new();
@@ -533,5 +671,49 @@ mod tests {
         assert_eq!(age.value(CustomerIdx(1)), None);
         assert_eq!(notes.category_conflicts, 1);
         assert_eq!(notes.attribute_conflicts, 1);
+    }
+
+    #[test]
+    fn appending_split_builders_equals_pushing_everything_into_one() {
+        let cats = ["a", "b", "c"];
+        let ages = [("age", Some("young")), ("age", Some("old")), ("age", None)];
+        let events: Vec<RawEvent> = (0..300u32)
+            .map(|k| RawEvent {
+                customer_id: format!("c{}", (k * 7) % 23),
+                item_id: format!("i{}", (k * 11) % 17),
+                timestamp: i64::from(k % 40) * 3_600 * 5,
+                order_id: (k % 3 == 0).then(|| format!("o{}", k % 29)),
+                category: Some(cats[(k as usize / 50 + k as usize) % 3].to_string()),
+                price: k as f32,
+                ..RawEvent::purchase("", "", 0)
+            })
+            .collect();
+        let push = |b: &mut StoreBuilder, e: &RawEvent, k: usize| {
+            let attrs = [ages[k % 3]];
+            b.push(&Event {
+                customer_attrs: &attrs,
+                ..e.as_event()
+            });
+        };
+        let mut whole = StoreBuilder::new();
+        for (k, e) in events.iter().enumerate() {
+            push(&mut whole, e, k);
+        }
+        let (expected, expected_notes) = whole.finish(std::path::Path::new("mem")).unwrap();
+        for split in [1, 100, 299] {
+            let (mut head, mut tail) = (StoreBuilder::new(), StoreBuilder::new());
+            for (k, e) in events.iter().enumerate() {
+                push(if k < split { &mut head } else { &mut tail }, e, k);
+            }
+            head.append(tail);
+            let (got, notes) = head.finish(std::path::Path::new("mem")).unwrap();
+            // Debug text compares NaN prices as equal, which `==` would not.
+            assert!(
+                format!("{got:?}") == format!("{expected:?}"),
+                "split at {split}: stores differ"
+            );
+            assert_eq!(notes, expected_notes, "split at {split}");
+        }
+        assert!(expected_notes.category_conflicts > 0 && expected_notes.attribute_conflicts > 0);
     }
 }

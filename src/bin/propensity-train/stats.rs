@@ -53,3 +53,55 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Wrapper::try_parse_from(std::iter::once("stats").chain(argv.iter().copied()))
+            .map(|w| w.args)
+    }
+
+    #[test]
+    fn flags_parse_with_defaults() {
+        let a = parse(&["--events", "e.csv"]).unwrap();
+        assert_eq!(a.events, PathBuf::from("e.csv"));
+        assert_eq!((a.format, a.skip_bad_rows, a.json), (None, false, false));
+        assert!(a.items.is_none() && a.customers.is_none());
+
+        let a = parse(&[
+            "--events",
+            "t.csv",
+            "--format",
+            "tafeng",
+            "--items",
+            "i.csv",
+            "--customers",
+            "c.csv",
+            "--skip-bad-rows",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(a.format, Some(Format::Tafeng));
+        assert_eq!(a.items, Some(PathBuf::from("i.csv")));
+        assert_eq!(a.customers, Some(PathBuf::from("c.csv")));
+        assert!(a.skip_bad_rows && a.json);
+    }
+
+    #[test]
+    fn events_is_required_and_formats_are_checked() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--events", "e", "--format", "xlsx"]).is_err());
+        for f in ["csv", "jsonl", "tafeng", "cdnow"] {
+            assert!(parse(&["--events", "e", "--format", f]).is_ok(), "{f}");
+        }
+    }
+}

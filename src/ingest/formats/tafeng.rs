@@ -60,9 +60,10 @@ pub fn read_tafeng<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                 let line = csv.line();
                 let mut row = || -> Result<(), RowError> {
                     if csv.len() != header.len() {
-                        let field = header
-                            .get(csv.len())
-                            .map_or_else(|| format!("<column {}>", csv.len()), String::clone);
+                        let field = header.get(csv.len()).map_or_else(
+                            || format!("<column {}>", header.len() + 1),
+                            String::clone,
+                        );
                         return Err(RowError::new(
                             path,
                             line,
