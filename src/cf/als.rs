@@ -22,6 +22,7 @@ use super::kernels::{axpy, dot, dot4};
 use super::topk::{Scored, TopK};
 use super::{Error, Interactions};
 use crate::rng::Rng;
+use multiversion::target::target_cfg_f;
 use rayon::prelude::*;
 
 /// How an interaction strength `r` becomes a confidence `c`.
@@ -153,11 +154,15 @@ impl AlsModel {
                 reason: "must be >= 1",
             });
         }
-        for m in [&user_factors, &item_factors] {
+        for (matrix, m) in [
+            ("user_factors", &user_factors),
+            ("item_factors", &item_factors),
+        ] {
             if m.len() % factors != 0 {
-                return Err(Error::FactorLength {
-                    found: m.len() % factors,
-                    expected: factors,
+                return Err(Error::MatrixShape {
+                    matrix,
+                    len: m.len(),
+                    factors,
                 });
             }
         }
@@ -233,11 +238,20 @@ impl AlsModel {
 /// Scores every item against `x` and offers it to `top`; four rows per step share `x` loads.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn scan_items(items: &[f32], k: usize, x: &[f32], top: &mut TopK) {
+    if target_cfg_f!(target_feature = "fma") {
+        scan_items_with::<true>(items, k, x, top)
+    } else {
+        scan_items_with::<false>(items, k, x, top)
+    }
+}
+
+#[inline(always)]
+fn scan_items_with<const FMA: bool>(items: &[f32], k: usize, x: &[f32], top: &mut TopK) {
     let block = 4 * k;
     let mut chunks = items.chunks_exact(block);
     let mut base = 0u32;
     for c in &mut chunks {
-        let s = dot4(&c[..k], &c[k..2 * k], &c[2 * k..3 * k], &c[3 * k..], x);
+        let s = dot4::<FMA>(&c[..k], &c[k..2 * k], &c[2 * k..3 * k], &c[3 * k..], x);
         let t = top.threshold();
         for (j, &score) in s.iter().enumerate() {
             if score >= t {
@@ -247,7 +261,7 @@ fn scan_items(items: &[f32], k: usize, x: &[f32], top: &mut TopK) {
         base += 4;
     }
     for row in chunks.remainder().chunks_exact(k) {
-        let score = dot(row, x);
+        let score = dot::<FMA>(row, x);
         if score >= top.threshold() {
             top.push(base, score);
         }
@@ -378,7 +392,7 @@ fn gram(y: &[f32], k: usize) -> Vec<f32> {
         .collect();
     let mut g = vec![0f32; k * k];
     for p in &partials {
-        axpy(1.0, p, &mut g);
+        axpy::<false>(1.0, p, &mut g);
     }
     for a in 0..k {
         for b in 0..a {
@@ -391,12 +405,21 @@ fn gram(y: &[f32], k: usize) -> Vec<f32> {
 /// Upper triangle of one block's `YᵀY`: a rank-1 update per row, each a vectorised axpy.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn gram_block(block: &[f32], k: usize) -> Vec<f32> {
+    if target_cfg_f!(target_feature = "fma") {
+        gram_block_with::<true>(block, k)
+    } else {
+        gram_block_with::<false>(block, k)
+    }
+}
+
+#[inline(always)]
+fn gram_block_with<const FMA: bool>(block: &[f32], k: usize) -> Vec<f32> {
     let mut g = vec![0f32; k * k];
     for y in block.chunks_exact(k) {
         for a in 0..k {
             let ya = y[a];
             if ya != 0.0 {
-                axpy(ya, &y[a..], &mut g[a * k + a..(a + 1) * k]);
+                axpy::<FMA>(ya, &y[a..], &mut g[a * k + a..(a + 1) * k]);
             }
         }
     }
@@ -465,16 +488,16 @@ impl CgScratch {
 
 /// `out = A v` for the symmetric `k × k` row-major `a`.
 #[inline(always)]
-fn symv(a: &[f32], k: usize, v: &[f32], out: &mut [f32]) {
+fn symv<const FMA: bool>(a: &[f32], k: usize, v: &[f32], out: &mut [f32]) {
     let mut rows = a.chunks_exact(4 * k);
     let mut j = 0;
     for c in &mut rows {
-        let s = dot4(&c[..k], &c[k..2 * k], &c[2 * k..3 * k], &c[3 * k..], v);
+        let s = dot4::<FMA>(&c[..k], &c[k..2 * k], &c[2 * k..3 * k], &c[3 * k..], v);
         out[j..j + 4].copy_from_slice(&s);
         j += 4;
     }
     for row in rows.remainder().chunks_exact(k) {
-        out[j] = dot(row, v);
+        out[j] = dot::<FMA>(row, v);
         j += 1;
     }
 }
@@ -492,36 +515,55 @@ fn cg_row(
     cg_steps: usize,
     s: &mut CgScratch,
 ) {
+    if target_cfg_f!(target_feature = "fma") {
+        cg_row_with::<true>(yty, y, k, cols, confs, x, cg_steps, s)
+    } else {
+        cg_row_with::<false>(yty, y, k, cols, confs, x, cg_steps, s)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn cg_row_with<const FMA: bool>(
+    yty: &[f32],
+    y: &[f32],
+    k: usize,
+    cols: &[u32],
+    confs: &[f32],
+    x: &mut [f32],
+    cg_steps: usize,
+    s: &mut CgScratch,
+) {
     let CgScratch { r, p, ap } = s;
     // r = b − A x, with b = Σ c y_i and A x = YᵀY x + Σ (c − 1)(y_i·x) y_i.
-    symv(yty, k, x, r);
+    symv::<FMA>(yty, k, x, r);
     for v in r.iter_mut() {
         *v = -*v;
     }
     for (&i, &c) in cols.iter().zip(confs) {
         let yi = &y[i as usize * k..(i as usize + 1) * k];
-        axpy(c - (c - 1.0) * dot(yi, x), yi, r);
+        axpy::<FMA>(c - (c - 1.0) * dot::<FMA>(yi, x), yi, r);
     }
     p.copy_from_slice(r);
-    let mut rs_old = dot(r, r);
+    let mut rs_old = dot::<FMA>(r, r);
     // Already converged rows (and customers without items, whose x is 0 after one sweep).
     if rs_old < 1e-20 {
         return;
     }
     for _ in 0..cg_steps {
-        symv(yty, k, p, ap);
+        symv::<FMA>(yty, k, p, ap);
         for (&i, &c) in cols.iter().zip(confs) {
             let yi = &y[i as usize * k..(i as usize + 1) * k];
-            axpy((c - 1.0) * dot(yi, p), yi, ap);
+            axpy::<FMA>((c - 1.0) * dot::<FMA>(yi, p), yi, ap);
         }
-        let p_ap = dot(p, ap);
+        let p_ap = dot::<FMA>(p, ap);
         if p_ap <= 0.0 {
             break;
         }
         let step = rs_old / p_ap;
-        axpy(step, p, x);
-        axpy(-step, ap, r);
-        let rs_new = dot(r, r);
+        axpy::<FMA>(step, p, x);
+        axpy::<FMA>(-step, ap, r);
+        let rs_new = dot::<FMA>(r, r);
         if rs_new < 1e-20 {
             break;
         }
@@ -609,12 +651,12 @@ fn loss_of_confidences(by_user: &Interactions, model: &AlsModel, regularization:
         .map_init(
             || vec![0f32; k],
             |gx, (u, x)| {
-                symv(&g, k, x, gx);
-                let mut l = dot(x, gx) as f64;
+                symv::<false>(&g, k, x, gx);
+                let mut l = dot::<false>(x, gx) as f64;
                 let (cols, confs) = by_user.row(u);
                 for (&i, &c) in cols.iter().zip(confs) {
                     let yi = &model.item_factors[i as usize * k..(i as usize + 1) * k];
-                    let d = dot(x, yi) as f64;
+                    let d = dot::<false>(x, yi) as f64;
                     l += c as f64 * (1.0 - d) * (1.0 - d) - d * d;
                 }
                 l
@@ -785,7 +827,14 @@ mod tests {
         let mut all: Vec<Scored> = (0..103)
             .map(|i| Scored {
                 item: i,
-                score: dot(model.item(i as usize).unwrap(), &x),
+                // f64 oracle: the scan may use fused multiply-add, so compare to tolerance.
+                score: model
+                    .item(i as usize)
+                    .unwrap()
+                    .iter()
+                    .zip(&x)
+                    .map(|(a, b)| *a as f64 * *b as f64)
+                    .sum::<f64>() as f32,
             })
             .collect();
         all.sort_by(best_first);
@@ -796,13 +845,23 @@ mod tests {
             .filter(|s| !exclude.contains(&s.item))
             .take(10)
             .collect();
-        assert_eq!(got, want);
+        assert_eq!(
+            got.iter().map(|s| s.item).collect::<Vec<_>>(),
+            want.iter().map(|s| s.item).collect::<Vec<_>>()
+        );
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g.score - w.score).abs() < 1e-5, "{g:?} vs {w:?}");
+        }
         assert!(matches!(
             model.recommend(&x[..3], 10, &[]),
             Err(Error::FactorLength {
                 found: 3,
                 expected: 13
             })
+        ));
+        assert!(matches!(
+            AlsModel::from_parts(k, vec![0.0; k + 1], vec![]),
+            Err(Error::MatrixShape { len: 14, .. })
         ));
     }
 
