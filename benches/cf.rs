@@ -5,9 +5,9 @@
 //! `benches/als_vs_implicit.sh`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use propensity::cf::Interactions;
 use propensity::cf::als::{AlsFit, AlsModel, AlsParams};
 use propensity::cf::copurchase::{CoPurchase, CoPurchaseParams};
+use propensity::cf::{Interactions, Scored};
 use propensity::rng::Rng;
 use std::hint::black_box;
 
@@ -72,6 +72,21 @@ fn als_recommend(c: &mut Criterion) {
     let exclude: Vec<u32> = (0..20).map(|i| i * 97).collect();
     c.bench_function("als_recommend_top10_24k_x_128", |b| {
         b.iter(|| model.recommend(black_box(&user), 10, black_box(&exclude)))
+    });
+    // The serving path for known customers: a lookup in the precomputed lists.
+    let users: Vec<f32> = (0..1000 * k).map(|_| rng.normal() as f32).collect();
+    let model =
+        AlsModel::from_parts(k, users, model.item_factors().to_vec()).expect("shapes match");
+    let lists = model.recommend_all(10, None).expect("no exclusions");
+    c.bench_function("als_precomputed_top10_lookup", |b| {
+        b.iter(|| {
+            let (items, scores) = lists.row(black_box(417));
+            items
+                .iter()
+                .zip(scores)
+                .map(|(&item, &score)| Scored { item, score })
+                .collect::<Vec<_>>()
+        })
     });
 }
 

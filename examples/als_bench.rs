@@ -71,6 +71,18 @@ fn main() -> anyhow::Result<()> {
             .map_or(f64::NAN, |(end, start)| end - start);
         let loss = als::calculate_loss(&m, &model, &params);
         println!("fit_seconds {secs:.3} cpu_seconds {cpu:.2} repeat {repeat} loss {loss:.1}");
+        if repeat + 1 == args.repeats {
+            let (start, cpu_start) = (Instant::now(), process_cpu_seconds());
+            let lists = pool.install(|| model.recommend_all(10, Some(&m)))?;
+            let cpu = process_cpu_seconds()
+                .zip(cpu_start)
+                .map_or(f64::NAN, |(end, start)| end - start);
+            println!(
+                "recommend_all_seconds {:.3} cpu_seconds {cpu:.2} customers {} top 10",
+                start.elapsed().as_secs_f64(),
+                lists.n_rows()
+            );
+        }
     }
     Ok(())
 }

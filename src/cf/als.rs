@@ -19,9 +19,10 @@
 //! over fixed row blocks in block order, so a seed gives the same factors at any thread count.
 
 use super::kernels::{axpy, dot, dot4};
-use super::topk::{Scored, TopK};
+use super::topk::{Scored, TopK, TopLists};
 use super::{Error, Interactions};
 use crate::rng::Rng;
+use multiversion::target::target_cfg_f;
 use rayon::prelude::*;
 
 /// How an interaction strength `r` becomes a confidence `c`.
@@ -153,11 +154,15 @@ impl AlsModel {
                 reason: "must be >= 1",
             });
         }
-        for m in [&user_factors, &item_factors] {
+        for (matrix, m) in [
+            ("user_factors", &user_factors),
+            ("item_factors", &item_factors),
+        ] {
             if m.len() % factors != 0 {
-                return Err(Error::FactorLength {
-                    found: m.len() % factors,
-                    expected: factors,
+                return Err(Error::MatrixShape {
+                    matrix,
+                    len: m.len(),
+                    factors,
                 });
             }
         }
@@ -195,14 +200,16 @@ impl AlsModel {
 
     /// One customer's factor vector, or `None` past the last customer.
     pub fn user(&self, user: usize) -> Option<&[f32]> {
+        let start = user.checked_mul(self.factors)?;
         self.user_factors
-            .get(user * self.factors..(user + 1) * self.factors)
+            .get(start..start.checked_add(self.factors)?)
     }
 
     /// One item's factor vector, or `None` past the last item.
     pub fn item(&self, item: usize) -> Option<&[f32]> {
+        let start = item.checked_mul(self.factors)?;
         self.item_factors
-            .get(item * self.factors..(item + 1) * self.factors)
+            .get(start..start.checked_add(self.factors)?)
     }
 
     /// Best `k` items for a factor vector by dot product, skipping `exclude` (any order).
@@ -230,14 +237,121 @@ impl AlsModel {
     }
 }
 
+impl AlsModel {
+    /// Best `k` items of every customer, skipping each customer's row of `exclude` (e.g. what
+    /// they already bought; must have one row per customer), computed in parallel.
+    ///
+    /// This is the serving path for known customers: a full scan of 24k × 128 item factors
+    /// reads 12 MB and costs about a millisecond, so the trainer stores these lists and a
+    /// request only looks them up. Blocks of customers share each item-factor block while it
+    /// is in cache, so the batch costs about as much compute as memory traffic. Scores and
+    /// order are identical to [`AlsModel::recommend`] for each customer.
+    pub fn recommend_all(
+        &self,
+        k: usize,
+        exclude: Option<&Interactions>,
+    ) -> Result<TopLists, Error> {
+        if let Some(ex) = exclude
+            && ex.n_rows() != self.n_users()
+        {
+            return Err(Error::LengthMismatch {
+                left: "exclude rows",
+                left_len: ex.n_rows(),
+                right: "customers",
+                right_len: self.n_users(),
+            });
+        }
+        let kf = self.factors;
+        let blocks: Vec<Vec<Vec<Scored>>> = self
+            .user_factors
+            .par_chunks(kf * USER_BLOCK)
+            .enumerate()
+            .map(|(b, users)| {
+                let first = b * USER_BLOCK;
+                let excluded = |u: usize| exclude.map_or(&[][..], |ex| ex.row(first + u).0);
+                let mut tops: Vec<TopK> = (0..users.len() / kf)
+                    .map(|u| TopK::new(k + excluded(u).len()))
+                    .collect();
+                scan_block(&self.item_factors, kf, users, &mut tops);
+                tops.into_iter()
+                    .enumerate()
+                    .map(|(u, top)| {
+                        let ex = excluded(u);
+                        let mut best = top.into_sorted();
+                        best.retain(|s| ex.binary_search(&s.item).is_err());
+                        best.truncate(k);
+                        best
+                    })
+                    .collect()
+            })
+            .collect();
+        TopLists::from_lists(&blocks.into_iter().flatten().collect::<Vec<_>>())
+    }
+}
+
+/// Customers per block of [`AlsModel::recommend_all`] (their factors stay in L1).
+const USER_BLOCK: usize = 32;
+/// Items per block of [`AlsModel::recommend_all`] (256 KB at 128 factors: stays in L2).
+const ITEM_BLOCK: usize = 512;
+
+/// Scores every item against each customer row of `users`, feeding `tops[u]`.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn scan_block(items: &[f32], k: usize, users: &[f32], tops: &mut [TopK]) {
+    if target_cfg_f!(target_feature = "fma") {
+        scan_block_with::<true>(items, k, users, tops)
+    } else {
+        scan_block_with::<false>(items, k, users, tops)
+    }
+}
+
+#[inline(always)]
+fn scan_block_with<const FMA: bool>(items: &[f32], k: usize, users: &[f32], tops: &mut [TopK]) {
+    for (c, chunk) in items.chunks(k * ITEM_BLOCK).enumerate() {
+        let base = (c * ITEM_BLOCK) as u32;
+        let mut quads = users.chunks_exact(4 * k);
+        let mut u = 0;
+        for q in &mut quads {
+            let (x0, x1, x2, x3) = (&q[..k], &q[k..2 * k], &q[2 * k..3 * k], &q[3 * k..]);
+            for (j, y) in chunk.chunks_exact(k).enumerate() {
+                // dot4 is bit-identical to dot, so these scores equal `recommend`'s.
+                let s = dot4::<FMA>(x0, x1, x2, x3, y);
+                for (t, &score) in s.iter().enumerate() {
+                    if score >= tops[u + t].threshold() {
+                        tops[u + t].push(base + j as u32, score);
+                    }
+                }
+            }
+            u += 4;
+        }
+        for x in quads.remainder().chunks_exact(k) {
+            for (j, y) in chunk.chunks_exact(k).enumerate() {
+                let score = dot::<FMA>(x, y);
+                if score >= tops[u].threshold() {
+                    tops[u].push(base + j as u32, score);
+                }
+            }
+            u += 1;
+        }
+    }
+}
+
 /// Scores every item against `x` and offers it to `top`; four rows per step share `x` loads.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn scan_items(items: &[f32], k: usize, x: &[f32], top: &mut TopK) {
+    if target_cfg_f!(target_feature = "fma") {
+        scan_items_with::<true>(items, k, x, top)
+    } else {
+        scan_items_with::<false>(items, k, x, top)
+    }
+}
+
+#[inline(always)]
+fn scan_items_with<const FMA: bool>(items: &[f32], k: usize, x: &[f32], top: &mut TopK) {
     let block = 4 * k;
     let mut chunks = items.chunks_exact(block);
     let mut base = 0u32;
     for c in &mut chunks {
-        let s = dot4(&c[..k], &c[k..2 * k], &c[2 * k..3 * k], &c[3 * k..], x);
+        let s = dot4::<FMA>(&c[..k], &c[k..2 * k], &c[2 * k..3 * k], &c[3 * k..], x);
         let t = top.threshold();
         for (j, &score) in s.iter().enumerate() {
             if score >= t {
@@ -247,7 +361,7 @@ fn scan_items(items: &[f32], k: usize, x: &[f32], top: &mut TopK) {
         base += 4;
     }
     for row in chunks.remainder().chunks_exact(k) {
-        let score = dot(row, x);
+        let score = dot::<FMA>(row, x);
         if score >= top.threshold() {
             top.push(base, score);
         }
@@ -378,7 +492,7 @@ fn gram(y: &[f32], k: usize) -> Vec<f32> {
         .collect();
     let mut g = vec![0f32; k * k];
     for p in &partials {
-        axpy(1.0, p, &mut g);
+        axpy::<false>(1.0, p, &mut g);
     }
     for a in 0..k {
         for b in 0..a {
@@ -391,12 +505,21 @@ fn gram(y: &[f32], k: usize) -> Vec<f32> {
 /// Upper triangle of one block's `YᵀY`: a rank-1 update per row, each a vectorised axpy.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn gram_block(block: &[f32], k: usize) -> Vec<f32> {
+    if target_cfg_f!(target_feature = "fma") {
+        gram_block_with::<true>(block, k)
+    } else {
+        gram_block_with::<false>(block, k)
+    }
+}
+
+#[inline(always)]
+fn gram_block_with<const FMA: bool>(block: &[f32], k: usize) -> Vec<f32> {
     let mut g = vec![0f32; k * k];
     for y in block.chunks_exact(k) {
         for a in 0..k {
             let ya = y[a];
             if ya != 0.0 {
-                axpy(ya, &y[a..], &mut g[a * k + a..(a + 1) * k]);
+                axpy::<FMA>(ya, &y[a..], &mut g[a * k + a..(a + 1) * k]);
             }
         }
     }
@@ -465,16 +588,16 @@ impl CgScratch {
 
 /// `out = A v` for the symmetric `k × k` row-major `a`.
 #[inline(always)]
-fn symv(a: &[f32], k: usize, v: &[f32], out: &mut [f32]) {
+fn symv<const FMA: bool>(a: &[f32], k: usize, v: &[f32], out: &mut [f32]) {
     let mut rows = a.chunks_exact(4 * k);
     let mut j = 0;
     for c in &mut rows {
-        let s = dot4(&c[..k], &c[k..2 * k], &c[2 * k..3 * k], &c[3 * k..], v);
+        let s = dot4::<FMA>(&c[..k], &c[k..2 * k], &c[2 * k..3 * k], &c[3 * k..], v);
         out[j..j + 4].copy_from_slice(&s);
         j += 4;
     }
     for row in rows.remainder().chunks_exact(k) {
-        out[j] = dot(row, v);
+        out[j] = dot::<FMA>(row, v);
         j += 1;
     }
 }
@@ -492,36 +615,55 @@ fn cg_row(
     cg_steps: usize,
     s: &mut CgScratch,
 ) {
+    if target_cfg_f!(target_feature = "fma") {
+        cg_row_with::<true>(yty, y, k, cols, confs, x, cg_steps, s)
+    } else {
+        cg_row_with::<false>(yty, y, k, cols, confs, x, cg_steps, s)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn cg_row_with<const FMA: bool>(
+    yty: &[f32],
+    y: &[f32],
+    k: usize,
+    cols: &[u32],
+    confs: &[f32],
+    x: &mut [f32],
+    cg_steps: usize,
+    s: &mut CgScratch,
+) {
     let CgScratch { r, p, ap } = s;
     // r = b − A x, with b = Σ c y_i and A x = YᵀY x + Σ (c − 1)(y_i·x) y_i.
-    symv(yty, k, x, r);
+    symv::<FMA>(yty, k, x, r);
     for v in r.iter_mut() {
         *v = -*v;
     }
     for (&i, &c) in cols.iter().zip(confs) {
         let yi = &y[i as usize * k..(i as usize + 1) * k];
-        axpy(c - (c - 1.0) * dot(yi, x), yi, r);
+        axpy::<FMA>(c - (c - 1.0) * dot::<FMA>(yi, x), yi, r);
     }
     p.copy_from_slice(r);
-    let mut rs_old = dot(r, r);
+    let mut rs_old = dot::<FMA>(r, r);
     // Already converged rows (and customers without items, whose x is 0 after one sweep).
     if rs_old < 1e-20 {
         return;
     }
     for _ in 0..cg_steps {
-        symv(yty, k, p, ap);
+        symv::<FMA>(yty, k, p, ap);
         for (&i, &c) in cols.iter().zip(confs) {
             let yi = &y[i as usize * k..(i as usize + 1) * k];
-            axpy((c - 1.0) * dot(yi, p), yi, ap);
+            axpy::<FMA>((c - 1.0) * dot::<FMA>(yi, p), yi, ap);
         }
-        let p_ap = dot(p, ap);
+        let p_ap = dot::<FMA>(p, ap);
         if p_ap <= 0.0 {
             break;
         }
         let step = rs_old / p_ap;
-        axpy(step, p, x);
-        axpy(-step, ap, r);
-        let rs_new = dot(r, r);
+        axpy::<FMA>(step, p, x);
+        axpy::<FMA>(-step, ap, r);
+        let rs_new = dot::<FMA>(r, r);
         if rs_new < 1e-20 {
             break;
         }
@@ -609,12 +751,12 @@ fn loss_of_confidences(by_user: &Interactions, model: &AlsModel, regularization:
         .map_init(
             || vec![0f32; k],
             |gx, (u, x)| {
-                symv(&g, k, x, gx);
-                let mut l = dot(x, gx) as f64;
+                symv::<false>(&g, k, x, gx);
+                let mut l = dot::<false>(x, gx) as f64;
                 let (cols, confs) = by_user.row(u);
                 for (&i, &c) in cols.iter().zip(confs) {
                     let yi = &model.item_factors[i as usize * k..(i as usize + 1) * k];
-                    let d = dot(x, yi) as f64;
+                    let d = dot::<false>(x, yi) as f64;
                     l += c as f64 * (1.0 - d) * (1.0 - d) - d * d;
                 }
                 l
@@ -785,7 +927,14 @@ mod tests {
         let mut all: Vec<Scored> = (0..103)
             .map(|i| Scored {
                 item: i,
-                score: dot(model.item(i as usize).unwrap(), &x),
+                // f64 oracle: the scan may use fused multiply-add, so compare to tolerance.
+                score: model
+                    .item(i as usize)
+                    .unwrap()
+                    .iter()
+                    .zip(&x)
+                    .map(|(a, b)| *a as f64 * *b as f64)
+                    .sum::<f64>() as f32,
             })
             .collect();
         all.sort_by(best_first);
@@ -796,13 +945,57 @@ mod tests {
             .filter(|s| !exclude.contains(&s.item))
             .take(10)
             .collect();
-        assert_eq!(got, want);
+        assert_eq!(
+            got.iter().map(|s| s.item).collect::<Vec<_>>(),
+            want.iter().map(|s| s.item).collect::<Vec<_>>()
+        );
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g.score - w.score).abs() < 1e-5, "{g:?} vs {w:?}");
+        }
         assert!(matches!(
             model.recommend(&x[..3], 10, &[]),
             Err(Error::FactorLength {
                 found: 3,
                 expected: 13
             })
+        ));
+        assert!(matches!(
+            AlsModel::from_parts(k, vec![0.0; k + 1], vec![]),
+            Err(Error::MatrixShape { len: 14, .. })
+        ));
+    }
+
+    #[test]
+    fn recommend_all_equals_one_customer_at_a_time() {
+        let m = planted(75, 1100, 3, 0.02, 5);
+        let p = AlsParams {
+            factors: 20,
+            iterations: 2,
+            ..params(Solver::ConjugateGradient)
+        };
+        let model = fit(&m, &p).unwrap();
+        let all = model.recommend_all(7, Some(&m)).unwrap();
+        assert_eq!(all.n_rows(), 75);
+        for u in 0..75 {
+            let one = model
+                .recommend(model.user(u).unwrap(), 7, m.row(u).0)
+                .unwrap();
+            let (items, scores) = all.row(u);
+            assert_eq!(
+                items,
+                one.iter().map(|s| s.item).collect::<Vec<_>>(),
+                "customer {u}"
+            );
+            assert_eq!(
+                scores,
+                one.iter().map(|s| s.score).collect::<Vec<_>>(),
+                "customer {u}"
+            );
+        }
+        let wrong = Interactions::from_triples(3, 1100, &[]).unwrap();
+        assert!(matches!(
+            model.recommend_all(7, Some(&wrong)),
+            Err(Error::LengthMismatch { .. })
         ));
     }
 

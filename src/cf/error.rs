@@ -100,6 +100,16 @@ pub enum Error {
         /// Factors of the model.
         expected: usize,
     },
+    /// A stored factor matrix's length is not a multiple of the factor count.
+    #[error("{matrix} has {len} values, not a multiple of {factors} factors")]
+    MatrixShape {
+        /// Which matrix.
+        matrix: &'static str,
+        /// Its length.
+        len: usize,
+        /// Factor count (row length).
+        factors: usize,
+    },
     /// Events passed to a time-ordered statistic are not sorted by time.
     #[error(
         "event {index}: timestamp {ts} is earlier than the previous one ({previous}); events must be sorted by time"

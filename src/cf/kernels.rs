@@ -1,41 +1,53 @@
 //! f32 slice kernels written so LLVM vectorises them without fast-math: reductions keep 16
-//! independent lanes (a fixed order, so results do not depend on the instruction set), and
-//! callers compiled for wider vectors inline them.
+//! independent lanes in a fixed order, and callers compiled for wider vectors (multiversioned
+//! at run time) inline them.
+//!
+//! `FMA` selects fused multiply-add. Only callers compiled with the `fma` target feature may
+//! pass `true` (elsewhere `mul_add` is a slow library call); it changes the last bits of the
+//! results, so factors are reproducible for a seed on one CPU family at any thread count, but
+//! may differ in the last bits between CPUs with and without FMA.
+
+/// `a * b + c`, fused when `FMA`.
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
 
 const LANES: usize = 16;
 
 /// Dot product of two equally long slices (extra elements of the longer one are ignored).
 #[inline(always)]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     // Fixed-size chunks let LLVM drop the bounds checks and keep `acc` in vector registers.
     let (a16, a_tail) = a[..n].as_chunks::<LANES>();
     let (b16, b_tail) = b[..n].as_chunks::<LANES>();
-    // Two 8-lane halves: written as one 16-lane array, LLVM's SLP pass packs it into
-    // 2-wide vectors instead of two full-width accumulators.
-    let (mut lo, mut hi) = ([0f32; LANES / 2], [0f32; LANES / 2]);
+    let mut acc = [0f32; LANES];
     for (x, y) in a16.iter().zip(b16) {
-        for j in 0..LANES / 2 {
-            lo[j] += x[j] * y[j];
-        }
-        for j in 0..LANES / 2 {
-            hi[j] += x[j + LANES / 2] * y[j + LANES / 2];
+        for j in 0..LANES {
+            acc[j] = madd::<FMA>(x[j], y[j], acc[j]);
         }
     }
     let mut tail = 0f32;
     for (x, y) in a_tail.iter().zip(b_tail) {
-        tail += x * y;
+        tail = madd::<FMA>(*x, *y, tail);
     }
-    let mut acc = [0f32; LANES];
-    acc[..LANES / 2].copy_from_slice(&lo);
-    acc[LANES / 2..].copy_from_slice(&hi);
+    // Without this barrier LLVM's SLP pass vectorises the loop together with the final
+    // reduction and picks 2-wide vectors (ALS sweeps measured ~20% slower); values are unchanged.
+    let acc = std::hint::black_box(acc);
     reduce(acc) + tail
 }
 
 /// Four dot products sharing `b`, so each load of `b` serves four rows; bit-identical to
 /// four calls of [`dot`] (same lanes, same reduction order).
 #[inline(always)]
-pub(crate) fn dot4(a0: &[f32], a1: &[f32], a2: &[f32], a3: &[f32], b: &[f32]) -> [f32; 4] {
+pub(crate) fn dot4<const FMA: bool>(
+    a0: &[f32],
+    a1: &[f32],
+    a2: &[f32],
+    a3: &[f32],
+    b: &[f32],
+) -> [f32; 4] {
     let n = b.len();
     let (b16, b_tail) = b.as_chunks::<LANES>();
     let (r0, t0) = a0[..n].as_chunks::<LANES>();
@@ -46,16 +58,16 @@ pub(crate) fn dot4(a0: &[f32], a1: &[f32], a2: &[f32], a3: &[f32], b: &[f32]) ->
         ([0f32; LANES], [0f32; LANES], [0f32; LANES], [0f32; LANES]);
     for ((((y, x0), x1), x2), x3) in b16.iter().zip(r0).zip(r1).zip(r2).zip(r3) {
         for j in 0..LANES {
-            c0[j] += x0[j] * y[j];
-            c1[j] += x1[j] * y[j];
-            c2[j] += x2[j] * y[j];
-            c3[j] += x3[j] * y[j];
+            c0[j] = madd::<FMA>(x0[j], y[j], c0[j]);
+            c1[j] = madd::<FMA>(x1[j], y[j], c1[j]);
+            c2[j] = madd::<FMA>(x2[j], y[j], c2[j]);
+            c3[j] = madd::<FMA>(x3[j], y[j], c3[j]);
         }
     }
     let tail = |t: &[f32]| {
         let mut s = 0f32;
         for (x, y) in t.iter().zip(b_tail) {
-            s += x * y;
+            s = madd::<FMA>(*x, *y, s);
         }
         s
     };
@@ -69,9 +81,9 @@ pub(crate) fn dot4(a0: &[f32], a1: &[f32], a2: &[f32], a3: &[f32], b: &[f32]) ->
 
 /// `y += alpha * x`.
 #[inline(always)]
-pub(crate) fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+pub(crate) fn axpy<const FMA: bool>(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += alpha * xi;
+        *yi = madd::<FMA>(alpha, *xi, *yi);
     }
 }
 
@@ -95,11 +107,23 @@ mod tests {
             let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
             let naive: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
-            assert!((dot(&a, &b) as f64 - naive).abs() < 1e-4, "dot n={n}");
-            let d4 = dot4(&a, &b, &a, &b, &b);
-            assert_eq!(d4, [dot(&a, &b), dot(&b, &b), dot(&a, &b), dot(&b, &b)]);
+            assert!(
+                (dot::<false>(&a, &b) as f64 - naive).abs() < 1e-4,
+                "dot n={n}"
+            );
+            assert!(
+                (dot::<true>(&a, &b) as f64 - naive).abs() < 1e-4,
+                "fused dot n={n}"
+            );
+            let d4 = dot4::<false>(&a, &b, &a, &b, &b);
+            assert_eq!(
+                d4,
+                [dot::<false>(&a, &b), dot::<false>(&b, &b), d4[0], d4[1]]
+            );
+            let d4 = dot4::<true>(&a, &b, &a, &b, &b);
+            assert_eq!(d4, [dot::<true>(&a, &b), dot::<true>(&b, &b), d4[0], d4[1]]);
             let mut y = b.clone();
-            axpy(2.0, &a, &mut y);
+            axpy::<false>(2.0, &a, &mut y);
             for i in 0..n {
                 assert_eq!(y[i], b[i] + 2.0 * a[i]);
             }

@@ -26,4 +26,4 @@ pub mod topk;
 
 pub use error::Error;
 pub use interactions::Interactions;
-pub use topk::Scored;
+pub use topk::{Scored, TopLists};

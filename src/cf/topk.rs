@@ -85,6 +85,66 @@ impl TopK {
     }
 }
 
+/// Ranked item lists for many rows (customers or items) as flat CSR arrays, ready for raw
+/// bundle sections: row `r` holds `item[ptr[r]..ptr[r + 1]]`, best first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopLists {
+    ptr: Vec<u32>,
+    item: Vec<u32>,
+    score: Vec<f32>,
+}
+
+impl TopLists {
+    /// Flattens one best-first list per row.
+    pub fn from_lists(lists: &[Vec<Scored>]) -> Result<Self, super::Error> {
+        let total: usize = lists.iter().map(Vec::len).sum();
+        if total > u32::MAX as usize {
+            return Err(super::Error::TooManyEntries { count: total });
+        }
+        let mut out = TopLists {
+            ptr: Vec::with_capacity(lists.len() + 1),
+            item: Vec::with_capacity(total),
+            score: Vec::with_capacity(total),
+        };
+        out.ptr.push(0);
+        for list in lists {
+            out.item.extend(list.iter().map(|s| s.item));
+            out.score.extend(list.iter().map(|s| s.score));
+            out.ptr.push(out.item.len() as u32);
+        }
+        Ok(out)
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.ptr.len() - 1
+    }
+
+    /// Items and scores of one row, best first (empty past the last row).
+    pub fn row(&self, row: usize) -> (&[u32], &[f32]) {
+        if row + 1 >= self.ptr.len() {
+            return (&[], &[]);
+        }
+        let range = self.ptr[row] as usize..self.ptr[row + 1] as usize;
+        (&self.item[range.clone()], &self.score[range])
+    }
+
+    /// Offsets array, `n_rows + 1` entries.
+    pub fn ptr(&self) -> &[u32] {
+        &self.ptr
+    }
+
+    /// All rows' items, concatenated.
+    pub fn items(&self) -> &[u32] {
+        &self.item
+    }
+
+    /// All rows' scores, parallel to [`TopLists::items`].
+    pub fn scores(&self) -> &[f32] {
+        &self.score
+    }
+}
+
 /// Best `k` entries of a dense score vector (index = item), skipping items where `skip` is true.
 pub fn top_k_dense(scores: &[f32], k: usize, mut skip: impl FnMut(u32) -> bool) -> Vec<Scored> {
     let mut top = TopK::new(k);
