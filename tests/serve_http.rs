@@ -7,10 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use propensity::bundle::{BundleWriter, Metadata};
+use propensity::bundle::Metadata;
+use propensity::scoring::TrainedModels;
+use propensity::scoring::demo::{demo_store, train_on_whole_log};
 use propensity::serve::auth::ApiKey;
 use propensity::serve::{RunningServer, ServeConfig, start};
+use propensity::synth::SynthConfig;
 use serde_json::Value;
+use std::sync::OnceLock;
 
 const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 const RECOMMEND_KEY: &str = "recommend-key-0123456789ab";
@@ -94,15 +98,27 @@ fn get(addr: SocketAddr, path: &str) -> Response {
     request(addr, "GET", path, &[], None)
 }
 
+/// A small store and the models trained on it, built once for every test.
+fn trained() -> &'static (propensity::ingest::EventStore, TrainedModels) {
+    static TRAINED: OnceLock<(propensity::ingest::EventStore, TrainedModels)> = OnceLock::new();
+    TRAINED.get_or_init(|| {
+        let store = demo_store(&SynthConfig {
+            customers: 300,
+            items: 80,
+            seed: 5,
+            ..SynthConfig::default()
+        });
+        let (models, _) = train_on_whole_log(&store).expect("trains");
+        (store, models)
+    })
+}
+
 fn write_bundle(path: &Path, model_version: &str) {
-    let factors = [0.5f32; 8];
-    let mut meta = Metadata::new(1_700_000_000);
+    let (store, models) = trained();
+    let mut meta: Metadata = models.metadata(store, "", 1_700_000_000);
     meta.model_version = model_version.to_string();
     meta.metrics.insert("churn.auc".to_string(), 0.8);
-    let mut w = BundleWriter::new();
-    w.metadata(meta);
-    w.put_array_f32("factors", &factors, &[2, 4]).expect("fits");
-    w.write_atomic(path).expect("writes bundle");
+    models.write_bundle(meta, path).expect("writes bundle");
 }
 
 fn config(bundle: PathBuf) -> ServeConfig {
@@ -168,7 +184,7 @@ fn health_ready_and_model_description() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(sections, ["factors", "metadata"]);
+    assert_eq!(sections, ["customer_base", "customer_features", "metadata"]);
     server.stop().expect("stops cleanly");
 }
 
@@ -396,7 +412,7 @@ fn corrupted_reload_is_refused_and_old_model_keeps_serving() {
         .unwrap_or_default()
         .to_string();
     assert!(
-        msg.contains("corrupted") && msg.contains("\"factors\""),
+        msg.contains("corrupted") && msg.contains("\"customer_base\""),
         "{msg}"
     );
     assert_eq!(r.json()["model_version"], "model-a");
@@ -508,4 +524,40 @@ fn binary_reloads_on_sighup_and_exits_on_sigterm() {
     assert!(status.success(), "exit status {status}");
     let log = drain.join().expect("log drained").join("\n");
     assert!(log.contains("SIGHUP"), "{log}");
+}
+
+#[test]
+fn customer_profile_and_unknown_customer() {
+    let (_dir, server) = server_with_bundle("model-p");
+    let addr = server.addr();
+    let (store, models) = trained();
+    // The most frequent buyer of the log: their profile must report their real order count.
+    let base = &models.base;
+    let row = (0..base.rows())
+        .max_by_key(|&r| base.orders[r])
+        .expect("rows");
+    let id = &base.customer_ids[base.modelled[row] as usize];
+    let r = get(addr, &format!("/v1/customers/{id}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["customer_id"], id.as_str());
+    assert_eq!(v["model_version"], "model-p");
+    let c = store.customer_idx(id).expect("known");
+    let baskets_with_purchase = store
+        .customer_baskets(c)
+        .filter(|&b| {
+            store
+                .basket_events(b)
+                .any(|e| store.kind[e] == propensity::ingest::EventKind::Purchase)
+        })
+        .count();
+    assert_eq!(v["orders"].as_u64(), Some(baskets_with_purchase as u64));
+    let segment = v["rfm"]["segment"].as_str().expect("segment");
+    assert!(!segment.is_empty());
+    let p_alive = v["value"]["p_alive"].as_f64().expect("p_alive");
+    assert!((0.0..=1.0).contains(&p_alive));
+
+    let r = get(addr, "/v1/customers/no-such-customer");
+    assert_error(&r, 404, "unknown_customer");
+    server.stop().expect("stops cleanly");
 }

@@ -141,6 +141,12 @@ pub enum BundleError {
         /// What is wrong with it.
         fault: SectionFault,
     },
+    /// Sections decode but contradict each other (e.g. a table length mismatch).
+    #[error("inconsistent bundle: {what}; hint: retrain with this version of propensity-train")]
+    Inconsistent {
+        /// What disagrees.
+        what: String,
+    },
     /// A section the caller asked for is not in the bundle.
     #[error("bundle has no section {name:?}; hint: retrain with this version of propensity-train")]
     MissingSection {

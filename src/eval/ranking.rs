@@ -18,7 +18,10 @@ pub struct RankingMetrics {
 /// distinct) at cut-off `k`. An empty `relevant` set scores zero everywhere; callers leave
 /// such customers out of averages.
 pub fn ranking_metrics_at_k(ranked: &[u32], relevant: &[u32], k: usize) -> RankingMetrics {
-    debug_assert!(relevant.windows(2).all(|w| w[0] < w[1]), "relevant must be sorted and distinct");
+    debug_assert!(
+        relevant.windows(2).all(|w| w[0] < w[1]),
+        "relevant must be sorted and distinct"
+    );
     if relevant.is_empty() || k == 0 {
         return RankingMetrics::default();
     }
@@ -30,7 +33,9 @@ pub fn ranking_metrics_at_k(ranked: &[u32], relevant: &[u32], k: usize) -> Ranki
             dcg += 1.0 / ((pos + 2) as f64).log2();
         }
     }
-    let ideal: f64 = (0..relevant.len().min(k)).map(|p| 1.0 / ((p + 2) as f64).log2()).sum();
+    let ideal: f64 = (0..relevant.len().min(k))
+        .map(|p| 1.0 / ((p + 2) as f64).log2())
+        .sum();
     RankingMetrics {
         recall: hits as f64 / relevant.len() as f64,
         ndcg: dcg / ideal,

@@ -177,7 +177,11 @@ fn check_shape(input: &DenseInput<'_>) -> Result<usize, GbdtError> {
                 expected: n_rows,
             });
         }
-        if let Some((row, &value)) = w.iter().enumerate().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
+        if let Some((row, &value)) = w
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+        {
             return Err(GbdtError::BadWeight { row, value });
         }
     }
@@ -230,13 +234,31 @@ mod tests {
         assert!(ds.features()[1].mapper.is_categorical());
 
         let short = [0.0, 1.0];
-        let bad = DenseInput { labels: &short, ..input };
-        assert!(matches!(Dataset::from_dense(bad, &Params::default()), Err(GbdtError::RowCount { .. })));
+        let bad = DenseInput {
+            labels: &short,
+            ..input
+        };
+        assert!(matches!(
+            Dataset::from_dense(bad, &Params::default()),
+            Err(GbdtError::RowCount { .. })
+        ));
         let w = [1.0, -1.0, 1.0];
-        let bad = DenseInput { weights: Some(&w), ..input };
-        assert!(matches!(Dataset::from_dense(bad, &Params::default()), Err(GbdtError::BadWeight { row: 1, .. })));
-        let bad = DenseInput { categorical: &["nope".to_string()], ..input };
-        assert!(matches!(Dataset::from_dense(bad, &Params::default()), Err(GbdtError::UnknownCategorical(_))));
+        let bad = DenseInput {
+            weights: Some(&w),
+            ..input
+        };
+        assert!(matches!(
+            Dataset::from_dense(bad, &Params::default()),
+            Err(GbdtError::BadWeight { row: 1, .. })
+        ));
+        let bad = DenseInput {
+            categorical: &["nope".to_string()],
+            ..input
+        };
+        assert!(matches!(
+            Dataset::from_dense(bad, &Params::default()),
+            Err(GbdtError::UnknownCategorical(_))
+        ));
     }
 
     #[test]

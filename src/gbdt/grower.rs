@@ -42,7 +42,11 @@ impl<'a> TreeGrower<'a> {
             hists: Vec::new(),
             partition: DataPartition::default(),
             ordered: Vec::new(),
-            missing: ds.features().iter().map(|f| f.mapper.missing_bin()).collect(),
+            missing: ds
+                .features()
+                .iter()
+                .map(|f| f.mapper.missing_bin())
+                .collect(),
         }
     }
 
@@ -58,7 +62,8 @@ impl<'a> TreeGrower<'a> {
         let n_features = self.ds.n_features();
         let max_leaves = self.params.num_leaves;
         if self.hists.len() < max_leaves {
-            self.hists.resize_with(max_leaves, || Histogram::new(n_features));
+            self.hists
+                .resize_with(max_leaves, || Histogram::new(n_features));
         }
         match bag {
             None => self.partition.reset(0..self.ds.n_rows() as u32),
@@ -67,7 +72,11 @@ impl<'a> TreeGrower<'a> {
         let mut root = BinStats::default();
         for &r in self.partition.rows(0) {
             let g = gh[r as usize];
-            root += BinStats { grad: g[0], hess: g[1], count: 1.0 };
+            root += BinStats {
+                grad: g[0],
+                hess: g[1],
+                count: 1.0,
+            };
         }
         let mut tree = Tree::single_leaf(root.count);
         let mut leaves = vec![LeafState {
@@ -82,21 +91,33 @@ impl<'a> TreeGrower<'a> {
             leaves[0].best = self.best_split(0, root, used);
         }
         while tree.n_leaves() < max_leaves {
-            let Some(leaf) = pick_leaf(&leaves) else { break };
-            let Some(info) = leaves[leaf].best.take() else { break };
+            let Some(leaf) = pick_leaf(&leaves) else {
+                break;
+            };
+            let Some(info) = leaves[leaf].best.take() else {
+                break;
+            };
             let mapper = &self.ds.features()[info.feature].mapper;
             let (node, new_leaf) = tree.split_leaf(leaf, leaves[leaf].parent, &info, mapper);
             let col = self.ds.column(info.feature);
             let missing = self.missing[info.feature];
-            self.partition.split(leaf, |r| info.kind.goes_left(col[r as usize], missing));
+            self.partition
+                .split(leaf, |r| info.kind.goes_left(col[r as usize], missing));
 
             let depth = leaves[leaf].depth + 1;
             let parent_slot = leaves[leaf].slot;
-            let (left_ok, right_ok) = (self.splittable(&info.left, depth), self.splittable(&info.right, depth));
+            let (left_ok, right_ok) = (
+                self.splittable(&info.left, depth),
+                self.splittable(&info.right, depth),
+            );
             // The smaller child is built from its rows into the fresh slot `new_leaf`; the
             // larger inherits the parent's slot and becomes parent - smaller.
             let left_smaller = info.left.count <= info.right.count;
-            let (smaller, larger_ok) = if left_smaller { (leaf, right_ok) } else { (new_leaf, left_ok) };
+            let (smaller, larger_ok) = if left_smaller {
+                (leaf, right_ok)
+            } else {
+                (new_leaf, left_ok)
+            };
             if left_ok || right_ok {
                 self.build(new_leaf, smaller, gh, false, used);
                 if larger_ok {
@@ -104,9 +125,21 @@ impl<'a> TreeGrower<'a> {
                     parent_h.subtract(small_h, used);
                 }
             }
-            let (left_slot, right_slot) = if left_smaller { (new_leaf, parent_slot) } else { (parent_slot, new_leaf) };
-            let left_best = if left_ok { self.best_split(left_slot, info.left, used) } else { None };
-            let right_best = if right_ok { self.best_split(right_slot, info.right, used) } else { None };
+            let (left_slot, right_slot) = if left_smaller {
+                (new_leaf, parent_slot)
+            } else {
+                (parent_slot, new_leaf)
+            };
+            let left_best = if left_ok {
+                self.best_split(left_slot, info.left, used)
+            } else {
+                None
+            };
+            let right_best = if right_ok {
+                self.best_split(right_slot, info.right, used)
+            } else {
+                None
+            };
             leaves[leaf] = LeafState {
                 stats: info.left,
                 depth,
@@ -123,7 +156,8 @@ impl<'a> TreeGrower<'a> {
             });
         }
         for (i, l) in leaves.iter().enumerate() {
-            let v = leaf_output(l.stats.grad, l.stats.hess, self.params.lambda_l2) * self.params.learning_rate;
+            let v = leaf_output(l.stats.grad, l.stats.hess, self.params.lambda_l2)
+                * self.params.learning_rate;
             tree.set_leaf_value(i, v);
         }
         tree
@@ -156,7 +190,12 @@ impl<'a> TreeGrower<'a> {
         let per_feature: Vec<Option<SplitInfo>> = (0..features.len())
             .into_par_iter()
             .map(|f| {
-                if used[f] { self.cfg.best_split(f, hist.feature(f), &features[f].mapper, total) } else { None }
+                if used[f] {
+                    self.cfg
+                        .best_split(f, hist.feature(f), &features[f].mapper, total)
+                } else {
+                    None
+                }
             })
             .collect();
         per_feature
@@ -184,7 +223,10 @@ fn pick_leaf(leaves: &[LeafState]) -> Option<usize> {
 
 /// Two distinct elements of a slice, mutably.
 fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
-    assert_ne!(a, b, "histogram slots of parent and child differ by construction");
+    assert_ne!(
+        a, b,
+        "histogram slots of parent and child differ by construction"
+    );
     if a < b {
         let (x, y) = v.split_at_mut(b);
         (&mut x[a], &mut y[0])

@@ -155,7 +155,9 @@ mod tests {
     }
 
     fn gh_of(n: usize) -> Vec<[f64; 2]> {
-        (0..n).map(|i| [(i as f64 * 0.31).sin(), 0.5 + (i % 7) as f64]).collect()
+        (0..n)
+            .map(|i| [(i as f64 * 0.31).sin(), 0.5 + (i % 7) as f64])
+            .collect()
     }
 
     #[test]
@@ -190,8 +192,14 @@ mod tests {
         let mut h = Histogram::new(3);
         h.build(&ds, None, &gh, &[true, false, true]);
         let col = ds.column(0);
-        let want: f64 = (0..ds.n_rows()).filter(|&r| col[r] == 4).map(|r| gh[r][0]).sum();
+        let want: f64 = (0..ds.n_rows())
+            .filter(|&r| col[r] == 4)
+            .map(|r| gh[r][0])
+            .sum();
         assert!((h.feature(0)[4].grad - want).abs() < 1e-12);
-        assert!(h.feature(1).iter().all(|s| s.count == 0.0), "unused feature stays empty");
+        assert!(
+            h.feature(1).iter().all(|s| s.count == 0.0),
+            "unused feature stays empty"
+        );
     }
 }

@@ -70,7 +70,10 @@ impl Booster {
     }
 
     /// Raw scores of rows given as feature columns (`columns[f][row]`), in parallel.
-    pub fn predict_columns<T: FeatureValue>(&self, columns: &[Vec<T>]) -> Result<Vec<f64>, GbdtError> {
+    pub fn predict_columns<T: FeatureValue>(
+        &self,
+        columns: &[Vec<T>],
+    ) -> Result<Vec<f64>, GbdtError> {
         self.check_row_len(columns.len())?;
         let n = columns.first().map_or(0, Vec::len);
         if let Some(bad) = columns.iter().find(|c| c.len() != n) {

@@ -467,7 +467,7 @@ impl StoreBuilder {
         Ok(self.finish_unchecked())
     }
 
-    fn finish_unchecked(self) -> (EventStore, BuildNotes) {
+    pub(crate) fn finish_unchecked(self) -> (EventStore, BuildNotes) {
         let n = self.ts.len();
         // Sort a compact key array, then gather each column once (cache-friendly, parallel).
         // The file index last makes the order total, so equal keys keep file order.

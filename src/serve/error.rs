@@ -34,6 +34,10 @@ pub enum Code {
     PayloadTooLarge,
     /// A batch has more ids than the configured limit.
     BatchTooLarge,
+    /// The customer id is not known to the model.
+    UnknownCustomer,
+    /// The item id is not known to the model.
+    UnknownItem,
     /// A reload is already running.
     ReloadInProgress,
     /// A bundle offered for reload was refused; the old one keeps serving.
@@ -62,6 +66,8 @@ impl Code {
             Code::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             Code::PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
             Code::BatchTooLarge => ("batch_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            Code::UnknownCustomer => ("unknown_customer", StatusCode::NOT_FOUND),
+            Code::UnknownItem => ("unknown_item", StatusCode::NOT_FOUND),
             Code::ReloadInProgress => ("reload_in_progress", StatusCode::CONFLICT),
             Code::InvalidBundle => ("invalid_bundle", StatusCode::UNPROCESSABLE_ENTITY),
             Code::NoModel => ("no_model", StatusCode::SERVICE_UNAVAILABLE),
@@ -149,6 +155,26 @@ pub enum ApiError {
         /// Request path.
         path: String,
     },
+    /// A query or path parameter has a value outside what the endpoint accepts.
+    #[error("parameter {name:?}: {reason}")]
+    BadParameter {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// No customer with this id in the served model.
+    #[error("unknown customer {id:?}")]
+    UnknownCustomer {
+        /// The id asked for.
+        id: String,
+    },
+    /// No item with this id in the served model.
+    #[error("unknown item {id:?}")]
+    UnknownItem {
+        /// The id asked for.
+        id: String,
+    },
     /// A reload is already running.
     #[error("a reload is already in progress; retry when it finishes")]
     ReloadInProgress,
@@ -181,6 +207,9 @@ impl ApiError {
             ApiError::AdminLoopbackOnly => Code::AdminLoopbackOnly,
             ApiError::RouteNotFound { .. } => Code::RouteNotFound,
             ApiError::MethodNotAllowed { .. } => Code::MethodNotAllowed,
+            ApiError::BadParameter { .. } => Code::BadParameter,
+            ApiError::UnknownCustomer { .. } => Code::UnknownCustomer,
+            ApiError::UnknownItem { .. } => Code::UnknownItem,
             ApiError::ReloadInProgress => Code::ReloadInProgress,
             ApiError::InvalidBundle(_) => Code::InvalidBundle,
             ApiError::NoModel => Code::NoModel,

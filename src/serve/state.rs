@@ -20,20 +20,43 @@ use super::config::ServeConfig;
 use super::error::ApiError;
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
+use crate::scoring::TrainedModels;
+use std::collections::HashMap;
 
 /// The models decoded from a bundle for serving.
 ///
 /// Extension point for model modules: each adds its serving struct as a field and one
 /// decoding line in [`ServingModels::from_bundle`]; a section that is missing or does not
 /// decode refuses the whole bundle, so a reload never installs a half-usable model.
-#[derive(Debug, Default)]
-pub struct ServingModels {}
+#[derive(Debug)]
+pub struct ServingModels {
+    /// Every trained model.
+    pub trained: TrainedModels,
+    /// External customer id → dense index.
+    pub customer_index: HashMap<String, u32>,
+    /// External item id → dense index.
+    pub item_index: HashMap<String, u32>,
+}
 
 impl ServingModels {
     /// Decodes every model's serving structures from `bundle`.
     pub fn from_bundle(bundle: &Bundle) -> Result<ServingModels, BundleError> {
-        let _ = bundle;
-        Ok(ServingModels {})
+        let trained = TrainedModels::from_bundle(bundle)?;
+        Ok(ServingModels {
+            customer_index: trained.base.customer_index(),
+            item_index: trained.base.item_index(),
+            trained,
+        })
+    }
+
+    /// Dense index of a customer id.
+    pub fn customer(&self, id: &str) -> Option<u32> {
+        self.customer_index.get(id).copied()
+    }
+
+    /// Dense index of an item id.
+    pub fn item(&self, id: &str) -> Option<u32> {
+        self.item_index.get(id).copied()
     }
 }
 

@@ -58,6 +58,7 @@
 
 mod catalog;
 mod customer;
+mod store;
 mod write;
 
 #[cfg(test)]
@@ -66,6 +67,7 @@ mod tests;
 use rayon::prelude::*;
 
 pub use catalog::{CATEGORY_FIDELITY, category_name};
+pub use store::to_store;
 pub use write::{SynthError, SynthPaths, customer_id, item_id, write_csv};
 
 /// Order id of events that belong to no order (views and carts).

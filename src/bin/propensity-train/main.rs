@@ -3,14 +3,15 @@
 //! Each subcommand lives in its own file next to this one, exposing `Args` (clap) and
 //! `run(Args) -> anyhow::Result<()>`; library errors are typed, `anyhow` only adds context here.
 
-mod stats;
 mod gbdt;
 mod inspect;
+mod stats;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod synth;
+mod train;
 
 /// Offline trainer: read event logs, train, evaluate and inspect models.
 #[derive(Parser)]
@@ -26,6 +27,8 @@ enum Command {
     Stats(stats::Args),
     /// Write a synthetic event log with known ground truth.
     Synth(synth::Args),
+    /// Train every model on an event log and write one model bundle.
+    Train(train::Args),
     /// Tabular mode: train a GBDT on any CSV feature table, or predict with one.
     Gbdt(gbdt::Args),
     /// Show a bundle's metadata, metrics, feature importance and sections.
@@ -35,8 +38,7 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Stats(args) => stats::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Train(args) => train::run(args),
         Command::Gbdt(args) => gbdt::run(args),
         Command::Inspect(args) => inspect::run(args),
     };

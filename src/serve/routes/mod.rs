@@ -2,6 +2,7 @@
 //! share. Handlers stay thin: extract, call library code, serialize.
 
 mod admin;
+mod customers;
 mod health;
 mod model;
 
@@ -23,7 +24,14 @@ use super::state::ServingState;
 pub const X_MODEL_VERSION: HeaderName = HeaderName::from_static("x-model-version");
 
 /// Names of all routes, as used in metrics labels and `HttpRequest::match_name`.
-pub const ROUTE_NAMES: &[&str] = &["healthz", "readyz", "metrics", "model", "admin_reload"];
+pub const ROUTE_NAMES: &[&str] = &[
+    "healthz",
+    "readyz",
+    "metrics",
+    "model",
+    "admin_reload",
+    "customer",
+];
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -31,7 +39,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("readyz", "/readyz").route(web::get().to(health::readyz)))
         .service(resource("metrics", "/metrics").route(web::get().to(health::metrics)))
         .service(resource("model", "/v1/model").route(web::get().to(model::model)))
-        .service(resource("admin_reload", "/admin/reload").route(web::post().to(admin::reload)));
+        .service(resource("admin_reload", "/admin/reload").route(web::post().to(admin::reload)))
+        .service(
+            resource("customer", "/v1/customers/{id}").route(web::get().to(customers::profile)),
+        );
 }
 
 /// A named resource whose wrong-method answer uses the error envelope.
