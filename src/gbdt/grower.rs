@@ -83,12 +83,16 @@ impl<'a> TreeGrower<'a> {
         }
         while tree.n_leaves() < max_leaves {
             let Some(leaf) = pick_leaf(&leaves) else { break };
-            let Some(info) = leaves[leaf].best.take() else { break };
-            let mapper = &self.ds.features()[info.feature].mapper;
-            let (node, new_leaf) = tree.split_leaf(leaf, leaves[leaf].parent, &info, mapper);
+            let Some(mut info) = leaves[leaf].best.take() else { break };
             let col = self.ds.column(info.feature);
             let missing = self.missing[info.feature];
-            self.partition.split(leaf, |r| info.kind.goes_left(col[r as usize], missing));
+            let new_leaf = self.partition.split(leaf, |r| info.kind.goes_left(col[r as usize], missing));
+            // Histogram counts are estimates; the partition knows the exact sizes.
+            info.left.count = self.partition.rows(leaf).len() as f64;
+            info.right.count = self.partition.rows(new_leaf).len() as f64;
+            let mapper = &self.ds.features()[info.feature].mapper;
+            let (node, tree_leaf) = tree.split_leaf(leaf, leaves[leaf].parent, &info, mapper);
+            debug_assert_eq!(tree_leaf, new_leaf, "tree and partition number leaves alike");
 
             let depth = leaves[leaf].depth + 1;
             let parent_slot = leaves[leaf].slot;

@@ -456,7 +456,7 @@ mod tests {
             }
         }
         let dup = Data::new(vec![dx], dy);
-        let p = Params { num_iterations: 10, num_leaves: 8, min_data_in_leaf: 1, min_sum_hessian_in_leaf: 0.0, ..Params::default() };
+        let p = Params { num_iterations: 10, num_leaves: 4, min_data_in_leaf: 1, min_sum_hessian_in_leaf: 0.0, ..Params::default() };
         let a = Booster::train(&p, &weighted.dataset(&p), None).expect("trains");
         let b = Booster::train(&p, &dup.dataset(&p), None).expect("trains");
         for v in 0..50 {
