@@ -15,9 +15,13 @@ const FEATURES: usize = 48;
 
 fn dataset() -> Dataset {
     let mut rng = Rng::new(7);
-    let columns: Vec<Vec<f64>> = (0..FEATURES).map(|_| (0..ROWS).map(|_| rng.normal()).collect()).collect();
+    let columns: Vec<Vec<f64>> = (0..FEATURES)
+        .map(|_| (0..ROWS).map(|_| rng.normal()).collect())
+        .collect();
     let names: Vec<String> = (0..FEATURES).map(|f| format!("f{f}")).collect();
-    let labels: Vec<f64> = (0..ROWS).map(|r| f64::from(columns[0][r] + columns[1][r] > 0.0)).collect();
+    let labels: Vec<f64> = (0..ROWS)
+        .map(|r| f64::from(columns[0][r] + columns[1][r] > 0.0))
+        .collect();
     let input = DenseInput {
         columns: &columns,
         feature_names: &names,
@@ -34,7 +38,10 @@ fn bench_histogram(c: &mut Criterion) {
     let gh: Vec<[f64; 2]> = (0..ROWS).map(|_| [rng.normal(), 0.25]).collect();
     let used = vec![true; FEATURES];
     let mut hist = Histogram::new(FEATURES);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
     let mut group = c.benchmark_group("histogram_build_1thread");
     group.sample_size(20);
     group.throughput(Throughput::Elements((ROWS * FEATURES) as u64));
@@ -56,19 +63,34 @@ fn bench_histogram(c: &mut Criterion) {
 fn bench_split(c: &mut Criterion) {
     let ds = dataset();
     let mut rng = Rng::new(9);
-    let gh: Vec<[f64; 2]> = ds.labels().iter().map(|&y| [0.5 - y + 0.1 * rng.normal(), 0.25]).collect();
+    let gh: Vec<[f64; 2]> = ds
+        .labels()
+        .iter()
+        .map(|&y| [0.5 - y + 0.1 * rng.normal(), 0.25])
+        .collect();
     let used = vec![true; FEATURES];
     let mut hist = Histogram::new(FEATURES);
     hist.build(&ds, None, &gh, &used);
     let total = gh.iter().fold(BinStats::default(), |mut t, g| {
-        t += BinStats { grad: g[0], hess: g[1], count: 1.0 };
+        t += BinStats {
+            grad: g[0],
+            hess: g[1],
+            count: 1.0,
+        };
         t
     });
     let cfg = SplitConfig::from(&Params::default());
     c.bench_function("best_split_all_features", |b| {
         b.iter(|| {
             (0..FEATURES)
-                .filter_map(|f| cfg.best_split(f, hist.feature(f), &ds.features()[f].mapper, black_box(total)))
+                .filter_map(|f| {
+                    cfg.best_split(
+                        f,
+                        hist.feature(f),
+                        &ds.features()[f].mapper,
+                        black_box(total),
+                    )
+                })
                 .map(|s| s.gain)
                 .fold(f64::MIN, f64::max)
         })

@@ -25,7 +25,11 @@ pub fn auc(scores: &[f64], labels: &[f64], weights: Option<&[f64]>) -> f64 {
         while j < order.len() && scores[order[j]] == scores[order[i]] {
             let r = order[j];
             let w = weights.map_or(1.0, |w| w[r]);
-            if labels[r] > 0.5 { pos += w } else { neg += w }
+            if labels[r] > 0.5 {
+                pos += w
+            } else {
+                neg += w
+            }
             j += 1;
         }
         area += pos * (neg_below + 0.5 * neg);
@@ -47,17 +51,24 @@ pub fn logloss(probs: &[f64], labels: &[f64], weights: Option<&[f64]>) -> f64 {
 
 /// Mean squared error of probabilities, `(p - y)^2`.
 pub fn brier(probs: &[f64], labels: &[f64], weights: Option<&[f64]>) -> f64 {
-    weighted_mean(probs.len().min(labels.len()), weights, |i| (probs[i] - labels[i]).powi(2))
+    weighted_mean(probs.len().min(labels.len()), weights, |i| {
+        (probs[i] - labels[i]).powi(2)
+    })
 }
 
 /// Root mean squared error.
 pub fn rmse(preds: &[f64], labels: &[f64], weights: Option<&[f64]>) -> f64 {
-    weighted_mean(preds.len().min(labels.len()), weights, |i| (preds[i] - labels[i]).powi(2)).sqrt()
+    weighted_mean(preds.len().min(labels.len()), weights, |i| {
+        (preds[i] - labels[i]).powi(2)
+    })
+    .sqrt()
 }
 
 /// Mean absolute error.
 pub fn mae(preds: &[f64], labels: &[f64], weights: Option<&[f64]>) -> f64 {
-    weighted_mean(preds.len().min(labels.len()), weights, |i| (preds[i] - labels[i]).abs())
+    weighted_mean(preds.len().min(labels.len()), weights, |i| {
+        (preds[i] - labels[i]).abs()
+    })
 }
 
 /// Mean Poisson negative log-likelihood without the `ln y!` constant: `λ - y ln λ`
@@ -81,7 +92,14 @@ mod tests {
                 if y[i] > 0.5 && y[j] <= 0.5 {
                     let ww = w[i] * w[j];
                     den += ww;
-                    num += ww * if s[i] > s[j] { 1.0 } else if s[i] == s[j] { 0.5 } else { 0.0 };
+                    num += ww
+                        * if s[i] > s[j] {
+                            1.0
+                        } else if s[i] == s[j] {
+                            0.5
+                        } else {
+                            0.0
+                        };
                 }
             }
         }

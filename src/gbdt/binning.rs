@@ -33,7 +33,11 @@ pub enum BinMapper {
 /// The integer category a raw value stands for, or `None` when it counts as missing
 /// (NaN, negative, or too large for an integer), as in LightGBM.
 pub fn category_of(v: f64) -> Option<i64> {
-    if v >= 0.0 && v < 9.0e15 { Some(v as i64) } else { None }
+    if (0.0..9.0e15).contains(&v) {
+        Some(v as i64)
+    } else {
+        None
+    }
 }
 
 impl BinMapper {
@@ -130,8 +134,11 @@ impl BinMapper {
                 }
             }
             BinMapper::Categorical { categories } => {
-                let lookup: HashMap<i64, u8> =
-                    categories.iter().enumerate().map(|(i, &c)| (c, i as u8)).collect();
+                let lookup: HashMap<i64, u8> = categories
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| (c, i as u8))
+                    .collect();
                 for (o, &v) in out.iter_mut().zip(column) {
                     *o = category_of(v)
                         .and_then(|c| lookup.get(&c).copied())
@@ -144,9 +151,10 @@ impl BinMapper {
     /// Raw threshold of a numeric split whose left side holds bins `0..=bin`.
     pub fn upper_bound(&self, bin: u8) -> f64 {
         match self {
-            BinMapper::Numerical { upper_bounds } => {
-                upper_bounds.get(bin as usize).copied().unwrap_or(f64::INFINITY)
-            }
+            BinMapper::Numerical { upper_bounds } => upper_bounds
+                .get(bin as usize)
+                .copied()
+                .unwrap_or(f64::INFINITY),
             BinMapper::Categorical { .. } => f64::NAN,
         }
     }
@@ -181,14 +189,19 @@ mod tests {
 
     #[test]
     fn quantile_bins_are_balanced_monotone_and_keep_nan_apart() {
-        let sample: Vec<f64> = (0..10_000).map(|i| (i as f64 * 0.37).sin() * 100.0).collect();
+        let sample: Vec<f64> = (0..10_000)
+            .map(|i| (i as f64 * 0.37).sin() * 100.0)
+            .collect();
         let m = BinMapper::fit_numerical(&sample, 16);
         assert_eq!(m.num_bins(), 16);
         let mut sorted = sample.clone();
         sorted.sort_by(f64::total_cmp);
         let mut out = vec![0u8; sorted.len()];
         m.bin_column(&sorted, &mut out);
-        assert!(out.windows(2).all(|w| w[0] <= w[1]), "binning must be monotone");
+        assert!(
+            out.windows(2).all(|w| w[0] <= w[1]),
+            "binning must be monotone"
+        );
         let mut counts = [0usize; 16];
         for &b in &out {
             counts[b as usize] += 1;
@@ -219,7 +232,12 @@ mod tests {
     #[test]
     fn categories_ranked_by_frequency_and_rest_missing() {
         let m = BinMapper::fit_categorical(&[5.0, 5.0, 7.0, 7.0, 7.0, 9.0, -1.0, f64::NAN], 3);
-        assert_eq!(m, BinMapper::Categorical { categories: vec![7, 5] });
+        assert_eq!(
+            m,
+            BinMapper::Categorical {
+                categories: vec![7, 5]
+            }
+        );
         let mut out = [0u8; 5];
         m.bin_column(&[7.0, 5.0, 9.0, -1.0, f64::NAN], &mut out);
         assert_eq!(out, [0, 1, 2, 2, 2]);

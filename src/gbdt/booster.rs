@@ -27,7 +27,11 @@ pub struct Booster {
 
 impl Booster {
     /// Trains on `train`, watching `valid` for metrics and early stopping.
-    pub fn train(params: &Params, train: &Dataset, valid: Option<&Dataset>) -> Result<Self, GbdtError> {
+    pub fn train(
+        params: &Params,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+    ) -> Result<Self, GbdtError> {
         train::train(params, train, valid, &mut |_| {})
     }
 
@@ -113,12 +117,15 @@ impl Booster {
     /// so a bad file is refused at load time instead of misbehaving at predict time.
     pub fn validate(&self) -> Result<(), String> {
         if self.format_version != FORMAT_VERSION {
-            return Err(format!("model format version {} (supported: {FORMAT_VERSION})", self.format_version));
+            return Err(format!(
+                "model format version {} (supported: {FORMAT_VERSION})",
+                self.format_version
+            ));
         }
         for (i, t) in self.trees.iter().enumerate() {
-            t.validate(self.features.len()).map_err(|e| format!("tree {i}: {e}"))?;
+            t.validate(self.features.len())
+                .map_err(|e| format!("tree {i}: {e}"))?;
         }
         Ok(())
     }
 }
-

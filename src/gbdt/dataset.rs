@@ -114,17 +114,20 @@ impl Dataset {
         let n_groups = features.len().div_ceil(GROUP);
         let mut groups = vec![0u64; n_rows * n_groups];
         if n_rows > 0 {
-            groups.par_chunks_mut(n_rows).enumerate().for_each(|(g, words)| {
-                for j in 0..GROUP {
-                    let f = g * GROUP + j;
-                    if f < features.len() {
-                        let col = &bins[f * n_rows..(f + 1) * n_rows];
-                        for (w, &b) in words.iter_mut().zip(col) {
-                            *w |= u64::from(b) << (8 * j);
+            groups
+                .par_chunks_mut(n_rows)
+                .enumerate()
+                .for_each(|(g, words)| {
+                    for j in 0..GROUP {
+                        let f = g * GROUP + j;
+                        if f < features.len() {
+                            let col = &bins[f * n_rows..(f + 1) * n_rows];
+                            for (w, &b) in words.iter_mut().zip(col) {
+                                *w |= u64::from(b) << (8 * j);
+                            }
                         }
                     }
-                }
-            });
+                });
         }
         Self {
             n_rows,
@@ -208,7 +211,11 @@ fn check_shape(input: &DenseInput<'_>) -> Result<usize, GbdtError> {
                 expected: n_rows,
             });
         }
-        if let Some((row, &value)) = w.iter().enumerate().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
+        if let Some((row, &value)) = w
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+        {
             return Err(GbdtError::BadWeight { row, value });
         }
     }
@@ -263,13 +270,31 @@ mod tests {
         assert!(ds.features()[1].mapper.is_categorical());
 
         let short = [0.0, 1.0];
-        let bad = DenseInput { labels: &short, ..input };
-        assert!(matches!(Dataset::from_dense(bad, &Params::default()), Err(GbdtError::RowCount { .. })));
+        let bad = DenseInput {
+            labels: &short,
+            ..input
+        };
+        assert!(matches!(
+            Dataset::from_dense(bad, &Params::default()),
+            Err(GbdtError::RowCount { .. })
+        ));
         let w = [1.0, -1.0, 1.0];
-        let bad = DenseInput { weights: Some(&w), ..input };
-        assert!(matches!(Dataset::from_dense(bad, &Params::default()), Err(GbdtError::BadWeight { row: 1, .. })));
-        let bad = DenseInput { categorical: &["nope".to_string()], ..input };
-        assert!(matches!(Dataset::from_dense(bad, &Params::default()), Err(GbdtError::UnknownCategorical(_))));
+        let bad = DenseInput {
+            weights: Some(&w),
+            ..input
+        };
+        assert!(matches!(
+            Dataset::from_dense(bad, &Params::default()),
+            Err(GbdtError::BadWeight { row: 1, .. })
+        ));
+        let bad = DenseInput {
+            categorical: &["nope".to_string()],
+            ..input
+        };
+        assert!(matches!(
+            Dataset::from_dense(bad, &Params::default()),
+            Err(GbdtError::UnknownCategorical(_))
+        ));
     }
 
     #[test]

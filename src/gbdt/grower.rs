@@ -9,6 +9,9 @@ use super::split::{SplitConfig, SplitInfo, leaf_output};
 use super::tree::Tree;
 use rayon::prelude::*;
 
+/// Rows per parallel chunk when gathering a leaf's gradients.
+const GATHER_CHUNK: usize = 1 << 14;
+
 /// A leaf while the tree grows.
 #[derive(Debug)]
 struct LeafState {
@@ -33,6 +36,11 @@ pub struct TreeGrower<'a> {
 }
 
 impl<'a> TreeGrower<'a> {
+    /// Rows per leaf of the last grown tree.
+    pub fn partition(&self) -> &DataPartition {
+        &self.partition
+    }
+
     /// Buffers for trees of up to `params.num_leaves` leaves over `ds`.
     pub fn new(ds: &'a Dataset, params: &'a Params) -> Self {
         Self {
@@ -42,13 +50,12 @@ impl<'a> TreeGrower<'a> {
             hists: Vec::new(),
             partition: DataPartition::default(),
             ordered: Vec::new(),
-            missing: ds.features().iter().map(|f| f.mapper.missing_bin()).collect(),
+            missing: ds
+                .features()
+                .iter()
+                .map(|f| f.mapper.missing_bin())
+                .collect(),
         }
-    }
-
-    /// Rows per leaf of the last grown tree.
-    pub fn partition(&self) -> &DataPartition {
-        &self.partition
     }
 
     /// Grows one tree on per-row `[gradient, hessian]` (weights applied), over the rows in
@@ -58,7 +65,8 @@ impl<'a> TreeGrower<'a> {
         let n_features = self.ds.n_features();
         let max_leaves = self.params.num_leaves;
         if self.hists.len() < max_leaves {
-            self.hists.resize_with(max_leaves, || Histogram::new(n_features));
+            self.hists
+                .resize_with(max_leaves, || Histogram::new(n_features));
         }
         match bag {
             None => self.partition.reset(0..self.ds.n_rows() as u32),
@@ -67,7 +75,11 @@ impl<'a> TreeGrower<'a> {
         let mut root = BinStats::default();
         for &r in self.partition.rows(0) {
             let g = gh[r as usize];
-            root += BinStats { grad: g[0], hess: g[1], count: 1.0 };
+            root += BinStats {
+                grad: g[0],
+                hess: g[1],
+                count: 1.0,
+            };
         }
         let mut tree = Tree::single_leaf(root.count);
         let mut leaves = vec![LeafState {
@@ -82,25 +94,41 @@ impl<'a> TreeGrower<'a> {
             leaves[0].best = self.best_split(0, root, used);
         }
         while tree.n_leaves() < max_leaves {
-            let Some(leaf) = pick_leaf(&leaves) else { break };
-            let Some(mut info) = leaves[leaf].best.take() else { break };
+            let Some(leaf) = pick_leaf(&leaves) else {
+                break;
+            };
+            let Some(mut info) = leaves[leaf].best.take() else {
+                break;
+            };
             let col = self.ds.column(info.feature);
             let missing = self.missing[info.feature];
-            let new_leaf = self.partition.split(leaf, |r| info.kind.goes_left(col[r as usize], missing));
+            let new_leaf = self
+                .partition
+                .split(leaf, |r| info.kind.goes_left(col[r as usize], missing));
             // Histogram counts are estimates; the partition knows the exact sizes.
             info.left.count = self.partition.rows(leaf).len() as f64;
             info.right.count = self.partition.rows(new_leaf).len() as f64;
             let mapper = &self.ds.features()[info.feature].mapper;
             let (node, tree_leaf) = tree.split_leaf(leaf, leaves[leaf].parent, &info, mapper);
-            debug_assert_eq!(tree_leaf, new_leaf, "tree and partition number leaves alike");
+            debug_assert_eq!(
+                tree_leaf, new_leaf,
+                "tree and partition number leaves alike"
+            );
 
             let depth = leaves[leaf].depth + 1;
             let parent_slot = leaves[leaf].slot;
-            let (left_ok, right_ok) = (self.splittable(&info.left, depth), self.splittable(&info.right, depth));
+            let (left_ok, right_ok) = (
+                self.splittable(&info.left, depth),
+                self.splittable(&info.right, depth),
+            );
             // The smaller child is built from its rows into the fresh slot `new_leaf`; the
             // larger inherits the parent's slot and becomes parent - smaller.
             let left_smaller = info.left.count <= info.right.count;
-            let (smaller, larger_ok) = if left_smaller { (leaf, right_ok) } else { (new_leaf, left_ok) };
+            let (smaller, larger_ok) = if left_smaller {
+                (leaf, right_ok)
+            } else {
+                (new_leaf, left_ok)
+            };
             if left_ok || right_ok {
                 self.build(new_leaf, smaller, gh, false, used);
                 if larger_ok {
@@ -108,9 +136,21 @@ impl<'a> TreeGrower<'a> {
                     parent_h.subtract(small_h, used);
                 }
             }
-            let (left_slot, right_slot) = if left_smaller { (new_leaf, parent_slot) } else { (parent_slot, new_leaf) };
-            let left_best = if left_ok { self.best_split(left_slot, info.left, used) } else { None };
-            let right_best = if right_ok { self.best_split(right_slot, info.right, used) } else { None };
+            let (left_slot, right_slot) = if left_smaller {
+                (new_leaf, parent_slot)
+            } else {
+                (parent_slot, new_leaf)
+            };
+            let left_best = if left_ok {
+                self.best_split(left_slot, info.left, used)
+            } else {
+                None
+            };
+            let right_best = if right_ok {
+                self.best_split(right_slot, info.right, used)
+            } else {
+                None
+            };
             leaves[leaf] = LeafState {
                 stats: info.left,
                 depth,
@@ -127,7 +167,8 @@ impl<'a> TreeGrower<'a> {
             });
         }
         for (i, l) in leaves.iter().enumerate() {
-            let v = leaf_output(l.stats.grad, l.stats.hess, self.params.lambda_l2) * self.params.learning_rate;
+            let v = leaf_output(l.stats.grad, l.stats.hess, self.params.lambda_l2)
+                * self.params.learning_rate;
             tree.set_leaf_value(i, v);
         }
         tree
@@ -148,8 +189,15 @@ impl<'a> TreeGrower<'a> {
             return;
         }
         let rows = self.partition.rows(leaf);
-        self.ordered.clear();
-        self.ordered.extend(rows.iter().map(|&r| gh[r as usize]));
+        self.ordered.resize(rows.len(), [0.0; 2]);
+        self.ordered
+            .par_chunks_mut(GATHER_CHUNK)
+            .zip(rows.par_chunks(GATHER_CHUNK))
+            .for_each(|(out, rows)| {
+                for (o, &r) in out.iter_mut().zip(rows) {
+                    *o = gh[r as usize];
+                }
+            });
         self.hists[slot].build(self.ds, Some(rows), &self.ordered, used);
     }
 
@@ -160,7 +208,12 @@ impl<'a> TreeGrower<'a> {
         let per_feature: Vec<Option<SplitInfo>> = (0..features.len())
             .into_par_iter()
             .map(|f| {
-                if used[f] { self.cfg.best_split(f, hist.feature(f), &features[f].mapper, total) } else { None }
+                if used[f] {
+                    self.cfg
+                        .best_split(f, hist.feature(f), &features[f].mapper, total)
+                } else {
+                    None
+                }
             })
             .collect();
         per_feature
@@ -188,7 +241,10 @@ fn pick_leaf(leaves: &[LeafState]) -> Option<usize> {
 
 /// Two distinct elements of a slice, mutably.
 fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
-    assert_ne!(a, b, "histogram slots of parent and child differ by construction");
+    assert_ne!(
+        a, b,
+        "histogram slots of parent and child differ by construction"
+    );
     if a < b {
         let (x, y) = v.split_at_mut(b);
         (&mut x[a], &mut y[0])

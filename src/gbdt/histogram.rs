@@ -93,7 +93,11 @@ impl Histogram {
                 match rows {
                     None => accumulate(words.iter().copied().zip(gh), slots),
                     Some(rows) => {
-                        let ahead = rows.get(PREFETCH..).unwrap_or(&[]).iter().chain(std::iter::repeat(&0));
+                        let ahead = rows
+                            .get(PREFETCH..)
+                            .unwrap_or(&[])
+                            .iter()
+                            .chain(std::iter::repeat(&0));
                         let gathered = rows.iter().zip(ahead).map(|(&r, &next)| {
                             prefetch(words, next as usize);
                             words[r as usize]
@@ -145,7 +149,11 @@ fn prefetch(words: &[u64], i: usize) {
 fn estimate_counts(slots: &mut [BinStats], n_rows: usize) {
     for feature in slots.chunks_mut(SLOTS) {
         let hess: f64 = feature.iter().map(|s| s.hess).sum();
-        let factor = if hess > 0.0 { n_rows as f64 / hess } else { 0.0 };
+        let factor = if hess > 0.0 {
+            n_rows as f64 / hess
+        } else {
+            0.0
+        };
         for s in feature {
             s.count = (s.hess * factor).round();
         }
@@ -192,7 +200,9 @@ mod tests {
     }
 
     fn gh_of(n: usize) -> Vec<[f64; 2]> {
-        (0..n).map(|i| [(i as f64 * 0.31).sin(), 0.5 + (i % 7) as f64]).collect()
+        (0..n)
+            .map(|i| [(i as f64 * 0.31).sin(), 0.5 + (i % 7) as f64])
+            .collect()
     }
 
     #[test]
@@ -213,11 +223,17 @@ mod tests {
         for f in 0..3 {
             for (a, b) in parent.feature(f).iter().zip(direct.feature(f)) {
                 assert!((a.grad - b.grad).abs() < 1e-9 && (a.hess - b.hess).abs() < 1e-9);
-                assert!((a.count - b.count).abs() <= 1.0, "estimated counts agree to rounding");
+                assert!(
+                    (a.count - b.count).abs() <= 1.0,
+                    "estimated counts agree to rounding"
+                );
             }
         }
         let total: f64 = direct.feature(1).iter().map(|s| s.count).sum();
-        assert!((total - right.len() as f64).abs() <= 17.0, "one rounding per bin at most");
+        assert!(
+            (total - right.len() as f64).abs() <= 17.0,
+            "one rounding per bin at most"
+        );
     }
 
     #[test]
@@ -227,10 +243,16 @@ mod tests {
         let mut h = Histogram::new(3);
         h.build(&ds, None, &gh, &[true, false, true]);
         let col = ds.column(0);
-        let want: f64 = (0..ds.n_rows()).filter(|&r| col[r] == 4).map(|r| gh[r][0]).sum();
+        let want: f64 = (0..ds.n_rows())
+            .filter(|&r| col[r] == 4)
+            .map(|r| gh[r][0])
+            .sum();
         assert!((h.feature(0)[4].grad - want).abs() < 1e-12);
         let mut none = Histogram::new(3);
         none.build(&ds, None, &gh, &[false; 3]);
-        assert!(none.feature(0).iter().all(|s| s.count == 0.0), "a group with no used feature is skipped");
+        assert!(
+            none.feature(0).iter().all(|s| s.count == 0.0),
+            "a group with no used feature is skipped"
+        );
     }
 }

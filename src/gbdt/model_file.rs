@@ -25,7 +25,9 @@ pub enum ModelFileError {
     #[error("not a propensity GBDT model file (bad magic bytes)")]
     BadMagic,
     /// Written by another format version.
-    #[error("model format version {found} is not supported (this build reads version {supported}); hint: retrain or use a matching build")]
+    #[error(
+        "model format version {found} is not supported (this build reads version {supported}); hint: retrain or use a matching build"
+    )]
     Version {
         /// Version in the file.
         found: u32,
@@ -33,7 +35,9 @@ pub enum ModelFileError {
         supported: u32,
     },
     /// Declared payload length disagrees with the file length (truncated or padded).
-    #[error("payload length {declared} does not match the file ({actual} bytes available); the file is truncated or corrupted")]
+    #[error(
+        "payload length {declared} does not match the file ({actual} bytes available); the file is truncated or corrupted"
+    )]
     Length {
         /// Length in the header.
         declared: u64,
@@ -41,7 +45,9 @@ pub enum ModelFileError {
         actual: u64,
     },
     /// The payload's checksum does not match.
-    #[error("checksum mismatch (stored {stored:08x}, computed {computed:08x}); the file is corrupted")]
+    #[error(
+        "checksum mismatch (stored {stored:08x}, computed {computed:08x}); the file is corrupted"
+    )]
     Checksum {
         /// CRC in the file.
         stored: u32,
@@ -112,14 +118,26 @@ mod tests {
         assert!(matches!(short, Err(ModelFileError::TooShort { .. })));
         let mut foreign = bytes.clone();
         foreign[0] = b'X';
-        assert!(matches!(decode_model_file::<(String, Vec<f64>)>(&foreign), Err(ModelFileError::BadMagic)));
+        assert!(matches!(
+            decode_model_file::<(String, Vec<f64>)>(&foreign),
+            Err(ModelFileError::BadMagic)
+        ));
         let mut newer = bytes.clone();
         newer[8] = 99;
-        assert!(matches!(decode_model_file::<(String, Vec<f64>)>(&newer), Err(ModelFileError::Version { found: 99, .. })));
+        assert!(matches!(
+            decode_model_file::<(String, Vec<f64>)>(&newer),
+            Err(ModelFileError::Version { found: 99, .. })
+        ));
         let truncated = &bytes[..bytes.len() - 3];
-        assert!(matches!(decode_model_file::<(String, Vec<f64>)>(truncated), Err(ModelFileError::Length { .. })));
+        assert!(matches!(
+            decode_model_file::<(String, Vec<f64>)>(truncated),
+            Err(ModelFileError::Length { .. })
+        ));
         let mut flipped = bytes.clone();
         flipped[HEADER + 2] ^= 0x40;
-        assert!(matches!(decode_model_file::<(String, Vec<f64>)>(&flipped), Err(ModelFileError::Checksum { .. })));
+        assert!(matches!(
+            decode_model_file::<(String, Vec<f64>)>(&flipped),
+            Err(ModelFileError::Checksum { .. })
+        ));
     }
 }

@@ -86,6 +86,11 @@ impl Default for Params {
     }
 }
 
+/// `x >= 0`, false for NaN (so NaN parameters are refused).
+fn non_negative(x: f64) -> bool {
+    x >= 0.0
+}
+
 fn bad(name: &'static str, value: impl ToString, reason: &'static str) -> GbdtError {
     GbdtError::BadParam {
         name,
@@ -109,38 +114,62 @@ impl Params {
         if self.max_depth == Some(0) {
             return Err(bad("max_depth", 0, "must be >= 1 (or unlimited)"));
         }
-        if !(self.min_sum_hessian_in_leaf >= 0.0) {
-            return Err(bad("min_sum_hessian_in_leaf", self.min_sum_hessian_in_leaf, "must be >= 0"));
+        if !non_negative(self.min_sum_hessian_in_leaf) {
+            return Err(bad(
+                "min_sum_hessian_in_leaf",
+                self.min_sum_hessian_in_leaf,
+                "must be >= 0",
+            ));
         }
         if !(self.lambda_l2 >= 0.0 && self.lambda_l2.is_finite()) {
             return Err(bad("lambda_l2", self.lambda_l2, "must be >= 0"));
         }
-        if !(self.min_gain_to_split >= 0.0) {
-            return Err(bad("min_gain_to_split", self.min_gain_to_split, "must be >= 0"));
+        if !non_negative(self.min_gain_to_split) {
+            return Err(bad(
+                "min_gain_to_split",
+                self.min_gain_to_split,
+                "must be >= 0",
+            ));
         }
         if !(2..=255).contains(&self.max_bin) {
-            return Err(bad("max_bin", self.max_bin, "must be in 2..=255 (u8 bin codes)"));
+            return Err(bad(
+                "max_bin",
+                self.max_bin,
+                "must be in 2..=255 (u8 bin codes)",
+            ));
         }
         if self.bin_construct_sample_cnt == 0 {
             return Err(bad("bin_construct_sample_cnt", 0, "must be >= 1"));
         }
         if !(self.bagging_fraction > 0.0 && self.bagging_fraction <= 1.0) {
-            return Err(bad("bagging_fraction", self.bagging_fraction, "must be in (0, 1]"));
+            return Err(bad(
+                "bagging_fraction",
+                self.bagging_fraction,
+                "must be in (0, 1]",
+            ));
         }
         if !(self.feature_fraction > 0.0 && self.feature_fraction <= 1.0) {
-            return Err(bad("feature_fraction", self.feature_fraction, "must be in (0, 1]"));
+            return Err(bad(
+                "feature_fraction",
+                self.feature_fraction,
+                "must be in (0, 1]",
+            ));
         }
-        if !(self.cat_smooth >= 0.0) {
+        if !non_negative(self.cat_smooth) {
             return Err(bad("cat_smooth", self.cat_smooth, "must be >= 0"));
         }
-        if !(self.cat_l2 >= 0.0) {
+        if !non_negative(self.cat_l2) {
             return Err(bad("cat_l2", self.cat_l2, "must be >= 0"));
         }
         if self.max_cat_threshold == 0 {
             return Err(bad("max_cat_threshold", 0, "must be >= 1"));
         }
-        if !(self.poisson_max_delta_step >= 0.0) {
-            return Err(bad("poisson_max_delta_step", self.poisson_max_delta_step, "must be >= 0"));
+        if !non_negative(self.poisson_max_delta_step) {
+            return Err(bad(
+                "poisson_max_delta_step",
+                self.poisson_max_delta_step,
+                "must be >= 0",
+            ));
         }
         Ok(())
     }
@@ -170,14 +199,62 @@ mod tests {
     #[test]
     fn out_of_range_values_are_named() {
         let cases: Vec<(Params, &str)> = vec![
-            (Params { num_leaves: 1, ..Params::default() }, "num_leaves"),
-            (Params { learning_rate: 0.0, ..Params::default() }, "learning_rate"),
-            (Params { max_bin: 256, ..Params::default() }, "max_bin"),
-            (Params { bagging_fraction: 0.0, ..Params::default() }, "bagging_fraction"),
-            (Params { feature_fraction: 1.5, ..Params::default() }, "feature_fraction"),
-            (Params { lambda_l2: f64::NAN, ..Params::default() }, "lambda_l2"),
-            (Params { max_depth: Some(0), ..Params::default() }, "max_depth"),
-            (Params { num_iterations: 0, ..Params::default() }, "num_iterations"),
+            (
+                Params {
+                    num_leaves: 1,
+                    ..Params::default()
+                },
+                "num_leaves",
+            ),
+            (
+                Params {
+                    learning_rate: 0.0,
+                    ..Params::default()
+                },
+                "learning_rate",
+            ),
+            (
+                Params {
+                    max_bin: 256,
+                    ..Params::default()
+                },
+                "max_bin",
+            ),
+            (
+                Params {
+                    bagging_fraction: 0.0,
+                    ..Params::default()
+                },
+                "bagging_fraction",
+            ),
+            (
+                Params {
+                    feature_fraction: 1.5,
+                    ..Params::default()
+                },
+                "feature_fraction",
+            ),
+            (
+                Params {
+                    lambda_l2: f64::NAN,
+                    ..Params::default()
+                },
+                "lambda_l2",
+            ),
+            (
+                Params {
+                    max_depth: Some(0),
+                    ..Params::default()
+                },
+                "max_depth",
+            ),
+            (
+                Params {
+                    num_iterations: 0,
+                    ..Params::default()
+                },
+                "num_iterations",
+            ),
         ];
         for (p, name) in cases {
             match p.validate() {

@@ -69,18 +69,20 @@ impl DataPartition {
                 right_rest = rt;
                 targets.push((lh, rh));
             }
-            rows.par_chunks(CHUNK).zip(targets).for_each(|(c, (lo, ro))| {
-                let (mut l, mut r) = (0, 0);
-                for &row in c {
-                    if goes_left(row) {
-                        lo[l] = row;
-                        l += 1;
-                    } else {
-                        ro[r] = row;
-                        r += 1;
+            rows.par_chunks(CHUNK)
+                .zip(targets)
+                .for_each(|(c, (lo, ro))| {
+                    let (mut l, mut r) = (0, 0);
+                    for &row in c {
+                        if goes_left(row) {
+                            lo[l] = row;
+                            l += 1;
+                        } else {
+                            ro[r] = row;
+                            r += 1;
+                        }
                     }
-                }
-            });
+                });
             rows.copy_from_slice(scratch);
             n_left
         };
@@ -108,7 +110,10 @@ mod tests {
         assert_eq!(third, 2);
         assert!(p.rows(1).iter().all(|&r| r < n / 2 && r % 3 != 1));
         assert!(p.rows(2).iter().all(|&r| r >= n / 2 && r % 3 != 1));
-        assert_eq!(p.rows(0).len() + p.rows(1).len() + p.rows(2).len(), n as usize);
+        assert_eq!(
+            p.rows(0).len() + p.rows(1).len() + p.rows(2).len(),
+            n as usize
+        );
     }
 
     #[test]

@@ -41,7 +41,18 @@ impl Booster {
             let depth = tree_depth(t);
             path.clear();
             path.resize((depth + 2) * (depth + 3) / 2, PathElement::default());
-            recurse(t, &|f| row[f].to_f64(), out, 0, &mut path, 0, 0, 1.0, 1.0, -1);
+            recurse(
+                t,
+                &|f| row[f].to_f64(),
+                out,
+                0,
+                &mut path,
+                0,
+                0,
+                1.0,
+                1.0,
+                -1,
+            );
         }
         Ok(())
     }
@@ -52,7 +63,12 @@ fn tree_expected_value(t: &Tree) -> f64 {
     if total <= 0.0 {
         return 0.0;
     }
-    t.leaf_values().iter().zip(t.leaf_counts()).map(|(v, c)| v * c).sum::<f64>() / total
+    t.leaf_values()
+        .iter()
+        .zip(t.leaf_counts())
+        .map(|(v, c)| v * c)
+        .sum::<f64>()
+        / total
 }
 
 fn tree_depth(t: &Tree) -> usize {
@@ -67,10 +83,20 @@ fn tree_depth(t: &Tree) -> usize {
 }
 
 fn cover(t: &Tree, child: i32) -> f64 {
-    if child < 0 { t.leaf_counts()[!child as usize] } else { t.node_counts()[child as usize] }
+    if child < 0 {
+        t.leaf_counts()[!child as usize]
+    } else {
+        t.node_counts()[child as usize]
+    }
 }
 
-fn extend(path: &mut [PathElement], depth: usize, zero_fraction: f64, one_fraction: f64, feature: i64) {
+fn extend(
+    path: &mut [PathElement],
+    depth: usize,
+    zero_fraction: f64,
+    one_fraction: f64,
+    feature: i64,
+) {
     path[depth] = PathElement {
         feature,
         zero_fraction,
@@ -164,9 +190,17 @@ fn recurse(
     }
     let n = t.nodes()[node as usize];
     let split_feature = n.feature as i64;
-    let (hot, cold) = if t.goes_left(&n, value(n.feature as usize)) { (n.left, n.right) } else { (n.right, n.left) };
+    let (hot, cold) = if t.goes_left(&n, value(n.feature as usize)) {
+        (n.left, n.right)
+    } else {
+        (n.right, n.left)
+    };
     let w = cover(t, node);
-    let (hot_zero, cold_zero) = if w > 0.0 { (cover(t, hot) / w, cover(t, cold) / w) } else { (0.5, 0.5) };
+    let (hot_zero, cold_zero) = if w > 0.0 {
+        (cover(t, hot) / w, cover(t, cold) / w)
+    } else {
+        (0.5, 0.5)
+    };
     let (mut in_zero, mut in_one) = (1.0, 1.0);
     // A feature split on twice along the path: undo its earlier extension first.
     if let Some(k) = (1..=depth).find(|&k| p[k].feature == split_feature) {
@@ -175,6 +209,28 @@ fn recurse(
         unwind(p, depth, k);
         depth -= 1;
     }
-    recurse(t, value, phi, hot, path, start, depth + 1, hot_zero * in_zero, in_one, split_feature);
-    recurse(t, value, phi, cold, path, start, depth + 1, cold_zero * in_zero, 0.0, split_feature);
+    recurse(
+        t,
+        value,
+        phi,
+        hot,
+        path,
+        start,
+        depth + 1,
+        hot_zero * in_zero,
+        in_one,
+        split_feature,
+    );
+    recurse(
+        t,
+        value,
+        phi,
+        cold,
+        path,
+        start,
+        depth + 1,
+        cold_zero * in_zero,
+        0.0,
+        split_feature,
+    );
 }

@@ -93,7 +93,9 @@ impl SplitKind {
                     bin <= *threshold_bin
                 }
             }
-            SplitKind::Categorical { left_bins } => left_bins[(bin >> 6) as usize] >> (bin & 63) & 1 == 1,
+            SplitKind::Categorical { left_bins } => {
+                left_bins[(bin >> 6) as usize] >> (bin & 63) & 1 == 1
+            }
         }
     }
 }
@@ -118,14 +120,30 @@ impl SplitConfig {
     }
 
     /// Best split of feature `feature` given its histogram `hist` and the leaf's totals.
-    pub fn best_split(&self, feature: usize, hist: &[BinStats], mapper: &BinMapper, total: BinStats) -> Option<SplitInfo> {
+    pub fn best_split(
+        &self,
+        feature: usize,
+        hist: &[BinStats],
+        mapper: &BinMapper,
+        total: BinStats,
+    ) -> Option<SplitInfo> {
         match mapper {
-            BinMapper::Numerical { .. } => self.best_numerical(feature, hist, mapper.missing_bin(), total),
-            BinMapper::Categorical { .. } => self.best_categorical(feature, hist, mapper.missing_bin(), total),
+            BinMapper::Numerical { .. } => {
+                self.best_numerical(feature, hist, mapper.missing_bin(), total)
+            }
+            BinMapper::Categorical { .. } => {
+                self.best_categorical(feature, hist, mapper.missing_bin(), total)
+            }
         }
     }
 
-    fn best_numerical(&self, feature: usize, hist: &[BinStats], missing: u8, total: BinStats) -> Option<SplitInfo> {
+    fn best_numerical(
+        &self,
+        feature: usize,
+        hist: &[BinStats],
+        missing: u8,
+        total: BinStats,
+    ) -> Option<SplitInfo> {
         let lambda = self.lambda_l2;
         let threshold = leaf_gain(total.grad, total.hess, lambda) + self.min_gain_to_split;
         let miss = hist[missing as usize];
@@ -144,7 +162,8 @@ impl SplitConfig {
                 if !self.child_ok(&left) || !self.child_ok(&right) {
                     continue;
                 }
-                let gain = leaf_gain(left.grad, left.hess, lambda) + leaf_gain(right.grad, right.hess, lambda);
+                let gain = leaf_gain(left.grad, left.hess, lambda)
+                    + leaf_gain(right.grad, right.hess, lambda);
                 if gain > threshold && best.is_none_or(|b| gain > b.0) {
                     best = Some((gain, t, missing_left, left));
                 }
@@ -153,7 +172,11 @@ impl SplitConfig {
         let (gain, t, missing_left, left) = best?;
         let right = total - left;
         // With no missing values in training, send unseen ones where most rows went.
-        let default_left = if has_missing { missing_left } else { left.count >= right.count };
+        let default_left = if has_missing {
+            missing_left
+        } else {
+            left.count >= right.count
+        };
         Some(SplitInfo {
             feature,
             gain: gain - leaf_gain(total.grad, total.hess, lambda),
@@ -166,9 +189,17 @@ impl SplitConfig {
         })
     }
 
-    fn best_categorical(&self, feature: usize, hist: &[BinStats], missing: u8, total: BinStats) -> Option<SplitInfo> {
+    fn best_categorical(
+        &self,
+        feature: usize,
+        hist: &[BinStats],
+        missing: u8,
+        total: BinStats,
+    ) -> Option<SplitInfo> {
         let parent = leaf_gain(total.grad, total.hess, self.lambda_l2);
-        let seen: Vec<u8> = (0..missing).filter(|&b| hist[b as usize].count > 0.0).collect();
+        let seen: Vec<u8> = (0..missing)
+            .filter(|&b| hist[b as usize].count > 0.0)
+            .collect();
         let mut best: Option<(f64, Vec<u8>, BinStats)> = None;
         if seen.len() <= self.max_cat_to_onehot {
             let lambda = self.lambda_l2;
@@ -178,8 +209,11 @@ impl SplitConfig {
                 if !self.child_ok(&left) || !self.child_ok(&right) {
                     continue;
                 }
-                let gain = leaf_gain(left.grad, left.hess, lambda) + leaf_gain(right.grad, right.hess, lambda);
-                if gain > parent + self.min_gain_to_split && best.as_ref().is_none_or(|x| gain > x.0) {
+                let gain = leaf_gain(left.grad, left.hess, lambda)
+                    + leaf_gain(right.grad, right.hess, lambda);
+                if gain > parent + self.min_gain_to_split
+                    && best.as_ref().is_none_or(|x| gain > x.0)
+                {
                     best = Some((gain, vec![b], left));
                 }
             }
@@ -197,7 +231,8 @@ impl SplitConfig {
                 .collect();
             sorted.sort_by(|&a, &b| ctr(a).total_cmp(&ctr(b)).then(a.cmp(&b)));
             let max_num_cat = self.max_cat_threshold.min(sorted.len().div_ceil(2));
-            let threshold = leaf_gain(total.grad, total.hess, self.lambda_l2) + self.min_gain_to_split;
+            let threshold =
+                leaf_gain(total.grad, total.hess, self.lambda_l2) + self.min_gain_to_split;
             for reverse in [false, true] {
                 let mut acc = BinStats::default();
                 let order: Vec<u8> = if reverse {
@@ -208,7 +243,8 @@ impl SplitConfig {
                 for (i, &b) in order.iter().enumerate().take(max_num_cat) {
                     acc += hist[b as usize];
                     let right = total - acc;
-                    if acc.count < self.min_data_in_leaf || acc.hess < self.min_sum_hessian_in_leaf {
+                    if acc.count < self.min_data_in_leaf || acc.hess < self.min_sum_hessian_in_leaf
+                    {
                         continue;
                     }
                     if !self.child_ok(&right) || right.count < self.min_data_per_group {
@@ -217,7 +253,8 @@ impl SplitConfig {
                     if acc.count < self.min_data_per_group {
                         continue;
                     }
-                    let gain = leaf_gain(acc.grad, acc.hess, lambda) + leaf_gain(right.grad, right.hess, lambda);
+                    let gain = leaf_gain(acc.grad, acc.hess, lambda)
+                        + leaf_gain(right.grad, right.hess, lambda);
                     if gain > threshold && best.as_ref().is_none_or(|x| gain > x.0) {
                         best = Some((gain, order[..=i].to_vec(), acc));
                     }
@@ -269,8 +306,16 @@ mod tests {
         let mapper = BinMapper::Numerical {
             upper_bounds: vec![1.0, 2.0, 3.0, 4.0, 5.0, f64::INFINITY],
         };
-        let s = cfg().best_split(0, &hist, &mapper, total(&hist)).expect("a split");
-        assert_eq!(s.kind, SplitKind::Numerical { threshold_bin: 2, default_left: true });
+        let s = cfg()
+            .best_split(0, &hist, &mapper, total(&hist))
+            .expect("a split");
+        assert_eq!(
+            s.kind,
+            SplitKind::Numerical {
+                threshold_bin: 2,
+                default_left: true
+            }
+        );
         // gain = 15²/15 + 15²/15 - 0
         assert!((s.gain - 30.0).abs() < 1e-12);
     }
@@ -282,23 +327,49 @@ mod tests {
         let mapper = BinMapper::Numerical {
             upper_bounds: vec![1.0, f64::INFINITY],
         };
-        let s = cfg().best_split(0, &hist, &mapper, total(&hist)).expect("a split");
-        assert_eq!(s.kind, SplitKind::Numerical { threshold_bin: 0, default_left: false });
+        let s = cfg()
+            .best_split(0, &hist, &mapper, total(&hist))
+            .expect("a split");
+        assert_eq!(
+            s.kind,
+            SplitKind::Numerical {
+                threshold_bin: 0,
+                default_left: false
+            }
+        );
         hist[2] = stats(-6.0, 5.0, 5.0); // now like bin 0
-        let s = cfg().best_split(0, &hist, &mapper, total(&hist)).expect("a split");
-        assert_eq!(s.kind, SplitKind::Numerical { threshold_bin: 0, default_left: true });
+        let s = cfg()
+            .best_split(0, &hist, &mapper, total(&hist))
+            .expect("a split");
+        assert_eq!(
+            s.kind,
+            SplitKind::Numerical {
+                threshold_bin: 0,
+                default_left: true
+            }
+        );
         assert_eq!(s.left.count, 10.0);
     }
 
     #[test]
     fn min_data_and_min_gain_block_splits() {
-        let hist = vec![stats(-5.0, 5.0, 5.0), stats(5.0, 5.0, 5.0), BinStats::default()];
+        let hist = vec![
+            stats(-5.0, 5.0, 5.0),
+            stats(5.0, 5.0, 5.0),
+            BinStats::default(),
+        ];
         let mapper = BinMapper::Numerical {
             upper_bounds: vec![1.0, f64::INFINITY],
         };
-        let strict = SplitConfig { min_data_in_leaf: 6.0, ..cfg() };
+        let strict = SplitConfig {
+            min_data_in_leaf: 6.0,
+            ..cfg()
+        };
         assert!(strict.best_split(0, &hist, &mapper, total(&hist)).is_none());
-        let greedy = SplitConfig { min_gain_to_split: 10.0, ..cfg() };
+        let greedy = SplitConfig {
+            min_gain_to_split: 10.0,
+            ..cfg()
+        };
         assert!(greedy.best_split(0, &hist, &mapper, total(&hist)).is_none());
     }
 
@@ -306,12 +377,24 @@ mod tests {
     fn categorical_groups_categories_by_gradient() {
         // Categories 0, 2, 4 pull down, 1, 3, 5 pull up: one split separates them.
         let hist: Vec<BinStats> = (0..6)
-            .map(|b| if b % 2 == 0 { stats(-4.0, 4.0, 4.0) } else { stats(4.0, 4.0, 4.0) })
+            .map(|b| {
+                if b % 2 == 0 {
+                    stats(-4.0, 4.0, 4.0)
+                } else {
+                    stats(4.0, 4.0, 4.0)
+                }
+            })
             .chain([BinStats::default()])
             .collect();
-        let mapper = BinMapper::Categorical { categories: (10..16).collect() };
-        let s = cfg().best_split(0, &hist, &mapper, total(&hist)).expect("a split");
-        let SplitKind::Categorical { left_bins } = s.kind else { panic!("categorical") };
+        let mapper = BinMapper::Categorical {
+            categories: (10..16).collect(),
+        };
+        let s = cfg()
+            .best_split(0, &hist, &mapper, total(&hist))
+            .expect("a split");
+        let SplitKind::Categorical { left_bins } = s.kind else {
+            panic!("categorical")
+        };
         let left: Vec<u8> = (0..6).filter(|&b| left_bins[0] >> b & 1 == 1).collect();
         assert!(left == vec![0, 2, 4] || left == vec![1, 3, 5], "{left:?}");
         assert_eq!(s.left.count, 12.0);

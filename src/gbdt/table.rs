@@ -117,7 +117,11 @@ enum ChunkColumn<'a> {
 /// Reads `path`. Columns named in `categorical` are read as tokens; when `vocab` gives a
 /// column's vocabulary (prediction), unseen tokens become missing, otherwise (training) the
 /// vocabulary is the sorted set of tokens seen.
-pub fn read_table(path: &Path, categorical: &[String], vocab: &HashMap<String, Vec<String>>) -> Result<Table, TableError> {
+pub fn read_table(
+    path: &Path,
+    categorical: &[String],
+    vocab: &HashMap<String, Vec<String>>,
+) -> Result<Table, TableError> {
     let bytes = std::fs::read(path).map_err(|source| TableError::Io {
         path: path.to_owned(),
         source,
@@ -135,14 +139,19 @@ pub fn parse_table(
     let header_end = memchr(b'\n', bytes).unwrap_or(bytes.len());
     let header = trim_cr(&bytes[..header_end]);
     if header.is_empty() {
-        return Err(TableError::Empty { path: path.to_owned() });
+        return Err(TableError::Empty {
+            path: path.to_owned(),
+        });
     }
     let names: Vec<String> = header
         .split(|&b| b == b',')
         .map(|f| String::from_utf8_lossy(f).trim().to_string())
         .collect();
     if header.contains(&b'"') {
-        return Err(TableError::Quoted { path: path.to_owned(), line: 1 });
+        return Err(TableError::Quoted {
+            path: path.to_owned(),
+            line: 1,
+        });
     }
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
@@ -154,12 +163,21 @@ pub fn parse_table(
     }
     let kinds: Vec<ColumnKind> = names
         .iter()
-        .map(|n| if categorical.contains(n) { ColumnKind::Categorical } else { ColumnKind::Numeric })
+        .map(|n| {
+            if categorical.contains(n) {
+                ColumnKind::Categorical
+            } else {
+                ColumnKind::Numeric
+            }
+        })
         .collect();
     let body = &bytes[(header_end + 1).min(bytes.len())..];
     let chunks = split_chunks(body);
     // Lines before each chunk, so errors can name the file line.
-    let line_counts: Vec<usize> = chunks.par_iter().map(|c| c.iter().filter(|&&b| b == b'\n').count()).collect();
+    let line_counts: Vec<usize> = chunks
+        .par_iter()
+        .map(|c| c.iter().filter(|&&b| b == b'\n').count())
+        .collect();
     let mut first_line = Vec::with_capacity(chunks.len());
     let mut acc = 2; // the header is line 1
     for n in &line_counts {
@@ -200,11 +218,18 @@ pub fn parse_table(
                         seen.into_iter().map(str::to_owned).collect()
                     }
                 };
-                let code: HashMap<&str, f64> = tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i as f64)).collect();
+                let code: HashMap<&str, f64> = tokens
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (t.as_str(), i as f64))
+                    .collect();
                 let mut col = Vec::with_capacity(n_rows);
                 for chunk in &parsed {
                     if let ChunkColumn::Categorical(v) = &chunk[j] {
-                        col.extend(v.iter().map(|t| t.and_then(|t| code.get(t).copied()).unwrap_or(f64::NAN)));
+                        col.extend(
+                            v.iter()
+                                .map(|t| t.and_then(|t| code.get(t).copied()).unwrap_or(f64::NAN)),
+                        );
                     }
                 }
                 columns.push(col);
@@ -294,7 +319,9 @@ fn parse_chunk<'a>(
                     v.push(x);
                 }
                 ChunkColumn::Categorical(v) => {
-                    let token = std::str::from_utf8(cell).ok().filter(|t| !t.is_empty() && *t != "NaN");
+                    let token = std::str::from_utf8(cell)
+                        .ok()
+                        .filter(|t| !t.is_empty() && *t != "NaN");
                     v.push(token);
                 }
             }
@@ -339,7 +366,10 @@ mod tests {
         assert_eq!(t.columns[0], [1.5, -2.0, 300.0]);
         assert!(t.columns[1][0].is_nan() && t.columns[1][1].is_nan());
         assert_eq!(t.columns[1][2], 7.0);
-        assert_eq!(t.vocab[2].as_deref(), Some(&["blue".to_string(), "red".to_string()][..]));
+        assert_eq!(
+            t.vocab[2].as_deref(),
+            Some(&["blue".to_string(), "red".to_string()][..])
+        );
         assert_eq!(t.columns[2][..2], [1.0, 0.0]);
         assert!(t.columns[2][2].is_nan());
     }
@@ -347,7 +377,13 @@ mod tests {
     #[test]
     fn prediction_vocab_maps_unseen_to_missing() {
         let vocab = HashMap::from([("c".to_string(), vec!["blue".to_string(), "red".to_string()])]);
-        let t = parse_table(Path::new("t.csv"), b"c\nred\ngreen\n", &["c".to_string()], &vocab).expect("valid");
+        let t = parse_table(
+            Path::new("t.csv"),
+            b"c\nred\ngreen\n",
+            &["c".to_string()],
+            &vocab,
+        )
+        .expect("valid");
         assert_eq!(t.columns[0][0], 1.0);
         assert!(t.columns[0][1].is_nan());
     }
@@ -357,13 +393,29 @@ mod tests {
         match parse("a,b\n1,2\n3,x7\n", &[]) {
             Err(e @ TableError::NotANumber { line: 3, .. }) => {
                 let msg = e.to_string();
-                assert!(msg.contains("line 3") && msg.contains("\"b\"") && msg.contains("x7"), "{msg}");
+                assert!(
+                    msg.contains("line 3") && msg.contains("\"b\"") && msg.contains("x7"),
+                    "{msg}"
+                );
             }
             other => panic!("expected NotANumber, got {other:?}"),
         }
-        assert!(matches!(parse("a,b\n1,2\n3\n", &[]), Err(TableError::FieldCount { line: 3, found: 1, .. })));
-        assert!(matches!(parse("a,a\n1,2\n", &[]), Err(TableError::DuplicateColumn { .. })));
-        assert!(matches!(parse("a\n\"1\"\n", &[]), Err(TableError::Quoted { line: 2, .. })));
+        assert!(matches!(
+            parse("a,b\n1,2\n3\n", &[]),
+            Err(TableError::FieldCount {
+                line: 3,
+                found: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("a,a\n1,2\n", &[]),
+            Err(TableError::DuplicateColumn { .. })
+        ));
+        assert!(matches!(
+            parse("a\n\"1\"\n", &[]),
+            Err(TableError::Quoted { line: 2, .. })
+        ));
         assert!(matches!(parse("", &[]), Err(TableError::Empty { .. })));
     }
 

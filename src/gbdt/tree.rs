@@ -64,14 +64,25 @@ impl Tree {
 
     /// Replaces `leaf` by a node splitting it per `info`; `leaf` becomes the left child and
     /// the new right leaf's id is returned. `parent` is the node whose child `leaf` is.
-    pub(crate) fn split_leaf(&mut self, leaf: usize, parent: Option<usize>, info: &SplitInfo, mapper: &BinMapper) -> (usize, usize) {
+    pub(crate) fn split_leaf(
+        &mut self,
+        leaf: usize,
+        parent: Option<usize>,
+        info: &SplitInfo,
+        mapper: &BinMapper,
+    ) -> (usize, usize) {
         let node_id = self.nodes.len();
         let new_leaf = self.leaf_values.len();
         let (threshold, threshold_bin, default_left, cat_set) = match &info.kind {
             SplitKind::Numerical {
                 threshold_bin,
                 default_left,
-            } => (mapper.upper_bound(*threshold_bin), *threshold_bin, *default_left, NO_CAT),
+            } => (
+                mapper.upper_bound(*threshold_bin),
+                *threshold_bin,
+                *default_left,
+                NO_CAT,
+            ),
             SplitKind::Categorical { left_bins } => {
                 let mut categories: Vec<i64> = (0..=255u8)
                     .filter(|&b| left_bins[(b >> 6) as usize] >> (b & 63) & 1 == 1)
@@ -145,11 +156,29 @@ impl Tree {
         self.leaf_values.len()
     }
 
+    /// The child a raw value moves to from `node`; numeric nodes compile to selects, not
+    /// branches, so batch prediction does not pay for mispredicted comparisons.
+    #[inline(always)]
+    pub fn next(&self, node: &Node, v: f64) -> i32 {
+        if node.cat_set == NO_CAT {
+            let left = (v <= node.threshold) | (v.is_nan() & node.default_left);
+            if left { node.left } else { node.right }
+        } else if self.goes_left(node, v) {
+            node.left
+        } else {
+            node.right
+        }
+    }
+
     /// Whether a raw value goes left at `node`.
     #[inline]
     pub fn goes_left(&self, node: &Node, v: f64) -> bool {
         if node.cat_set == NO_CAT {
-            if v.is_nan() { node.default_left } else { v <= node.threshold }
+            if v.is_nan() {
+                node.default_left
+            } else {
+                v <= node.threshold
+            }
         } else {
             match (category_of(v), self.cat_sets.get(node.cat_set as usize)) {
                 (Some(c), Some(set)) => set.categories.binary_search(&c).is_ok(),
@@ -162,7 +191,11 @@ impl Tree {
     #[inline]
     pub fn goes_left_bin(&self, node: &Node, bin: u8, missing: u8) -> bool {
         if node.cat_set == NO_CAT {
-            if bin == missing { node.default_left } else { bin <= node.threshold_bin }
+            if bin == missing {
+                node.default_left
+            } else {
+                bin <= node.threshold_bin
+            }
         } else {
             self.cat_sets
                 .get(node.cat_set as usize)
@@ -179,9 +212,35 @@ impl Tree {
         let mut i = 0i32;
         while i >= 0 {
             let n = &self.nodes[i as usize];
-            i = if self.goes_left(n, value(n.feature as usize)) { n.left } else { n.right };
+            i = self.next(n, value(n.feature as usize));
         }
         !i as usize
+    }
+
+    /// Leaves reached by `LANES` rows walked in lockstep (`rows[k]` = row `k`'s raw values):
+    /// independent walks overlap in the pipeline, rows already at a leaf stay put through a
+    /// select, and the only unpredictable branch left is the end of the slowest walk.
+    #[inline]
+    pub fn leaves_of<const LANES: usize>(&self, rows: [&[f64]; LANES]) -> [usize; LANES] {
+        if self.nodes.is_empty() {
+            return [0; LANES];
+        }
+        let mut at = [0i32; LANES];
+        loop {
+            let mut active = false;
+            for k in 0..LANES {
+                let i = at[k];
+                let n = &self.nodes[i.max(0) as usize];
+                let v = rows[k].get(n.feature as usize).copied().unwrap_or(f64::NAN);
+                let next = self.next(n, v);
+                at[k] = if i >= 0 { next } else { i };
+                active |= i >= 0;
+            }
+            if !active {
+                break;
+            }
+        }
+        at.map(|i| !i as usize)
     }
 
     /// Leaf reached by a row given its bin codes `bin(f)` and missing bins `missing(f)`.
@@ -194,7 +253,11 @@ impl Tree {
         while i >= 0 {
             let n = &self.nodes[i as usize];
             let f = n.feature as usize;
-            i = if self.goes_left_bin(n, bin(f), missing(f)) { n.left } else { n.right };
+            i = if self.goes_left_bin(n, bin(f), missing(f)) {
+                n.left
+            } else {
+                n.right
+            };
         }
         !i as usize
     }
@@ -219,12 +282,17 @@ impl Tree {
         while let Some(c) = stack.pop() {
             if c >= 0 {
                 let i = c as usize;
-                let Some(n) = self.nodes.get(i) else { return Err(format!("node {i} out of range")) };
+                let Some(n) = self.nodes.get(i) else {
+                    return Err(format!("node {i} out of range"));
+                };
                 if std::mem::replace(&mut seen_nodes[i], true) {
                     return Err(format!("node {i} reached twice"));
                 }
                 if n.feature as usize >= n_features {
-                    return Err(format!("node {i} splits on feature {} of {n_features}", n.feature));
+                    return Err(format!(
+                        "node {i} splits on feature {} of {n_features}",
+                        n.feature
+                    ));
                 }
                 if n.cat_set != NO_CAT && n.cat_set as usize >= self.cat_sets.len() {
                     return Err(format!("node {i} has no category set"));

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const COLORS: [&str; 8] = ["red", "green", "blue", "cyan", "magenta", "yellow", "black", "white"];
+const COLORS: [&str; 8] = [
+    "red", "green", "blue", "cyan", "magenta", "yellow", "black", "white",
+];
 const EFFECT: [f64; 8] = [1.5, -1.0, 0.5, -1.5, 1.0, 0.0, -0.5, 2.0];
 
 /// id, x1 (20% empty, missing rows lean positive), x2 (5% NaN), color, w, y.
@@ -23,8 +25,16 @@ fn write_table(path: &Path, seed: u64, n: usize) {
             z += 1.0;
         }
         let y = u8::from(rng.bernoulli(1.0 / (1.0 + (-2.0 * z).exp())));
-        let x1 = if missing { String::new() } else { x1.to_string() };
-        let x2 = if rng.bernoulli(0.05) { "NaN".to_string() } else { x2.to_string() };
+        let x1 = if missing {
+            String::new()
+        } else {
+            x1.to_string()
+        };
+        let x2 = if rng.bernoulli(0.05) {
+            "NaN".to_string()
+        } else {
+            x2.to_string()
+        };
         let w = 1.0 + rng.uniform();
         writeln!(s, "{i},{x1},{x2},{},{w},{y}", COLORS[c]).expect("write to string");
     }
@@ -49,23 +59,64 @@ fn train_then_predict_with_missing_values_and_a_categorical_column() {
     write_table(Path::new(&p("train.csv")), 1, 4000);
     write_table(Path::new(&p("valid.csv")), 2, 2000);
     let out = trainer(&[
-        "gbdt", "train", "--train", &p("train.csv"), "--valid", &p("valid.csv"), "--label", "y",
-        "--categorical", "color", "--weight", "w", "--ignore", "id", "--num-iterations", "60",
-        "--early-stopping-rounds", "10", "--min-data-per-group", "20", "--threads", "2",
-        "--out", &p("m.gbdt"),
+        "gbdt",
+        "train",
+        "--train",
+        &p("train.csv"),
+        "--valid",
+        &p("valid.csv"),
+        "--label",
+        "y",
+        "--categorical",
+        "color",
+        "--weight",
+        "w",
+        "--ignore",
+        "id",
+        "--num-iterations",
+        "60",
+        "--early-stopping-rounds",
+        "10",
+        "--min-data-per-group",
+        "20",
+        "--threads",
+        "2",
+        "--out",
+        &p("m.gbdt"),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "train failed: {stderr}");
-    assert!(stderr.contains("valid binary_logloss="), "per-round metrics: {stderr}");
+    assert!(
+        stderr.contains("valid binary_logloss="),
+        "per-round metrics: {stderr}"
+    );
     assert!(stderr.contains("timing csv_parse_s="), "timings: {stderr}");
 
-    let out = trainer(&["gbdt", "predict", "--model", &p("m.gbdt"), "--data", &p("valid.csv"), "--shap", "--out", &p("pred.csv")]);
-    assert!(out.status.success(), "predict failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = trainer(&[
+        "gbdt",
+        "predict",
+        "--model",
+        &p("m.gbdt"),
+        "--data",
+        &p("valid.csv"),
+        "--shap",
+        "--out",
+        &p("pred.csv"),
+    ]);
+    assert!(
+        out.status.success(),
+        "predict failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pred = std::fs::read_to_string(p("pred.csv")).expect("predictions");
     let mut lines = pred.lines();
     assert_eq!(lines.next(), Some("prediction,shap_x1,shap_x2,shap_color"));
     let rows: Vec<Vec<f64>> = lines
-        .map(|l| l.split(',').map(|v| v.parse().expect("numeric output")).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse().expect("numeric output"))
+                .collect()
+        })
         .collect();
     assert_eq!(rows.len(), 2000);
     assert!(rows.iter().all(|r| (0.0..=1.0).contains(&r[0])));
@@ -73,13 +124,27 @@ fn train_then_predict_with_missing_values_and_a_categorical_column() {
         .expect("valid")
         .lines()
         .skip(1)
-        .map(|l| l.rsplit(',').next().and_then(|y| y.parse().ok()).expect("label"))
+        .map(|l| {
+            l.rsplit(',')
+                .next()
+                .and_then(|y| y.parse().ok())
+                .expect("label")
+        })
         .collect();
     let scores: Vec<f64> = rows.iter().map(|r| r[0]).collect();
-    assert!(auc(&scores, &labels) > 0.85, "validation AUC {}", auc(&scores, &labels));
+    assert!(
+        auc(&scores, &labels) > 0.85,
+        "validation AUC {}",
+        auc(&scores, &labels)
+    );
     // The categorical column carries the strongest signal, so it dominates the SHAP values.
     let mean_abs = |j: usize| rows.iter().map(|r| r[j].abs()).sum::<f64>() / rows.len() as f64;
-    assert!(mean_abs(3) > mean_abs(2), "color {} vs x2 {}", mean_abs(3), mean_abs(2));
+    assert!(
+        mean_abs(3) > mean_abs(2),
+        "color {} vs x2 {}",
+        mean_abs(3),
+        mean_abs(2)
+    );
 }
 
 #[test]
@@ -90,21 +155,58 @@ fn bad_cells_and_corrupted_models_are_refused_with_their_place() {
     let mut text = std::fs::read_to_string(p("train.csv")).expect("table");
     text.push_str("500,0.5,abc,red,1,0\n");
     std::fs::write(p("bad.csv"), text).expect("write");
-    let out = trainer(&["gbdt", "train", "--train", &p("bad.csv"), "--label", "y", "--categorical", "color", "--out", &p("m.gbdt")]);
+    let out = trainer(&[
+        "gbdt",
+        "train",
+        "--train",
+        &p("bad.csv"),
+        "--label",
+        "y",
+        "--categorical",
+        "color",
+        "--out",
+        &p("m.gbdt"),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("line 502") && stderr.contains("\"x2\"") && stderr.contains("abc"), "{stderr}");
+    assert!(
+        stderr.contains("line 502") && stderr.contains("\"x2\"") && stderr.contains("abc"),
+        "{stderr}"
+    );
 
     let out = trainer(&[
-        "gbdt", "train", "--train", &p("train.csv"), "--label", "y", "--categorical", "color", "--num-iterations", "5",
-        "--out", &p("m.gbdt"),
+        "gbdt",
+        "train",
+        "--train",
+        &p("train.csv"),
+        "--label",
+        "y",
+        "--categorical",
+        "color",
+        "--num-iterations",
+        "5",
+        "--out",
+        &p("m.gbdt"),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut model = std::fs::read(p("m.gbdt")).expect("model");
     let mid = model.len() / 2;
     model[mid] ^= 0x10;
     std::fs::write(p("bad.gbdt"), &model).expect("write");
-    let out = trainer(&["gbdt", "predict", "--model", &p("bad.gbdt"), "--data", &p("train.csv"), "--out", &p("x.csv")]);
+    let out = trainer(&[
+        "gbdt",
+        "predict",
+        "--model",
+        &p("bad.gbdt"),
+        "--data",
+        &p("train.csv"),
+        "--out",
+        &p("x.csv"),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("checksum mismatch"), "{stderr}");

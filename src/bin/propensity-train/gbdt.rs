@@ -8,8 +8,8 @@ use clap::{Args as ClapArgs, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use propensity::gbdt::table::{Table, read_table};
 use propensity::gbdt::{
-    Booster, Dataset, DenseInput, ImportanceKind, IterationReport, ObjectiveKind, Params, decode_model_file,
-    encode_model_file,
+    Booster, Dataset, DenseInput, ImportanceKind, IterationReport, ObjectiveKind, Params,
+    decode_model_file, encode_model_file,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,7 @@ pub struct Args {
 #[derive(Subcommand)]
 enum GbdtCommand {
     /// Train on a CSV table (header row; empty or NaN cells are missing) and write a .gbdt model.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Predict every row of a CSV table with a .gbdt model.
     Predict(PredictArgs),
 }
@@ -155,7 +155,7 @@ struct TabularModel {
 /// Runs `gbdt train` or `gbdt predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
-        GbdtCommand::Train(a) => train(a),
+        GbdtCommand::Train(a) => train(*a),
         GbdtCommand::Predict(a) => predict(a),
     }
 }
@@ -175,14 +175,18 @@ impl TrainArgs {
                 None => d.max_depth,
             },
             min_data_in_leaf: self.min_data_in_leaf.unwrap_or(d.min_data_in_leaf),
-            min_sum_hessian_in_leaf: self.min_sum_hessian_in_leaf.unwrap_or(d.min_sum_hessian_in_leaf),
+            min_sum_hessian_in_leaf: self
+                .min_sum_hessian_in_leaf
+                .unwrap_or(d.min_sum_hessian_in_leaf),
             lambda_l2: self.lambda_l2.unwrap_or(d.lambda_l2),
             min_gain_to_split: self.min_gain_to_split.unwrap_or(d.min_gain_to_split),
             max_bin: self.max_bin.unwrap_or(d.max_bin),
             bagging_fraction: self.bagging_fraction.unwrap_or(d.bagging_fraction),
             bagging_freq: self.bagging_freq.unwrap_or(d.bagging_freq),
             feature_fraction: self.feature_fraction.unwrap_or(d.feature_fraction),
-            early_stopping_rounds: self.early_stopping_rounds.unwrap_or(d.early_stopping_rounds),
+            early_stopping_rounds: self
+                .early_stopping_rounds
+                .unwrap_or(d.early_stopping_rounds),
             seed: self.seed.unwrap_or(d.seed),
             threads: self.threads.unwrap_or(d.threads),
             cat_smooth: self.cat_smooth.unwrap_or(d.cat_smooth),
@@ -215,12 +219,19 @@ impl Split {
 }
 
 fn take_column(table: &mut Table, path: &Path, name: &str, what: &str) -> anyhow::Result<Vec<f64>> {
-    let i = table
-        .index(name)
-        .with_context(|| format!("{}: no {what} column {name:?} in the header", path.display()))?;
+    let i = table.index(name).with_context(|| {
+        format!(
+            "{}: no {what} column {name:?} in the header",
+            path.display()
+        )
+    })?;
     let col = std::mem::take(&mut table.columns[i]);
     if let Some(row) = col.iter().position(|v| v.is_nan()) {
-        bail!("{}: line {}: {what} column {name:?} is missing", path.display(), row + 2);
+        bail!(
+            "{}: line {}: {what} column {name:?} is missing",
+            path.display(),
+            row + 2
+        );
     }
     Ok(col)
 }
@@ -234,7 +245,10 @@ fn split_table(mut table: Table, path: &Path, a: &TrainArgs) -> anyhow::Result<S
         .transpose()?;
     for name in &a.ignore {
         if table.index(name).is_none() {
-            bail!("{}: --ignore column {name:?} is not in the header", path.display());
+            bail!(
+                "{}: --ignore column {name:?} is not in the header",
+                path.display()
+            );
         }
     }
     let skip = |n: &String| *n == a.label || Some(n) == a.weight.as_ref() || a.ignore.contains(n);
@@ -260,7 +274,9 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
             bail!("--categorical {c:?} is the label or weight column");
         }
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(params.threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(params.threads)
+        .build()?;
     let t_start = Instant::now();
     let table = pool.install(|| read_table(&a.train, &a.categorical, &HashMap::new()))?;
     let categories: Vec<(String, Vec<String>)> = table
@@ -287,7 +303,8 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     );
 
     let t_bin = Instant::now();
-    let train_ds = Dataset::from_dense(train.input(&a.categorical), &params).context("binning the training table")?;
+    let train_ds = Dataset::from_dense(train.input(&a.categorical), &params)
+        .context("binning the training table")?;
     let valid_ds = match &valid {
         Some((path, v)) => Some(
             Dataset::from_dense_like(v.input(&a.categorical), &train_ds)
@@ -322,18 +339,31 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let booster = Booster::train_with_callback(&params, &train_ds, valid_ds.as_ref(), &mut on_iteration)?;
+    let booster =
+        Booster::train_with_callback(&params, &train_ds, valid_ds.as_ref(), &mut on_iteration)?;
     bar.finish_and_clear();
     let training_s = t_train.elapsed().as_secs_f64();
     if let Some(best) = booster.best_iteration() {
-        eprintln!("early stopping: kept {} rounds (best iteration {})", best + 1, best + 1);
+        eprintln!(
+            "early stopping: kept {} rounds (best iteration {})",
+            best + 1,
+            best + 1
+        );
     }
     let gain = booster.feature_importance(ImportanceKind::Gain);
     let mut top: Vec<(usize, f64)> = gain.iter().copied().enumerate().collect();
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
     let names = booster.feature_names();
-    let top: Vec<String> = top.iter().take(5).map(|&(f, g)| format!("{}={g:.1}", names[f])).collect();
-    eprintln!("{} trees; top features by gain: {}", booster.trees().len(), top.join(", "));
+    let top: Vec<String> = top
+        .iter()
+        .take(5)
+        .map(|&(f, g)| format!("{}={g:.1}", names[f]))
+        .collect();
+    eprintln!(
+        "{} trees; top features by gain: {}",
+        booster.trees().len(),
+        top.join(", ")
+    );
 
     let model = TabularModel {
         booster,
@@ -355,30 +385,41 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
 
 fn predict(a: PredictArgs) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
-    let model: TabularModel = decode_model_file(&bytes).with_context(|| format!("loading {}", a.model.display()))?;
+    let bytes =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let model: TabularModel =
+        decode_model_file(&bytes).with_context(|| format!("loading {}", a.model.display()))?;
     model
         .booster
         .validate()
         .map_err(|e| anyhow::anyhow!("{}: inconsistent model: {e}", a.model.display()))?;
     let booster = &model.booster;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads)
+        .build()?;
     let t_parse = Instant::now();
     let categorical: Vec<String> = model.categories.iter().map(|(n, _)| n.clone()).collect();
     let vocab: HashMap<String, Vec<String>> = model.categories.iter().cloned().collect();
     let mut table = pool.install(|| read_table(&a.data, &categorical, &vocab))?;
     let mut columns = Vec::with_capacity(booster.n_features());
     for name in booster.feature_names() {
-        let i = table
-            .index(name)
-            .with_context(|| format!("{}: no column {name:?}, a feature of the model", a.data.display()))?;
+        let i = table.index(name).with_context(|| {
+            format!(
+                "{}: no column {name:?}, a feature of the model",
+                a.data.display()
+            )
+        })?;
         columns.push(std::mem::take(&mut table.columns[i]));
     }
     let parse_s = t_parse.elapsed().as_secs_f64();
@@ -395,19 +436,25 @@ fn predict(a: PredictArgs) -> anyhow::Result<()> {
     let shap = if a.shap {
         let mut phi = vec![0.0; n_rows * n_features];
         pool.install(|| {
-            phi.par_chunks_mut(n_features.max(1)).enumerate().try_for_each(|(r, out)| {
-                let row: Vec<f64> = columns.iter().map(|c| c[r]).collect();
-                booster.shap_row(&row, out)
-            })
+            phi.par_chunks_mut(n_features.max(1))
+                .enumerate()
+                .try_for_each(|(r, out)| {
+                    let row: Vec<f64> = columns.iter().map(|c| c[r]).collect();
+                    booster.shap_row(&row, out)
+                })
         })?;
-        eprintln!("SHAP expected value (raw score): {}", booster.expected_value());
+        eprintln!(
+            "SHAP expected value (raw score): {}",
+            booster.expected_value()
+        );
         Some(phi)
     } else {
         None
     };
 
     let t_write = Instant::now();
-    let file = std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let file =
+        std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut header = String::from("prediction");
     if shap.is_some() {

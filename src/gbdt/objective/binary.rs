@@ -17,7 +17,11 @@ impl Objective for BinaryLogloss {
     }
 
     fn check_label(&self, label: f64) -> Result<(), &'static str> {
-        if label == 0.0 || label == 1.0 { Ok(()) } else { Err("labels must be 0 or 1") }
+        if label == 0.0 || label == 1.0 {
+            Ok(())
+        } else {
+            Err("labels must be 0 or 1")
+        }
     }
 
     fn init_score(&self, labels: &[f64], weights: Option<&[f64]>) -> f64 {

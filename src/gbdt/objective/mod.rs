@@ -61,7 +61,9 @@ impl std::str::FromStr for ObjectiveKind {
             "binary" => Ok(ObjectiveKind::Binary),
             "regression" | "l2" => Ok(ObjectiveKind::Regression),
             "poisson" => Ok(ObjectiveKind::Poisson),
-            other => Err(format!("unknown objective {other:?}; expected binary, regression or poisson")),
+            other => Err(format!(
+                "unknown objective {other:?}; expected binary, regression or poisson"
+            )),
         }
     }
 }

@@ -16,7 +16,11 @@ impl Objective for PoissonLoss {
     }
 
     fn check_label(&self, label: f64) -> Result<(), &'static str> {
-        if label >= 0.0 && label.is_finite() { Ok(()) } else { Err("labels must be finite and >= 0") }
+        if label >= 0.0 && label.is_finite() {
+            Ok(())
+        } else {
+            Err("labels must be finite and >= 0")
+        }
     }
 
     fn init_score(&self, labels: &[f64], weights: Option<&[f64]>) -> f64 {
@@ -38,7 +42,9 @@ mod tests {
 
     #[test]
     fn gradient_and_init() {
-        let loss = PoissonLoss { max_delta_step: 0.0 };
+        let loss = PoissonLoss {
+            max_delta_step: 0.0,
+        };
         let mut out = [[0.0; 2]];
         loss.gradients(&[3.0], &[0.0], &mut out);
         assert_eq!(out[0], [1.0 - 3.0, 1.0]);

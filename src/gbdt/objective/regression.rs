@@ -11,7 +11,11 @@ impl Objective for SquaredError {
     }
 
     fn check_label(&self, label: f64) -> Result<(), &'static str> {
-        if label.is_finite() { Ok(()) } else { Err("labels must be finite") }
+        if label.is_finite() {
+            Ok(())
+        } else {
+            Err("labels must be finite")
+        }
     }
 
     fn init_score(&self, labels: &[f64], weights: Option<&[f64]>) -> f64 {
