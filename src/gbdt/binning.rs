@@ -33,7 +33,7 @@ pub enum BinMapper {
 /// The integer category a raw value stands for, or `None` when it counts as missing
 /// (NaN, negative, or too large for an integer), as in LightGBM.
 pub fn category_of(v: f64) -> Option<i64> {
-    if v >= 0.0 && v < 9.0e15 {
+    if (0.0..9.0e15).contains(&v) {
         Some(v as i64)
     } else {
         None

@@ -2,6 +2,7 @@
 
 use super::binning::{BinMapper, FeatureInfo};
 use super::error::GbdtError;
+use super::histogram::GROUP;
 use super::params::Params;
 use crate::rng::Rng;
 use rayon::prelude::*;
@@ -28,6 +29,10 @@ pub struct Dataset {
     features: Vec<FeatureInfo>,
     /// Feature `f`'s codes are `bins[f * n_rows..(f + 1) * n_rows]`.
     bins: Vec<u8>,
+    /// The same codes row-major within groups of [`GROUP`] features: group `g`'s word for
+    /// row `r` is `groups[g * n_rows + r]`, byte `j` = feature `g * GROUP + j`. Histograms of
+    /// a leaf gather one word per row and group instead of one byte per row and feature.
+    groups: Vec<u64>,
     labels: Vec<f64>,
     weights: Option<Vec<f64>>,
 }
@@ -106,10 +111,29 @@ impl Dataset {
                 .zip(features.par_iter())
                 .for_each(|((out, col), f)| f.mapper.bin_column(col, out));
         }
+        let n_groups = features.len().div_ceil(GROUP);
+        let mut groups = vec![0u64; n_rows * n_groups];
+        if n_rows > 0 {
+            groups
+                .par_chunks_mut(n_rows)
+                .enumerate()
+                .for_each(|(g, words)| {
+                    for j in 0..GROUP {
+                        let f = g * GROUP + j;
+                        if f < features.len() {
+                            let col = &bins[f * n_rows..(f + 1) * n_rows];
+                            for (w, &b) in words.iter_mut().zip(col) {
+                                *w |= u64::from(b) << (8 * j);
+                            }
+                        }
+                    }
+                });
+        }
         Self {
             n_rows,
             features,
             bins,
+            groups,
             labels: input.labels.to_vec(),
             weights: input.weights.map(<[f64]>::to_vec),
         }
@@ -138,6 +162,16 @@ impl Dataset {
     /// Bin codes of feature `f`, one per row.
     pub fn column(&self, f: usize) -> &[u8] {
         &self.bins[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+
+    /// Number of feature groups of [`GROUP`] features (the last one padded with bin 0).
+    pub fn n_groups(&self) -> usize {
+        self.features.len().div_ceil(GROUP)
+    }
+
+    /// Packed codes of feature group `g`, one word per row.
+    pub fn group_words(&self, g: usize) -> &[u64] {
+        &self.groups[g * self.n_rows..(g + 1) * self.n_rows]
     }
 
     /// Labels, one per row.
@@ -231,6 +265,8 @@ mod tests {
         let ds = Dataset::from_dense(input, &Params::default()).expect("valid input");
         assert_eq!(ds.column(0), &[0, 1, 2]);
         assert_eq!(ds.column(1), &[0, 0, 1]);
+        assert_eq!(ds.n_groups(), 1);
+        assert_eq!(ds.group_words(0), &[0, 1, 2 | 1 << 8]);
         assert!(ds.features()[1].mapper.is_categorical());
 
         let short = [0.0, 1.0];

@@ -9,6 +9,9 @@ use super::split::{SplitConfig, SplitInfo, leaf_output};
 use super::tree::Tree;
 use rayon::prelude::*;
 
+/// Rows per parallel chunk when gathering a leaf's gradients.
+const GATHER_CHUNK: usize = 1 << 14;
+
 /// A leaf while the tree grows.
 #[derive(Debug)]
 struct LeafState {
@@ -33,6 +36,11 @@ pub struct TreeGrower<'a> {
 }
 
 impl<'a> TreeGrower<'a> {
+    /// Rows per leaf of the last grown tree.
+    pub fn partition(&self) -> &DataPartition {
+        &self.partition
+    }
+
     /// Buffers for trees of up to `params.num_leaves` leaves over `ds`.
     pub fn new(ds: &'a Dataset, params: &'a Params) -> Self {
         Self {
@@ -48,11 +56,6 @@ impl<'a> TreeGrower<'a> {
                 .map(|f| f.mapper.missing_bin())
                 .collect(),
         }
-    }
-
-    /// Rows per leaf of the last grown tree.
-    pub fn partition(&self) -> &DataPartition {
-        &self.partition
     }
 
     /// Grows one tree on per-row `[gradient, hessian]` (weights applied), over the rows in
@@ -94,15 +97,23 @@ impl<'a> TreeGrower<'a> {
             let Some(leaf) = pick_leaf(&leaves) else {
                 break;
             };
-            let Some(info) = leaves[leaf].best.take() else {
+            let Some(mut info) = leaves[leaf].best.take() else {
                 break;
             };
-            let mapper = &self.ds.features()[info.feature].mapper;
-            let (node, new_leaf) = tree.split_leaf(leaf, leaves[leaf].parent, &info, mapper);
             let col = self.ds.column(info.feature);
             let missing = self.missing[info.feature];
-            self.partition
+            let new_leaf = self
+                .partition
                 .split(leaf, |r| info.kind.goes_left(col[r as usize], missing));
+            // Histogram counts are estimates; the partition knows the exact sizes.
+            info.left.count = self.partition.rows(leaf).len() as f64;
+            info.right.count = self.partition.rows(new_leaf).len() as f64;
+            let mapper = &self.ds.features()[info.feature].mapper;
+            let (node, tree_leaf) = tree.split_leaf(leaf, leaves[leaf].parent, &info, mapper);
+            debug_assert_eq!(
+                tree_leaf, new_leaf,
+                "tree and partition number leaves alike"
+            );
 
             let depth = leaves[leaf].depth + 1;
             let parent_slot = leaves[leaf].slot;
@@ -178,8 +189,15 @@ impl<'a> TreeGrower<'a> {
             return;
         }
         let rows = self.partition.rows(leaf);
-        self.ordered.clear();
-        self.ordered.extend(rows.iter().map(|&r| gh[r as usize]));
+        self.ordered.resize(rows.len(), [0.0; 2]);
+        self.ordered
+            .par_chunks_mut(GATHER_CHUNK)
+            .zip(rows.par_chunks(GATHER_CHUNK))
+            .for_each(|(out, rows)| {
+                for (o, &r) in out.iter_mut().zip(rows) {
+                    *o = gh[r as usize];
+                }
+            });
         self.hists[slot].build(self.ds, Some(rows), &self.ordered, used);
     }
 

@@ -10,8 +10,11 @@ use std::ops::{AddAssign, SubAssign};
 
 /// Slots per feature: one per possible u8 code.
 pub const SLOTS: usize = 256;
+/// Features per group: one u64 of bin codes per row (see `Dataset::group_words`).
+pub const GROUP: usize = 8;
 
-/// Sums over the rows that fall in one bin (or one leaf).
+/// Sums over the rows that fall in one bin (or one leaf). In histograms `count` is estimated
+/// from the hessian share (see `estimate_counts`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BinStats {
     /// Sum of gradients.
@@ -61,10 +64,10 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    /// An all-zero histogram for `n_features` features.
+    /// An all-zero histogram for `n_features` features (padded to whole groups).
     pub fn new(n_features: usize) -> Self {
         Self {
-            data: vec![BinStats::default(); n_features * SLOTS],
+            data: vec![BinStats::default(); n_features.div_ceil(GROUP) * GROUP * SLOTS],
         }
     }
 
@@ -80,20 +83,29 @@ impl Histogram {
     /// inner loop reads them sequentially).
     pub fn build(&mut self, ds: &Dataset, rows: Option<&[u32]>, gh: &[[f64; 2]], used: &[bool]) {
         self.data
-            .par_chunks_mut(SLOTS)
+            .par_chunks_mut(SLOTS * GROUP)
             .enumerate()
-            .filter(|(f, _)| used[*f])
-            .for_each(|(f, slots)| {
-                let slots: &mut [BinStats; SLOTS] = match slots.try_into() {
-                    Ok(s) => s,
-                    Err(_) => unreachable!("chunks are exactly SLOTS long"),
-                };
-                *slots = [BinStats::default(); SLOTS];
-                let col = ds.column(f);
+            .filter(|(g, _)| used.iter().skip(g * GROUP).take(GROUP).any(|&u| u))
+            .for_each(|(g, slots)| {
+                slots.fill(BinStats::default());
+                let words = ds.group_words(g);
+                let n_rows = rows.map_or(words.len(), <[u32]>::len);
                 match rows {
-                    None => accumulate_all(col, gh, slots),
-                    Some(rows) => accumulate_rows(col, rows, gh, slots),
+                    None => accumulate(words.iter().copied().zip(gh), slots),
+                    Some(rows) => {
+                        let ahead = rows
+                            .get(PREFETCH..)
+                            .unwrap_or(&[])
+                            .iter()
+                            .chain(std::iter::repeat(&0));
+                        let gathered = rows.iter().zip(ahead).map(|(&r, &next)| {
+                            prefetch(words, next as usize);
+                            words[r as usize]
+                        });
+                        accumulate(gathered.zip(gh), slots)
+                    }
                 }
+                estimate_counts(slots, n_rows);
             });
     }
 
@@ -103,7 +115,7 @@ impl Histogram {
             .par_chunks_mut(SLOTS)
             .zip(smaller.data.par_chunks(SLOTS))
             .enumerate()
-            .filter(|(f, _)| used[*f])
+            .filter(|(f, _)| used.get(*f).copied().unwrap_or(false))
             .for_each(|(_, (p, s))| {
                 for (a, &b) in p.iter_mut().zip(s) {
                     *a -= b;
@@ -112,23 +124,56 @@ impl Histogram {
     }
 }
 
-/// Root without bagging: bin codes and gradients are both read sequentially.
-fn accumulate_all(col: &[u8], gh: &[[f64; 2]], slots: &mut [BinStats; SLOTS]) {
-    for (&b, g) in col.iter().zip(gh) {
-        let s = &mut slots[b as usize];
-        s.grad += g[0];
-        s.hess += g[1];
-        s.count += 1.0;
+/// Rows ahead whose codes are prefetched while a leaf's rows are gathered: the indices are
+/// increasing but sparse, which hardware prefetchers do not follow.
+const PREFETCH: usize = 32;
+
+/// Hints the CPU to load `words[i]` into cache; never faults, whatever `i` is.
+#[inline(always)]
+fn prefetch(words: &[u64], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let p = words.as_ptr().wrapping_add(i) as *const i8;
+        // SAFETY: a prefetch is only a cache hint: it never dereferences in the language
+        // sense, cannot fault on any address, and SSE is part of the x86_64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (words, i);
+}
+
+/// Fills each bin's `count` as `hess * rows / total hess` of its feature, as LightGBM does:
+/// counting rows exactly in the inner loop would cost a third more time for what only
+/// feeds the `min_data_in_leaf` checks (leaf sizes in the tree are exact).
+fn estimate_counts(slots: &mut [BinStats], n_rows: usize) {
+    for feature in slots.chunks_mut(SLOTS) {
+        let hess: f64 = feature.iter().map(|s| s.hess).sum();
+        let factor = if hess > 0.0 {
+            n_rows as f64 / hess
+        } else {
+            0.0
+        };
+        for s in feature {
+            s.count = (s.hess * factor).round();
+        }
     }
 }
 
-/// A leaf: bin codes gathered through the (increasing) row indices.
-fn accumulate_rows(col: &[u8], rows: &[u32], gh: &[[f64; 2]], slots: &mut [BinStats; SLOTS]) {
-    for (&r, g) in rows.iter().zip(gh) {
-        let s = &mut slots[col[r as usize] as usize];
-        s.grad += g[0];
-        s.hess += g[1];
-        s.count += 1.0;
+/// Adds every `(packed codes, [g, h])` row to the group's `GROUP` feature histograms.
+#[inline(always)]
+fn accumulate<'a>(rows: impl Iterator<Item = (u64, &'a [f64; 2])>, slots: &mut [BinStats]) {
+    let slots: &mut [BinStats; SLOTS * GROUP] = match slots.try_into() {
+        Ok(s) => s,
+        Err(_) => unreachable!("groups are exactly SLOTS * GROUP slots"),
+    };
+    for (w, g) in rows {
+        for j in 0..GROUP {
+            // The index is below SLOTS * GROUP by construction, so no bounds check remains.
+            let s = &mut slots[j * SLOTS + ((w >> (8 * j)) & 0xff) as usize];
+            s.grad += g[0];
+            s.hess += g[1];
+        }
     }
 }
 
@@ -178,11 +223,17 @@ mod tests {
         for f in 0..3 {
             for (a, b) in parent.feature(f).iter().zip(direct.feature(f)) {
                 assert!((a.grad - b.grad).abs() < 1e-9 && (a.hess - b.hess).abs() < 1e-9);
-                assert_eq!(a.count, b.count);
+                assert!(
+                    (a.count - b.count).abs() <= 1.0,
+                    "estimated counts agree to rounding"
+                );
             }
         }
         let total: f64 = direct.feature(1).iter().map(|s| s.count).sum();
-        assert_eq!(total, right.len() as f64);
+        assert!(
+            (total - right.len() as f64).abs() <= 17.0,
+            "one rounding per bin at most"
+        );
     }
 
     #[test]
@@ -197,9 +248,11 @@ mod tests {
             .map(|r| gh[r][0])
             .sum();
         assert!((h.feature(0)[4].grad - want).abs() < 1e-12);
+        let mut none = Histogram::new(3);
+        none.build(&ds, None, &gh, &[false; 3]);
         assert!(
-            h.feature(1).iter().all(|s| s.count == 0.0),
-            "unused feature stays empty"
+            none.feature(0).iter().all(|s| s.count == 0.0),
+            "a group with no used feature is skipped"
         );
     }
 }

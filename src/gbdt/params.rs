@@ -86,6 +86,11 @@ impl Default for Params {
     }
 }
 
+/// `x >= 0`, false for NaN (so NaN parameters are refused).
+fn non_negative(x: f64) -> bool {
+    x >= 0.0
+}
+
 fn bad(name: &'static str, value: impl ToString, reason: &'static str) -> GbdtError {
     GbdtError::BadParam {
         name,
@@ -109,7 +114,7 @@ impl Params {
         if self.max_depth == Some(0) {
             return Err(bad("max_depth", 0, "must be >= 1 (or unlimited)"));
         }
-        if !(self.min_sum_hessian_in_leaf >= 0.0) {
+        if !non_negative(self.min_sum_hessian_in_leaf) {
             return Err(bad(
                 "min_sum_hessian_in_leaf",
                 self.min_sum_hessian_in_leaf,
@@ -119,7 +124,7 @@ impl Params {
         if !(self.lambda_l2 >= 0.0 && self.lambda_l2.is_finite()) {
             return Err(bad("lambda_l2", self.lambda_l2, "must be >= 0"));
         }
-        if !(self.min_gain_to_split >= 0.0) {
+        if !non_negative(self.min_gain_to_split) {
             return Err(bad(
                 "min_gain_to_split",
                 self.min_gain_to_split,
@@ -150,16 +155,16 @@ impl Params {
                 "must be in (0, 1]",
             ));
         }
-        if !(self.cat_smooth >= 0.0) {
+        if !non_negative(self.cat_smooth) {
             return Err(bad("cat_smooth", self.cat_smooth, "must be >= 0"));
         }
-        if !(self.cat_l2 >= 0.0) {
+        if !non_negative(self.cat_l2) {
             return Err(bad("cat_l2", self.cat_l2, "must be >= 0"));
         }
         if self.max_cat_threshold == 0 {
             return Err(bad("max_cat_threshold", 0, "must be >= 1"));
         }
-        if !(self.poisson_max_delta_step >= 0.0) {
+        if !non_negative(self.poisson_max_delta_step) {
             return Err(bad(
                 "poisson_max_delta_step",
                 self.poisson_max_delta_step,

@@ -156,6 +156,20 @@ impl Tree {
         self.leaf_values.len()
     }
 
+    /// The child a raw value moves to from `node`; numeric nodes compile to selects, not
+    /// branches, so batch prediction does not pay for mispredicted comparisons.
+    #[inline(always)]
+    pub fn next(&self, node: &Node, v: f64) -> i32 {
+        if node.cat_set == NO_CAT {
+            let left = (v <= node.threshold) | (v.is_nan() & node.default_left);
+            if left { node.left } else { node.right }
+        } else if self.goes_left(node, v) {
+            node.left
+        } else {
+            node.right
+        }
+    }
+
     /// Whether a raw value goes left at `node`.
     #[inline]
     pub fn goes_left(&self, node: &Node, v: f64) -> bool {
@@ -198,13 +212,35 @@ impl Tree {
         let mut i = 0i32;
         while i >= 0 {
             let n = &self.nodes[i as usize];
-            i = if self.goes_left(n, value(n.feature as usize)) {
-                n.left
-            } else {
-                n.right
-            };
+            i = self.next(n, value(n.feature as usize));
         }
         !i as usize
+    }
+
+    /// Leaves reached by `LANES` rows walked in lockstep (`rows[k]` = row `k`'s raw values):
+    /// independent walks overlap in the pipeline, rows already at a leaf stay put through a
+    /// select, and the only unpredictable branch left is the end of the slowest walk.
+    #[inline]
+    pub fn leaves_of<const LANES: usize>(&self, rows: [&[f64]; LANES]) -> [usize; LANES] {
+        if self.nodes.is_empty() {
+            return [0; LANES];
+        }
+        let mut at = [0i32; LANES];
+        loop {
+            let mut active = false;
+            for k in 0..LANES {
+                let i = at[k];
+                let n = &self.nodes[i.max(0) as usize];
+                let v = rows[k].get(n.feature as usize).copied().unwrap_or(f64::NAN);
+                let next = self.next(n, v);
+                at[k] = if i >= 0 { next } else { i };
+                active |= i >= 0;
+            }
+            if !active {
+                break;
+            }
+        }
+        at.map(|i| !i as usize)
     }
 
     /// Leaf reached by a row given its bin codes `bin(f)` and missing bins `missing(f)`.

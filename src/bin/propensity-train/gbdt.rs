@@ -28,7 +28,7 @@ pub struct Args {
 #[derive(Subcommand)]
 enum GbdtCommand {
     /// Train on a CSV table (header row; empty or NaN cells are missing) and write a .gbdt model.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Predict every row of a CSV table with a .gbdt model.
     Predict(PredictArgs),
 }
@@ -155,7 +155,7 @@ struct TabularModel {
 /// Runs `gbdt train` or `gbdt predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
-        GbdtCommand::Train(a) => train(a),
+        GbdtCommand::Train(a) => train(*a),
         GbdtCommand::Predict(a) => predict(a),
     }
 }

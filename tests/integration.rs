@@ -1,0 +1,3 @@
+//! Integration tests, one binary for every area (faster linking); helpers live beside.
+
+mod gbdt;
