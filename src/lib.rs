@@ -11,6 +11,7 @@ pub mod eval;
 pub mod features;
 pub mod gbdt;
 pub mod ingest;
+pub mod propensity;
 pub mod rng;
 pub mod serve;
 pub mod synth;

@@ -6,6 +6,7 @@
 mod stats;
 mod gbdt;
 mod inspect;
+mod evaluate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Gbdt(gbdt::Args),
     /// Show a bundle's metadata, metrics, feature importance and sections.
     Inspect(inspect::Args),
+    /// Train before a cutoff and measure churn, repurchase and next purchase at it.
+    Evaluate(evaluate::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Synth(args) => synth::run(args),
         Command::Gbdt(args) => gbdt::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
