@@ -106,8 +106,19 @@ fn isotonic(raw: &[f64], labels: &[f64]) -> Calibrator {
             blocks.pop();
         }
     }
+    // Small end blocks are often pure (all 0 or all 1); a 0 or 1 would cost unbounded log
+    // loss on the next such row, so each block mean is shrunk towards the overall rate by
+    // one pseudo-row, then the running maximum restores monotonicity.
+    let rate = labels.iter().sum::<f64>() / labels.len() as f64;
     let x = blocks.iter().map(|b| b.0 / b.2).collect();
-    let y = blocks.iter().map(|b| b.1 / b.2).collect();
+    let mut top = 0.0f64;
+    let y = blocks
+        .iter()
+        .map(|b| {
+            top = top.max((b.1 + rate) / (b.2 + 1.0));
+            top
+        })
+        .collect();
     Calibrator::Isotonic { x, y }
 }
 
@@ -196,11 +207,11 @@ mod tests {
             &[0.1, 0.2, 0.3, 0.4],
             &[0.0, 1.0, 0.0, 1.0],
         );
-        // 0.2 and 0.3 pool to 0.5; ends stay 0 and 1.
+        // 0.2 and 0.3 pool to 0.5; each block is shrunk by one pseudo-row at the rate 0.5.
         let Calibrator::Isotonic { y, .. } = &c else {
             panic!("isotonic expected")
         };
-        assert_eq!(y, &vec![0.0, 0.5, 1.0]);
+        assert_eq!(y, &vec![0.25, 0.5, 0.75]);
         assert!((c.apply(0.25) - 0.5).abs() < 1e-12);
         assert_eq!(Calibrator::fit(CalibrationKind::None, &[0.3], &[1.0]).apply(0.3), 0.3);
     }

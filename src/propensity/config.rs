@@ -73,13 +73,17 @@ impl Default for PropensityConfig {
             active_days: 90,
             max_snapshots: 6,
             min_history_days: 28,
-            curve_step_days: 14,
+            curve_step_days: 28,
             calibration: CalibrationKind::Isotonic,
             folds: 2,
             seed: 7,
             churn: gbdt(ObjectiveKind::Binary, 300),
             count: gbdt(ObjectiveKind::Poisson, 300),
-            curve: gbdt(ObjectiveKind::Binary, 200),
+            curve: Params {
+                learning_rate: 0.1,
+                min_data_in_leaf: 200,
+                ..gbdt(ObjectiveKind::Binary, 100)
+            },
         }
     }
 }
@@ -198,6 +202,6 @@ mod tests {
         let text = include_str!("../../training/default.toml");
         let c = PropensityConfig::parse(text).unwrap();
         assert_eq!(c.active_days, 90);
-        assert_eq!(c.curve_days, vec![7, 14, 30, 60, 90]);
+        assert_eq!(c, PropensityConfig::default(), "the file and the built-in defaults agree");
     }
 }

@@ -142,20 +142,38 @@ pub fn in_training_half(store: &EventStore, c: CustomerIdx) -> bool {
     crc32fast::hash(id.as_bytes()) % 2 == 0
 }
 
-/// Runs the protocol of `opts` on `store`.
-pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
-    let cutoff = opts.cutoff;
-    let h = opts.horizon_days;
+/// The rows a protocol trains on and the rows it measures.
+#[derive(Debug, Clone)]
+pub struct ProtocolTables {
+    /// Training tables (churn/count and curve).
+    pub train: TrainingTables,
+    /// Rows measured at the cutoff, labels over `[cutoff, cutoff + H)`.
+    pub eval: FeatureTable,
+}
+
+/// The config a protocol trains with: `opts.config` with the evaluated horizon as the churn
+/// horizon and as one more curve horizon (so the next-purchase day is measured over the
+/// whole label window).
+pub fn protocol_config(opts: &EvalOptions) -> Result<PropensityConfig> {
     let mut config = opts.config.clone();
-    // The curve also gets the evaluated horizon, so the next-purchase day can be measured
-    // over the whole label window.
-    config.curve_days.push(h);
-    config.horizon_days = h;
+    config.curve_days.push(opts.horizon_days);
+    config.horizon_days = opts.horizon_days;
     config.validate()?;
-    let started = std::time::Instant::now();
-    let (tables, eval_customers) = match opts.split {
+    Ok(config)
+}
+
+/// Builds the training and evaluation tables of the protocol of `opts` (the exact rows
+/// `evaluate` uses; the `features` command writes them).
+pub fn protocol_tables(
+    store: &EventStore,
+    opts: &EvalOptions,
+    config: &PropensityConfig,
+) -> Result<ProtocolTables> {
+    let (cutoff, h) = (opts.cutoff, opts.horizon_days);
+    let bg = fit_bgnbd_at(store, cutoff)?;
+    let (train, eval_customers) = match opts.split {
         Split::Time => {
-            let tables = time_split_tables(store, cutoff, h, &config, &|_| true)?;
+            let tables = time_split_tables(store, cutoff, h, config, &|_| true)?;
             let eval = Population::Active(config.active_days).at(store, cutoff);
             (tables, eval)
         }
@@ -163,12 +181,28 @@ pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
             let pop = Population::History.at(store, cutoff);
             let (train, eval): (Vec<CustomerIdx>, Vec<CustomerIdx>) =
                 pop.into_iter().partition(|&c| in_training_half(store, c));
-            let bg = fit_bgnbd_at(store, cutoff)?;
             let main = snapshot_table(store, &train, cutoff, bg.as_ref(), h, h);
             let curve = main.clone();
             (TrainingTables { main, curve }, eval)
         }
     };
+    if eval_customers.is_empty() {
+        return Err(PropensityError::Empty {
+            what: "customers to evaluate",
+            hint: "nobody in the evaluated population at the cutoff".into(),
+        });
+    }
+    let eval = snapshot_table(store, &eval_customers, cutoff, bg.as_ref(), h, h);
+    Ok(ProtocolTables { train, eval })
+}
+
+/// Runs the protocol of `opts` on `store`.
+pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
+    let cutoff = opts.cutoff;
+    let h = opts.horizon_days;
+    let config = protocol_config(opts)?;
+    let started = std::time::Instant::now();
+    let ProtocolTables { train: tables, eval } = protocol_tables(store, opts, &config)?;
     let model = PropensityModel::fit_tables(store, &tables, cutoff, h, &config)?;
     let train_seconds = started.elapsed().as_secs_f64();
     let mut snaps: Vec<i64> = tables.main.snapshots.clone();
@@ -191,13 +225,6 @@ pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
         curve_train_rows,
         train_snapshots: snaps.iter().map(|&t| format_date(t)).collect(),
     };
-    if eval_customers.is_empty() {
-        return Err(PropensityError::Empty {
-            what: "customers to evaluate",
-            hint: "nobody in the evaluated population at the cutoff".into(),
-        });
-    }
-    let eval = snapshot_table(store, &eval_customers, cutoff, model.bgnbd.as_ref(), h, h);
     measure(store, &model, &tables.main, &eval, protocol, train_seconds)
 }
 

@@ -11,6 +11,7 @@ pub mod calibrate;
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod export;
 pub mod explain;
 pub mod model;
 pub mod table;
@@ -24,3 +25,6 @@ pub use explain::Factor;
 pub use model::PropensityModel;
 pub use table::{FeatureTable, Population};
 pub use value::{CustomerValue, customer_values};
+
+#[cfg(test)]
+mod tests;

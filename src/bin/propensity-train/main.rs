@@ -7,6 +7,7 @@ mod stats;
 mod gbdt;
 mod inspect;
 mod evaluate;
+mod features;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Train before a cutoff and measure churn, repurchase and next purchase at it.
     Evaluate(evaluate::Args),
+    /// Write the exact training/evaluation feature table with labels as CSV.
+    Features(features::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Gbdt(args) => gbdt::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Features(args) => features::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
