@@ -13,6 +13,7 @@ pub mod eval;
 pub mod features;
 pub mod gbdt;
 pub mod ingest;
+pub mod propensity;
 pub mod rng;
 pub mod scoring;
 pub mod serve;

@@ -5,6 +5,8 @@
 
 mod gbdt;
 mod inspect;
+mod evaluate;
+mod features;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,10 @@ enum Command {
     Gbdt(gbdt::Args),
     /// Show a bundle's metadata, metrics, feature importance and sections.
     Inspect(inspect::Args),
+    /// Train before a cutoff and measure churn, repurchase and next purchase at it.
+    Evaluate(evaluate::Args),
+    /// Write the exact training/evaluation feature table with labels as CSV.
+    Features(features::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +55,8 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Gbdt(args) => gbdt::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Features(args) => features::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,453 @@
+//! The `evaluate` protocols (DESIGN.md): train before the cutoff (time split) or on half the
+//! customers (customers split), measure at the cutoff against simple baselines, and report
+//! the metrics as JSON and as a table.
+
+use super::calibrate::Calibrator;
+use super::config::{CalibrationKind, PropensityConfig};
+use super::error::{PropensityError, Result};
+use super::model::{PropensityModel, TrainingTables, time_split_tables};
+use super::table::{FeatureTable, Population, fit_bgnbd_at, snapshot_table, summary_days};
+use crate::clv::{CustomerSummary, FitOptions, ParetoNbd, PurchaseModel};
+use crate::eval::metrics::{auc, brier, logloss, mae, rmse};
+use crate::features::col;
+use crate::ingest::{CustomerIdx, EventStore};
+use crate::time::format_date;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How training and evaluation data are separated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Train on snapshots before the cutoff, measure at the cutoff.
+    Time,
+    /// Train on half the customers at the cutoff, measure on the other half.
+    Customers,
+}
+
+/// What to evaluate.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// Evaluation snapshot (seconds).
+    pub cutoff: i64,
+    /// Label window length (days).
+    pub horizon_days: u32,
+    /// Train/measure separation.
+    pub split: Split,
+    /// Training config.
+    pub config: PropensityConfig,
+}
+
+/// Binary metrics of one model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BinaryMetrics {
+    /// Area under the ROC curve.
+    pub auc: f64,
+    /// Mean log loss.
+    pub logloss: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Share of positives.
+    pub base_rate: f64,
+    /// Rows measured.
+    pub n: usize,
+}
+
+impl BinaryMetrics {
+    fn of(scores: &[f64], probs: &[f64], labels: &[f64]) -> Self {
+        let n = labels.len();
+        BinaryMetrics {
+            auc: auc(scores, labels, None),
+            logloss: logloss(probs, labels, None),
+            brier: brier(probs, labels, None),
+            base_rate: labels.iter().sum::<f64>() / n.max(1) as f64,
+            n,
+        }
+    }
+
+    fn as_map(&self) -> BTreeMap<String, f64> {
+        BTreeMap::from([
+            ("auc".into(), self.auc),
+            ("logloss".into(), self.logloss),
+            ("brier".into(), self.brier),
+        ])
+    }
+}
+
+/// Next-purchase metrics: timing of the next order and number of orders in the horizon.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NextPurchaseMetrics {
+    /// Mean absolute error (days) of the predicted next-purchase day, over customers who
+    /// bought in the horizon (median of the curve given a purchase in the horizon).
+    pub mae_days: f64,
+    /// Customers `mae_days` is measured on.
+    pub n_purchasers: usize,
+    /// Mean absolute error of the expected number of orders.
+    pub transactions_mae: f64,
+    /// Root mean squared error of the expected number of orders.
+    pub transactions_rmse: f64,
+    /// Sum of expected orders.
+    pub total_predicted: f64,
+    /// Sum of actual orders.
+    pub total_actual: f64,
+}
+
+/// Where the numbers come from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Protocol {
+    /// Evaluation snapshot (YYYY-MM-DD).
+    pub cutoff: String,
+    /// Label window length (days).
+    pub horizon_days: u32,
+    /// Train/measure separation.
+    pub split: Split,
+    /// Training rows of the churn and count models.
+    pub train_rows: usize,
+    /// Training rows of the repurchase curve model (after expansion over horizons).
+    pub curve_train_rows: usize,
+    /// Training snapshots (YYYY-MM-DD), newest first.
+    pub train_snapshots: Vec<String>,
+}
+
+/// Metrics of a baseline, by metric name.
+pub type BaselineMetrics = BTreeMap<String, f64>;
+
+/// The `evaluate` report. Sections other modules measure (e.g. `recommend`) go in `extra`,
+/// which is written at the top level of the JSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    /// Protocol details.
+    pub protocol: Protocol,
+    /// Calibrated GBDT churn: P(no purchase in `[cutoff, cutoff + H)`).
+    pub churn: BinaryMetrics,
+    /// P(any purchase in the horizon) = 1 − churn.
+    pub repurchase: BinaryMetrics,
+    /// Next-purchase timing and counts.
+    pub next_purchase: NextPurchaseMetrics,
+    /// Baselines per section (`churn`, `repurchase`, `next_purchase`), then per model.
+    pub baselines: BTreeMap<String, BTreeMap<String, BaselineMetrics>>,
+    /// Seconds spent building training tables and fitting every model.
+    pub train_seconds: f64,
+    /// Further top-level sections added by other evaluations.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// True for the customers the customers split trains on: a stable hash of the external id,
+/// so the split does not depend on load order.
+pub fn in_training_half(store: &EventStore, c: CustomerIdx) -> bool {
+    let id = store.customers.name(c.0).unwrap_or_default();
+    crc32fast::hash(id.as_bytes()) % 2 == 0
+}
+
+/// The rows a protocol trains on and the rows it measures.
+#[derive(Debug, Clone)]
+pub struct ProtocolTables {
+    /// Training tables (churn/count and curve).
+    pub train: TrainingTables,
+    /// Rows measured at the cutoff, labels over `[cutoff, cutoff + H)`.
+    pub eval: FeatureTable,
+}
+
+/// The config a protocol trains with: `opts.config` with the evaluated horizon as the churn
+/// horizon and as one more curve horizon (so the next-purchase day is measured over the
+/// whole label window).
+pub fn protocol_config(opts: &EvalOptions) -> Result<PropensityConfig> {
+    let mut config = opts.config.clone();
+    config.curve_days.push(opts.horizon_days);
+    config.horizon_days = opts.horizon_days;
+    config.validate()?;
+    Ok(config)
+}
+
+/// Builds the training and evaluation tables of the protocol of `opts` (the exact rows
+/// `evaluate` uses; the `features` command writes them).
+pub fn protocol_tables(
+    store: &EventStore,
+    opts: &EvalOptions,
+    config: &PropensityConfig,
+) -> Result<ProtocolTables> {
+    let (cutoff, h) = (opts.cutoff, opts.horizon_days);
+    let bg = fit_bgnbd_at(store, cutoff)?;
+    let (train, eval_customers) = match opts.split {
+        Split::Time => {
+            let tables = time_split_tables(store, cutoff, h, config, &|_| true)?;
+            let eval = Population::Active(config.active_days).at(store, cutoff);
+            (tables, eval)
+        }
+        Split::Customers => {
+            let pop = Population::History.at(store, cutoff);
+            let (train, eval): (Vec<CustomerIdx>, Vec<CustomerIdx>) =
+                pop.into_iter().partition(|&c| in_training_half(store, c));
+            let main = snapshot_table(store, &train, cutoff, bg.as_ref(), h, h);
+            let curve = main.clone();
+            (TrainingTables { main, curve }, eval)
+        }
+    };
+    if eval_customers.is_empty() {
+        return Err(PropensityError::Empty {
+            what: "customers to evaluate",
+            hint: "nobody in the evaluated population at the cutoff".into(),
+        });
+    }
+    let eval = snapshot_table(store, &eval_customers, cutoff, bg.as_ref(), h, h);
+    Ok(ProtocolTables { train, eval })
+}
+
+/// Runs the protocol of `opts` on `store`.
+pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
+    let cutoff = opts.cutoff;
+    let h = opts.horizon_days;
+    let config = protocol_config(opts)?;
+    let started = std::time::Instant::now();
+    let ProtocolTables { train: tables, eval } = protocol_tables(store, opts, &config)?;
+    let model = PropensityModel::fit_tables(store, &tables, cutoff, h, &config)?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let mut snaps: Vec<i64> = tables.main.snapshots.clone();
+    snaps.dedup();
+    let curve_train_rows = super::model::expand_curve(
+        if tables.curve.is_empty() {
+            &tables.main
+        } else {
+            &tables.curve
+        },
+        &config.curve_horizons(None),
+    )
+    .1
+    .len();
+    let protocol = Protocol {
+        cutoff: format_date(cutoff),
+        horizon_days: h,
+        split: opts.split,
+        train_rows: tables.main.len(),
+        curve_train_rows,
+        train_snapshots: snaps.iter().map(|&t| format_date(t)).collect(),
+    };
+    measure(store, &model, &tables.main, &eval, protocol, train_seconds)
+}
+
+fn measure(
+    store: &EventStore,
+    model: &PropensityModel,
+    train: &FeatureTable,
+    eval: &FeatureTable,
+    protocol: Protocol,
+    train_seconds: f64,
+) -> Result<EvalReport> {
+    let h = protocol.horizon_days;
+    let cutoff = model.cutoff;
+    let n = eval.len();
+    let churned: Vec<f64> = eval.labels.iter().map(|l| f64::from(l.churned())).collect();
+    let bought: Vec<f64> = churned.iter().map(|c| 1.0 - c).collect();
+    let orders: Vec<f64> = eval.labels.iter().map(|l| l.orders as f64).collect();
+    let scored: Vec<(f64, f64, f64)> = (0..n)
+        .into_par_iter()
+        .map(|r| {
+            let row = eval.row(r);
+            (
+                model.churn(row),
+                model.expected_purchases(row),
+                model.conditional_median_days(row, h),
+            )
+        })
+        .collect();
+    let p_churn: Vec<f64> = scored.iter().map(|s| s.0).collect();
+    let p_buy: Vec<f64> = p_churn.iter().map(|p| 1.0 - p).collect();
+    let expected: Vec<f64> = scored.iter().map(|s| s.1).collect();
+    let churn = BinaryMetrics::of(&p_churn, &p_churn, &churned);
+    let repurchase = BinaryMetrics::of(&p_buy, &p_buy, &bought);
+
+    // Timing, over customers who did buy: the model's median day vs "the last gap repeats".
+    let purchasers: Vec<usize> = (0..n).filter(|&r| bought[r] > 0.0).collect();
+    let actual_days: Vec<f64> = purchasers
+        .iter()
+        .map(|&r| eval.labels[r].days_to_next.unwrap_or(0.0))
+        .collect();
+    let model_days: Vec<f64> = purchasers.iter().map(|&r| scored[r].2).collect();
+    let last_gap_days: Vec<f64> = purchasers
+        .iter()
+        .map(|&r| {
+            let row = eval.row(r);
+            let (gap, rec) = (row[col::GAP_LAST] as f64, row[col::RECENCY] as f64);
+            if gap.is_nan() || rec.is_nan() {
+                h as f64 / 2.0
+            } else {
+                (gap - rec).clamp(0.0, h as f64)
+            }
+        })
+        .collect();
+    let next_purchase = NextPurchaseMetrics {
+        mae_days: mae(&model_days, &actual_days, None),
+        n_purchasers: purchasers.len(),
+        transactions_mae: mae(&expected, &orders, None),
+        transactions_rmse: rmse(&expected, &orders, None),
+        total_predicted: expected.iter().sum(),
+        total_actual: orders.iter().sum(),
+    };
+
+    let mut baselines: BTreeMap<String, BTreeMap<String, BaselineMetrics>> = BTreeMap::new();
+    // Recency only: days since the last order, mapped to a probability by isotonic
+    // regression on the training rows.
+    let recency = |t: &FeatureTable, r: usize| {
+        let v = t.row(r)[col::RECENCY] as f64;
+        if v.is_nan() { 1e9 } else { v }
+    };
+    let train_rec: Vec<f64> = (0..train.len()).map(|r| recency(train, r)).collect();
+    let train_churn: Vec<f64> = train.labels.iter().map(|l| f64::from(l.churned())).collect();
+    let rec_cal = Calibrator::fit(CalibrationKind::Isotonic, &train_rec, &train_churn);
+    let eval_rec: Vec<f64> = (0..n).map(|r| recency(eval, r)).collect();
+    let rec_p: Vec<f64> = eval_rec.iter().map(|&x| rec_cal.apply(x)).collect();
+    baselines.entry("churn".into()).or_default().insert(
+        "recency_only".into(),
+        BinaryMetrics::of(&eval_rec, &rec_p, &churned).as_map(),
+    );
+
+    // Count models fitted at the cutoff on every customer's history before it.
+    let summaries: Vec<Option<CustomerSummary>> = eval
+        .summaries
+        .iter()
+        .map(|s| summary_days(s, cutoff))
+        .collect();
+    let history: Vec<CustomerSummary> = {
+        let all = Population::History.at(store, cutoff);
+        let rows = crate::features::compute(store, &all, cutoff);
+        rows.summaries
+            .iter()
+            .filter_map(|s| summary_days(s, cutoff))
+            .collect()
+    };
+    let pareto = if history.is_empty() {
+        None
+    } else {
+        Some(
+            ParetoNbd::fit(&history, &FitOptions::default())
+                .map_err(|source| PropensityError::Clv {
+                    model: "Pareto/NBD",
+                    source,
+                })?
+                .params,
+        )
+    };
+    let count_models: [(&str, Option<&dyn PurchaseModel>); 2] = [
+        ("bgnbd", model.bgnbd.as_ref().map(|p| p as &dyn PurchaseModel)),
+        ("pareto_nbd", pareto.as_ref().map(|p| p as &dyn PurchaseModel)),
+    ];
+    for (name, m) in count_models {
+        let Some(m) = m else { continue };
+        let hd = h as f64;
+        let p_any: Vec<f64> = summaries
+            .iter()
+            .map(|s| s.as_ref().map_or(0.0, |s| m.p_any_purchase(s, hd)))
+            .collect();
+        let exp: Vec<f64> = summaries
+            .iter()
+            .map(|s| s.as_ref().map_or(0.0, |s| m.expected_purchases(s, hd)))
+            .collect();
+        baselines
+            .entry("repurchase".into())
+            .or_default()
+            .insert(name.into(), BinaryMetrics::of(&p_any, &p_any, &bought).as_map());
+        baselines.entry("next_purchase".into()).or_default().insert(
+            name.into(),
+            BTreeMap::from([
+                ("transactions_mae".into(), mae(&exp, &orders, None)),
+                ("transactions_rmse".into(), rmse(&exp, &orders, None)),
+                ("total_predicted".into(), exp.iter().sum()),
+            ]),
+        );
+    }
+    baselines.entry("next_purchase".into()).or_default().insert(
+        "last_gap_repeats".into(),
+        BTreeMap::from([("mae_days".into(), mae(&last_gap_days, &actual_days, None))]),
+    );
+    Ok(EvalReport {
+        protocol,
+        churn,
+        repurchase,
+        next_purchase,
+        baselines,
+        train_seconds,
+        extra: serde_json::Map::new(),
+    })
+}
+
+fn cell(v: Option<&f64>) -> String {
+    match v {
+        Some(v) if v.is_finite() => format!("{v:>10.4}"),
+        _ => format!("{:>10}", "-"),
+    }
+}
+
+impl fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.protocol;
+        writeln!(
+            f,
+            "cutoff {}  horizon {} days  split {:?}  train rows {} (curve {})  snapshots {}",
+            p.cutoff,
+            p.horizon_days,
+            p.split,
+            p.train_rows,
+            p.curve_train_rows,
+            p.train_snapshots.join(",")
+        )?;
+        let cols = [
+            "auc",
+            "logloss",
+            "brier",
+            "mae_days",
+            "transactions_mae",
+            "transactions_rmse",
+            "total_predicted",
+        ];
+        write!(f, "{:<14}{:<18}", "section", "model")?;
+        for c in ["auc", "logloss", "brier", "mae_days", "tx_mae", "tx_rmse", "total"] {
+            write!(f, "{c:>10}")?;
+        }
+        writeln!(f)?;
+        let mut line = |section: &str, model: &str, m: &BaselineMetrics| -> fmt::Result {
+            write!(f, "{section:<14}{model:<18}")?;
+            for c in cols {
+                write!(f, "{}", cell(m.get(c)))?;
+            }
+            writeln!(f)
+        };
+        line("churn", "gbdt_calibrated", &self.churn.as_map())?;
+        for (name, section) in [
+            ("churn", "churn"),
+            ("repurchase", "repurchase"),
+            ("next_purchase", "next_purchase"),
+        ] {
+            if name == "repurchase" {
+                line("repurchase", "1-churn", &self.repurchase.as_map())?;
+            }
+            if name == "next_purchase" {
+                let n = &self.next_purchase;
+                line(
+                    "next_purchase",
+                    "gbdt_poisson",
+                    &BTreeMap::from([
+                        ("mae_days".into(), n.mae_days),
+                        ("transactions_mae".into(), n.transactions_mae),
+                        ("transactions_rmse".into(), n.transactions_rmse),
+                        ("total_predicted".into(), n.total_predicted),
+                    ]),
+                )?;
+            }
+            for (model, m) in self.baselines.get(section).into_iter().flatten() {
+                line(section, model, m)?;
+            }
+        }
+        writeln!(
+            f,
+            "churn n {} base rate {:.4}; purchasers {}; actual orders {}; train {:.2} s",
+            self.churn.n,
+            self.churn.base_rate,
+            self.next_purchase.n_purchasers,
+            self.next_purchase.total_actual,
+            self.train_seconds
+        )
+    }
+}

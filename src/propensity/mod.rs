@@ -1,0 +1,30 @@
+//! Customer propensities: churn, repurchase curve, next purchase, expected purchases,
+//! segments and value, trained on point-in-time snapshots and scored from one feature row.
+//!
+//! Data flow: [`table`] builds feature rows (behaviour, attributes and BG/NBD features fitted
+//! at each snapshot) with labels; [`model::PropensityModel`] trains the GBDTs on snapshots
+//! whose label windows end by the cutoff and calibrates them out of fold ([`calibrate`]);
+//! [`explain`] words the churn factors; [`evaluate`] runs the `evaluate` protocols against
+//! simple baselines; [`value`] gives RFM segments and CLV.
+
+pub mod calibrate;
+pub mod config;
+pub mod error;
+pub mod evaluate;
+pub mod export;
+pub mod explain;
+pub mod model;
+pub mod table;
+pub mod value;
+
+pub use calibrate::Calibrator;
+pub use config::{CalibrationKind, PropensityConfig};
+pub use error::PropensityError;
+pub use evaluate::{EvalOptions, EvalReport, Split, evaluate};
+pub use explain::Factor;
+pub use model::PropensityModel;
+pub use table::{FeatureTable, Population};
+pub use value::{CustomerValue, customer_values};
+
+#[cfg(test)]
+mod tests;

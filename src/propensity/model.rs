@@ -1,0 +1,416 @@
+//! The serialisable propensity model: churn (calibrated GBDT), expected purchases (Poisson
+//! GBDT), the repurchase curve (calibrated GBDT with the horizon as a feature) and the
+//! BG/NBD and Gamma-Gamma parameters at the cutoff, with cheap per-row scoring for the server.
+
+use super::calibrate::Calibrator;
+use super::config::PropensityConfig;
+use super::error::{PropensityError, Result};
+use super::explain::{Factor, describe};
+use super::table::{FeatureTable, Population, fit_bgnbd_at, model_layout, stacked_table};
+use crate::clv::{BgNbdParams, GammaGammaParams};
+use crate::features::training_snapshots;
+use crate::gbdt::{Booster, Dataset, DenseInput, Params};
+use crate::ingest::{CustomerIdx, EventStore};
+use crate::rng::derive_seed;
+use crate::time::DAY;
+use serde::{Deserialize, Serialize};
+
+/// Name of the extra column of the repurchase-curve model.
+pub const CURVE_DAYS_FEATURE: &str = "curve_days";
+
+/// Everything needed to score a customer from a feature row at the training cutoff.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PropensityModel {
+    /// The config it was trained with.
+    pub config: PropensityConfig,
+    /// Training cutoff (seconds): features of served rows are computed here.
+    pub cutoff: i64,
+    /// Churn and expected-purchases horizon (days).
+    pub horizon_days: u32,
+    /// Column names of a feature row.
+    pub feature_names: Vec<String>,
+    /// P(no purchase in the horizon), before calibration.
+    pub churn: Booster,
+    /// Calibration of the churn probability (fitted out of fold).
+    pub churn_calibrator: Calibrator,
+    /// Expected purchases in the horizon (Poisson).
+    pub count: Booster,
+    /// P(purchase within d days) with d as the last column, before calibration.
+    pub curve: Booster,
+    /// Calibration of the curve probabilities (fitted out of fold).
+    pub curve_calibrator: Calibrator,
+    /// Horizons of the curve, increasing.
+    pub curve_days: Vec<u32>,
+    /// BG/NBD fitted at the cutoff (days), if anyone had history.
+    pub bgnbd: Option<BgNbdParams>,
+    /// Gamma-Gamma spend model fitted at the cutoff, if enough repeat buyers.
+    pub gamma_gamma: Option<GammaGammaParams>,
+}
+
+/// Training tables of one fit.
+#[derive(Debug, Clone)]
+pub struct TrainingTables {
+    /// Churn / count rows: label window = horizon.
+    pub main: FeatureTable,
+    /// Curve rows before expansion: label window = the longest curve horizon that still ends
+    /// by the label limit.
+    pub curve: FeatureTable,
+}
+
+/// Builds the time-split training tables for a model at `cutoff`: snapshots `cutoff − H`,
+/// `cutoff − 2H`, … for churn and count, and every `curve_step_days` for the curve, every
+/// label window ending at or before `cutoff`.
+pub fn time_split_tables(
+    store: &EventStore,
+    cutoff: i64,
+    horizon_days: u32,
+    config: &PropensityConfig,
+    keep: &(dyn Fn(CustomerIdx) -> bool + Sync),
+) -> Result<TrainingTables> {
+    let start = store.time_range().map_or(cutoff, |r| r.0);
+    let pop = Population::Active(config.active_days);
+    let snaps = training_snapshots(
+        start,
+        cutoff,
+        horizon_days,
+        config.min_history_days,
+        config.max_snapshots,
+    );
+    let main = stacked_table(store, &snaps, pop, keep, horizon_days, horizon_days)?;
+    let curve = curve_table(store, cutoff, horizon_days, config, pop, keep, start)?;
+    Ok(TrainingTables { main, curve })
+}
+
+fn curve_table(
+    store: &EventStore,
+    limit: i64,
+    horizon_days: u32,
+    config: &PropensityConfig,
+    pop: Population,
+    keep: &(dyn Fn(CustomerIdx) -> bool + Sync),
+    start: i64,
+) -> Result<FeatureTable> {
+    let days = config.curve_horizons(None);
+    let shortest = days[0] as i64;
+    let longest = days[days.len() - 1] as i64;
+    let step = config.curve_step_days as i64 * DAY;
+    let mut table = FeatureTable::default();
+    let mut t = limit - shortest * DAY;
+    let mut n = 0;
+    while t - config.min_history_days as i64 * DAY >= start && n < config.max_snapshots * 2 {
+        let window = ((limit - t) / DAY).min(longest) as u32;
+        let customers: Vec<CustomerIdx> =
+            pop.at(store, t).into_iter().filter(|&c| keep(c)).collect();
+        let bg = fit_bgnbd_at(store, t)?;
+        table.extend(super::table::snapshot_table(
+            store,
+            &customers,
+            t,
+            bg.as_ref(),
+            horizon_days,
+            window,
+        ));
+        t -= step;
+        n += 1;
+    }
+    Ok(table)
+}
+
+/// Curve training rows: each table row once per curve horizon its label window covers,
+/// with the horizon as an extra column and "bought within d days" as the label.
+pub fn expand_curve(table: &FeatureTable, days: &[u32]) -> (Vec<Vec<f64>>, Vec<f64>, Vec<usize>) {
+    let mut pairs: Vec<(usize, u32)> = Vec::new();
+    for r in 0..table.len() {
+        for &d in days.iter().filter(|&&d| d <= table.label_days[r]) {
+            pairs.push((r, d));
+        }
+    }
+    let rows: Vec<usize> = pairs.iter().map(|p| p.0).collect();
+    let mut columns = table.columns(Some(&rows));
+    columns.push(pairs.iter().map(|p| p.1 as f64).collect());
+    let labels = pairs
+        .iter()
+        .map(|&(r, d)| {
+            let bought = table.labels[r]
+                .days_to_next
+                .is_some_and(|x| x < d as f64);
+            f64::from(bought)
+        })
+        .collect();
+    (columns, labels, rows)
+}
+
+/// Fold of a customer for out-of-fold predictions: all of a customer's rows share one.
+fn fold_of(seed: u64, c: CustomerIdx, folds: usize) -> usize {
+    (derive_seed(&[seed, 0xF01D, c.0 as u64]) % folds as u64) as usize
+}
+
+fn subset(columns: &[Vec<f64>], rows: &[usize]) -> Vec<Vec<f64>> {
+    columns
+        .iter()
+        .map(|c| rows.iter().map(|&r| c[r]).collect())
+        .collect()
+}
+
+fn train_one(
+    model: &'static str,
+    params: &Params,
+    columns: &[Vec<f64>],
+    names: &[String],
+    categorical: &[String],
+    labels: &[f64],
+) -> Result<Booster> {
+    let err = |source| PropensityError::Gbdt { model, source };
+    let ds = Dataset::from_dense(
+        DenseInput {
+            columns,
+            feature_names: names,
+            categorical,
+            labels,
+            weights: None,
+        },
+        params,
+    )
+    .map_err(err)?;
+    Booster::train(params, &ds, None).map_err(err)
+}
+
+/// Trains a binary model on all rows and a calibrator on out-of-fold predictions.
+#[allow(clippy::too_many_arguments)]
+fn train_calibrated(
+    model: &'static str,
+    params: &Params,
+    config: &PropensityConfig,
+    columns: &[Vec<f64>],
+    names: &[String],
+    categorical: &[String],
+    labels: &[f64],
+    row_customers: &[CustomerIdx],
+) -> Result<(Booster, Calibrator)> {
+    let folds: Vec<usize> = row_customers
+        .iter()
+        .map(|&c| fold_of(config.seed, c, config.folds))
+        .collect();
+    let mut oof = vec![f64::NAN; labels.len()];
+    for k in 0..config.folds {
+        let (train, test): (Vec<usize>, Vec<usize>) = (0..labels.len()).partition(|&r| folds[r] != k);
+        if train.is_empty() || test.is_empty() {
+            continue;
+        }
+        let y: Vec<f64> = train.iter().map(|&r| labels[r]).collect();
+        let b = train_one(model, params, &subset(columns, &train), names, categorical, &y)?;
+        let raw = b
+            .predict_columns(&subset(columns, &test))
+            .map_err(|source| PropensityError::Gbdt { model, source })?;
+        for (&r, s) in test.iter().zip(raw) {
+            oof[r] = b.transform(s);
+        }
+    }
+    let (p, y): (Vec<f64>, Vec<f64>) = oof
+        .iter()
+        .zip(labels)
+        .filter(|(p, _)| !p.is_nan())
+        .map(|(p, y)| (*p, *y))
+        .unzip();
+    let calibrator = Calibrator::fit(config.calibration, &p, &y);
+    let booster = train_one(model, params, columns, names, categorical, labels)?;
+    Ok((booster, calibrator))
+}
+
+impl PropensityModel {
+    /// Fits every model for serving at `cutoff` on snapshots before it (time split).
+    pub fn fit(store: &EventStore, cutoff: i64, config: &PropensityConfig) -> Result<Self> {
+        config.validate()?;
+        let h = config.horizon_days;
+        let tables = time_split_tables(store, cutoff, h, config, &|_| true)?;
+        Self::fit_tables(store, &tables, cutoff, h, config)
+    }
+
+    /// Fits every model on prepared training tables; the BG/NBD and Gamma-Gamma parameters
+    /// are fitted at `cutoff` on data before it.
+    pub fn fit_tables(
+        store: &EventStore,
+        tables: &TrainingTables,
+        cutoff: i64,
+        horizon_days: u32,
+        config: &PropensityConfig,
+    ) -> Result<Self> {
+        let main = &tables.main;
+        if main.is_empty() {
+            return Err(PropensityError::Empty {
+                what: "training rows",
+                hint: "no snapshot with a full label window before the cutoff has an active \
+                       customer; move the cutoff later, shorten the horizon or lower \
+                       min_history_days"
+                    .into(),
+            });
+        }
+        let (names, categorical) = model_layout(store);
+        let seeded = |p: &Params| Params {
+            seed: config.seed,
+            ..p.clone()
+        };
+        let columns = main.columns(None);
+        let churned: Vec<f64> = main.labels.iter().map(|l| f64::from(l.churned())).collect();
+        let (churn, churn_calibrator) = train_calibrated(
+            "churn",
+            &seeded(&config.churn),
+            config,
+            &columns,
+            &names,
+            &categorical,
+            &churned,
+            &main.customers,
+        )?;
+        let orders: Vec<f64> = main.labels.iter().map(|l| l.orders as f64).collect();
+        let count = train_one(
+            "count",
+            &seeded(&config.count),
+            &columns,
+            &names,
+            &categorical,
+            &orders,
+        )?;
+        drop(columns);
+        let curve_days = config.curve_horizons(None);
+        let curve_source = if tables.curve.is_empty() {
+            main
+        } else {
+            &tables.curve
+        };
+        let (curve_columns, curve_labels, curve_rows) = expand_curve(curve_source, &curve_days);
+        if curve_labels.is_empty() {
+            return Err(PropensityError::Empty {
+                what: "repurchase-curve rows",
+                hint: "no snapshot has a label window as long as the shortest curve horizon"
+                    .into(),
+            });
+        }
+        let mut curve_names = names.clone();
+        curve_names.push(CURVE_DAYS_FEATURE.into());
+        let row_customers: Vec<CustomerIdx> =
+            curve_rows.iter().map(|&r| curve_source.customers[r]).collect();
+        let (curve, curve_calibrator) = train_calibrated(
+            "curve",
+            &seeded(&config.curve),
+            config,
+            &curve_columns,
+            &curve_names,
+            &categorical,
+            &curve_labels,
+            &row_customers,
+        )?;
+        let bgnbd = fit_bgnbd_at(store, cutoff)?;
+        let gamma_gamma = super::value::fit_gamma_gamma_at(store, cutoff)?;
+        Ok(PropensityModel {
+            config: config.clone(),
+            cutoff,
+            horizon_days,
+            feature_names: names,
+            churn,
+            churn_calibrator,
+            count,
+            curve,
+            curve_calibrator,
+            curve_days,
+            bgnbd,
+            gamma_gamma,
+        })
+    }
+
+    /// Calibrated P(no purchase in `[cutoff, cutoff + H)`) of one feature row.
+    pub fn churn(&self, row: &[f32]) -> f64 {
+        match self.churn.predict_proba_row(row) {
+            Ok(p) => self.churn_calibrator.apply(p),
+            Err(_) => f64::NAN,
+        }
+    }
+
+    /// The `k` features that move this customer's churn log-odds most, with readable text.
+    pub fn explain(&self, row: &[f32], k: usize) -> Vec<Factor> {
+        let mut shap = vec![0.0; self.churn.n_features()];
+        if self.churn.shap_row(row, &mut shap).is_err() {
+            return Vec::new();
+        }
+        let mut order: Vec<usize> = (0..shap.len()).filter(|&f| shap[f] != 0.0).collect();
+        order.sort_by(|&a, &b| shap[b].abs().total_cmp(&shap[a].abs()).then(a.cmp(&b)));
+        order
+            .into_iter()
+            .take(k)
+            .map(|f| Factor {
+                feature: self.feature_names[f].clone(),
+                value: row[f] as f64,
+                impact: shap[f],
+                text: describe(&self.feature_names, row, f),
+            })
+            .collect()
+    }
+
+    /// Calibrated P(purchase within d days) for each curve horizon d, non-decreasing in d.
+    pub fn repurchase_curve(&self, row: &[f32]) -> Vec<(u32, f64)> {
+        let mut x: Vec<f32> = Vec::with_capacity(row.len() + 1);
+        x.extend_from_slice(row);
+        x.push(0.0);
+        let last = row.len();
+        let mut best = 0.0f64;
+        self.curve_days
+            .iter()
+            .map(|&d| {
+                x[last] = d as f32;
+                let p = self
+                    .curve
+                    .predict_proba_row(&x)
+                    .map_or(f64::NAN, |p| self.curve_calibrator.apply(p));
+                // A purchase within d days is one within any longer horizon too: the running
+                // maximum keeps the curve a distribution function.
+                best = best.max(if p.is_nan() { 0.0 } else { p });
+                (d, best)
+            })
+            .collect()
+    }
+
+    /// Days after the cutoff at which the curve reaches `level` (linear between horizons,
+    /// starting from 0 at day 0); `None` when it never does.
+    pub fn days_to_level(curve: &[(u32, f64)], level: f64) -> Option<f64> {
+        let (mut d0, mut p0) = (0.0, 0.0);
+        for &(d, p) in curve {
+            if p >= level {
+                let d = d as f64;
+                return Some(if p > p0 {
+                    d0 + (d - d0) * (level - p0) / (p - p0)
+                } else {
+                    d
+                });
+            }
+            (d0, p0) = (d as f64, p);
+        }
+        None
+    }
+
+    /// Median days to the next purchase given one within `within` days (a curve horizon):
+    /// where the curve reaches half its value at `within`.
+    pub fn conditional_median_days(&self, row: &[f32], within: u32) -> f64 {
+        let curve: Vec<(u32, f64)> = self
+            .repurchase_curve(row)
+            .into_iter()
+            .filter(|&(d, _)| d <= within)
+            .collect();
+        let top = curve.last().map_or(0.0, |c| c.1);
+        if top <= 0.0 {
+            return within as f64 / 2.0;
+        }
+        Self::days_to_level(&curve, top / 2.0).unwrap_or(within as f64 / 2.0)
+    }
+
+    /// Predicted next-purchase time (seconds): the median of the repurchase curve, `None`
+    /// when the curve stays below one half over its longest horizon.
+    pub fn next_purchase_date(&self, row: &[f32]) -> Option<i64> {
+        let days = Self::days_to_level(&self.repurchase_curve(row), 0.5)?;
+        Some(self.cutoff + (days * DAY as f64).round() as i64)
+    }
+
+    /// Expected number of purchases in `[cutoff, cutoff + H)`.
+    pub fn expected_purchases(&self, row: &[f32]) -> f64 {
+        self.count.predict_proba_row(row).unwrap_or(f64::NAN)
+    }
+}

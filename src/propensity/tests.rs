@@ -1,0 +1,214 @@
+//! End-to-end tests on synthetic logs with planted ground truth: no leakage past the
+//! snapshot or the cutoff, monotone curves, the report schema, and planted churners found.
+
+use super::config::PropensityConfig;
+use super::evaluate::{EvalOptions, Split, evaluate};
+use super::model::{PropensityModel, expand_curve, time_split_tables};
+use super::table::{Population, fit_bgnbd_at, snapshot_table};
+use crate::eval::metrics::auc;
+use crate::features::label;
+use crate::gbdt::Params;
+use crate::ingest::{EventKind, EventStore, RawEvent};
+use crate::synth::{SynthConfig, SynthEventKind, Synthetic, generate};
+use crate::time::DAY;
+
+fn synth(customers: u32, seed: u64) -> (Synthetic, EventStore) {
+    let s = generate(&SynthConfig {
+        customers,
+        items: 100,
+        seed,
+        ..SynthConfig::default()
+    });
+    let events: Vec<RawEvent> = s
+        .events
+        .iter()
+        .map(|e| RawEvent {
+            customer_id: format!("c{}", e.customer),
+            item_id: format!("i{}", e.item),
+            timestamp: e.ts,
+            kind: match e.kind {
+                SynthEventKind::View => EventKind::View,
+                SynthEventKind::Cart => EventKind::Cart,
+                SynthEventKind::Purchase => EventKind::Purchase,
+                SynthEventKind::Return => EventKind::Return,
+            },
+            quantity: e.quantity as f32,
+            price: e.price,
+            order_id: (e.kind == SynthEventKind::Purchase).then(|| format!("o{}", e.order)),
+            category: None,
+        })
+        .collect();
+    let store = EventStore::from_events(&events);
+    (s, store)
+}
+
+/// Small, fast models: the tests check behaviour, not accuracy records.
+fn small_config() -> PropensityConfig {
+    let p = |base: &Params| Params {
+        num_iterations: 40,
+        learning_rate: 0.1,
+        min_data_in_leaf: 20,
+        ..base.clone()
+    };
+    let d = PropensityConfig::default();
+    PropensityConfig {
+        churn: p(&d.churn),
+        count: p(&d.count),
+        curve: p(&d.curve),
+        max_snapshots: 4,
+        ..d
+    }
+}
+
+fn start(store: &EventStore) -> i64 {
+    store.time_range().map(|r| r.0).unwrap_or_default()
+}
+
+#[test]
+fn bgnbd_features_ignore_everything_from_the_snapshot_on() {
+    let (s, store) = synth(300, 5);
+    let t = start(&store) + 200 * DAY;
+    // The same log cut at t: any difference in the rows would be a leak.
+    let cut: Vec<RawEvent> = s
+        .events
+        .iter()
+        .filter(|e| e.ts < t)
+        .map(|e| {
+            let mut r = RawEvent::purchase(&format!("c{}", e.customer), &format!("i{}", e.item), e.ts);
+            r.kind = match e.kind {
+                SynthEventKind::View => EventKind::View,
+                SynthEventKind::Cart => EventKind::Cart,
+                SynthEventKind::Purchase => EventKind::Purchase,
+                SynthEventKind::Return => EventKind::Return,
+            };
+            r.quantity = e.quantity as f32;
+            r.price = e.price;
+            r.order_id = (e.kind == SynthEventKind::Purchase).then(|| format!("o{}", e.order));
+            r
+        })
+        .collect();
+    let past = EventStore::from_events(&cut);
+    let bg_full = fit_bgnbd_at(&store, t).unwrap();
+    let bg_past = fit_bgnbd_at(&past, t).unwrap();
+    assert_eq!(bg_full, bg_past);
+    assert!(bg_full.is_some());
+    let mut compared = 0;
+    for c in 0..300 {
+        let name = format!("c{c}");
+        let (Some(a), Some(b)) = (store.customer_idx(&name), past.customer_idx(&name)) else {
+            continue;
+        };
+        let ra = snapshot_table(&store, &[a], t, bg_full.as_ref(), 28, 28);
+        let rb = snapshot_table(&past, &[b], t, bg_past.as_ref(), 28, 28);
+        for (x, y) in ra.row(0).iter().zip(rb.row(0)) {
+            assert!(x == y || (x.is_nan() && y.is_nan()), "{name}: {x} vs {y}");
+        }
+        compared += 1;
+    }
+    assert!(compared > 100);
+}
+
+#[test]
+fn no_training_label_window_passes_the_cutoff() {
+    let (_, store) = synth(400, 11);
+    let cutoff = start(&store) + 300 * DAY;
+    let config = small_config();
+    let tables = time_split_tables(&store, cutoff, 28, &config, &|_| true).unwrap();
+    assert!(tables.main.len() > 100 && tables.curve.len() > 100);
+    let mut snaps = tables.main.snapshots.clone();
+    snaps.dedup();
+    assert!(snaps.len() >= 2, "several snapshots expected: {snaps:?}");
+    for table in [&tables.main, &tables.curve] {
+        for r in 0..table.len() {
+            let (t, d) = (table.snapshots[r], table.label_days[r]);
+            assert!(t + d as i64 * DAY <= cutoff, "row {r}: window [{t}, +{d}d) passes the cutoff");
+            assert_eq!(table.labels[r], label(&store, table.customers[r], t, d));
+        }
+    }
+    // The curve only learns horizons its label windows cover.
+    let days = config.curve_horizons(None);
+    let (cols, labels, rows) = expand_curve(&tables.curve, &days);
+    let d_col = cols.last().unwrap();
+    for (i, &r) in rows.iter().enumerate() {
+        assert!(d_col[i] <= tables.curve.label_days[r] as f64);
+        let bought = tables.curve.labels[r].days_to_next.is_some_and(|x| x < d_col[i]);
+        assert_eq!(labels[i], f64::from(bought));
+    }
+}
+
+#[test]
+fn planted_churners_are_found_and_curves_are_monotone() {
+    let (s, store) = synth(1500, 3);
+    let cutoff = start(&store) + 300 * DAY;
+    let model = PropensityModel::fit(&store, cutoff, &small_config()).unwrap();
+    let pop = Population::Active(90).at(&store, cutoff);
+    let rows = snapshot_table(&store, &pop, cutoff, model.bgnbd.as_ref(), 28, 28);
+    let mut scores = Vec::new();
+    let mut truth = Vec::new();
+    for r in 0..rows.len() {
+        let row = rows.row(r);
+        let p = model.churn(row);
+        assert!((0.0..=1.0).contains(&p));
+        scores.push(p);
+        let name = store.customers.name(rows.customers[r].0).unwrap();
+        let idx: usize = name[1..].parse().unwrap();
+        let dropped = s.truth[idx].dropout_time.is_some_and(|d| d < cutoff);
+        truth.push(f64::from(dropped));
+        let curve = model.repurchase_curve(row);
+        assert_eq!(curve.len(), model.curve_days.len());
+        for w in curve.windows(2) {
+            assert!(w[0].0 < w[1].0 && w[0].1 <= w[1].1, "curve not monotone: {curve:?}");
+        }
+        assert!(curve.iter().all(|c| (0.0..=1.0).contains(&c.1)));
+        assert!(model.expected_purchases(row) >= 0.0);
+        let factors = model.explain(row, 3);
+        assert!(factors.len() <= 3 && !factors.is_empty());
+        assert!(factors.windows(2).all(|w| w[0].impact.abs() >= w[1].impact.abs()));
+        assert!(factors.iter().all(|f| !f.text.is_empty()));
+    }
+    let a = auc(&scores, &truth, None);
+    assert!(a > 0.7, "planted churners ranked at AUC {a}");
+}
+
+#[test]
+fn report_has_the_contract_keys_and_is_the_same_whatever_the_thread_count() {
+    let (_, store) = synth(600, 9);
+    let opts = EvalOptions {
+        cutoff: start(&store) + 300 * DAY,
+        horizon_days: 28,
+        split: Split::Time,
+        config: small_config(),
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut v = serde_json::to_value(pool.install(|| evaluate(&store, &opts)).unwrap()).unwrap();
+        assert!(v["train_seconds"].as_f64().unwrap() >= 0.0);
+        v["train_seconds"] = 0.into();
+        v
+    };
+    let v = run(1);
+    for (section, keys) in [
+        ("churn", &["auc", "logloss", "brier", "base_rate", "n"][..]),
+        ("repurchase", &["auc", "logloss", "brier", "n"][..]),
+        (
+            "next_purchase",
+            &["mae_days", "transactions_mae", "transactions_rmse", "total_predicted", "total_actual"][..],
+        ),
+    ] {
+        for k in keys {
+            assert!(!v[section][k].is_null(), "{section}.{k} missing in {v}");
+        }
+    }
+    assert!(v.get("recommend").is_none());
+    assert!(v["baselines"]["churn"]["recency_only"]["auc"].is_number());
+    assert!(v["baselines"]["next_purchase"]["last_gap_repeats"]["mae_days"].is_number());
+    assert_eq!(v, run(2), "the report depends on the thread count");
+}
+
+#[test]
+fn days_to_level_interpolates_from_day_zero() {
+    let curve = [(7, 0.2), (14, 0.4), (30, 0.8)];
+    assert_eq!(PropensityModel::days_to_level(&curve, 0.1), Some(3.5));
+    assert_eq!(PropensityModel::days_to_level(&curve, 0.6), Some(22.0));
+    assert_eq!(PropensityModel::days_to_level(&curve, 0.9), None);
+}
