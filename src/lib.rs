@@ -12,6 +12,7 @@ pub mod eval;
 pub mod features;
 pub mod gbdt;
 pub mod ingest;
+pub mod ranking;
 pub mod rng;
 pub mod serve;
 pub mod synth;
