@@ -14,6 +14,7 @@ pub mod features;
 pub mod gbdt;
 pub mod ingest;
 pub mod propensity;
+pub mod ranking;
 pub mod rng;
 pub mod scoring;
 pub mod serve;

@@ -1,0 +1,109 @@
+//! Hyper-parameters of the recommender, with defaults tuned on an earlier window.
+
+use super::RankingError;
+use crate::cf::als::AlsParams;
+use crate::cf::copurchase::CoPurchaseParams;
+use crate::gbdt::Params;
+
+/// Recommender hyper-parameters.
+///
+/// Defaults were tuned on Ta-Feng with cutoff 2001-01-04 and a 28-day horizon (ranker trained
+/// on the window ending at that cutoff), never on the February evaluation window.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecommendConfig {
+    /// Label horizon H in days: the ranker learns "bought within H days of the snapshot".
+    pub horizon_days: u32,
+    /// Training snapshots at `T − H`, `T − 2H`, …; more gives more rows.
+    pub training_snapshots: usize,
+    /// Most own-history items kept as candidates (best by recency-decayed basket count).
+    pub history_cap: usize,
+    /// Half-life in days of a basket's weight in the decayed count.
+    pub half_life_days: f64,
+    /// How many of the customer's latest baskets seed co-purchase candidates.
+    pub last_baskets: usize,
+    /// Co-purchase candidates per customer.
+    pub copurchase_candidates: usize,
+    /// Precomputed ALS candidates per customer (own history excluded).
+    pub als_candidates: usize,
+    /// Recently popular candidates per customer.
+    pub popular_candidates: usize,
+    /// Popular candidates from the customer's top category.
+    pub category_candidates: usize,
+    /// Window of "recent" popularity in days (also the trend's comparison window).
+    pub popularity_window_days: u32,
+    /// Co-purchase neighbour parameters.
+    pub copurchase: CoPurchaseParams,
+    /// ALS parameters.
+    pub als: AlsParams,
+    /// Ranker (GBDT) parameters.
+    pub ranker: Params,
+    /// Share of negative candidate rows kept for training (positives are all kept).
+    pub negative_rate: f64,
+    /// Most customers per training snapshot (a deterministic sample beyond that).
+    pub max_train_customers: usize,
+    /// Seed of the row sampling.
+    pub seed: u64,
+}
+
+impl Default for RecommendConfig {
+    fn default() -> Self {
+        RecommendConfig {
+            horizon_days: 28,
+            training_snapshots: 1,
+            history_cap: 100,
+            half_life_days: 60.0,
+            last_baskets: 3,
+            copurchase_candidates: 40,
+            als_candidates: 30,
+            popular_candidates: 30,
+            category_candidates: 10,
+            popularity_window_days: 28,
+            copurchase: CoPurchaseParams {
+                top_n: 30,
+                ..CoPurchaseParams::default()
+            },
+            als: AlsParams {
+                factors: 32,
+                iterations: 10,
+                ..AlsParams::default()
+            },
+            ranker: Params {
+                num_iterations: 80,
+                learning_rate: 0.1,
+                num_leaves: 31,
+                min_data_in_leaf: 100,
+                ..Params::default()
+            },
+            negative_rate: 0.3,
+            max_train_customers: 10_000,
+            seed: 0,
+        }
+    }
+}
+
+impl RecommendConfig {
+    /// Checks the ranges this module relies on (the sources check their own parameters).
+    pub fn validate(&self) -> Result<(), RankingError> {
+        let bad = |field, value: String, reason| Err(RankingError::BadConfig { field, value, reason });
+        if self.horizon_days == 0 {
+            return bad("horizon_days", "0".into(), "must be >= 1");
+        }
+        if self.training_snapshots == 0 {
+            return bad("training_snapshots", "0".into(), "must be >= 1");
+        }
+        if !(self.half_life_days.is_finite() && self.half_life_days > 0.0) {
+            return bad("half_life_days", self.half_life_days.to_string(), "must be finite and > 0");
+        }
+        if !(self.negative_rate > 0.0 && self.negative_rate <= 1.0) {
+            return bad("negative_rate", self.negative_rate.to_string(), "must be in (0, 1]");
+        }
+        if self.popularity_window_days == 0 {
+            return bad("popularity_window_days", "0".into(), "must be >= 1");
+        }
+        if self.max_train_customers == 0 {
+            return bad("max_train_customers", "0".into(), "must be >= 1");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,211 @@
+//! Next-basket evaluation of the ranker and of every source alone, on one horizon.
+
+use super::features::{Scratch, gather};
+use super::recommender::customers_with_truth;
+use super::{RankingError, RecommendConfig, RecommendRequest, Recommender, Snapshot};
+use crate::cf::topk::TopK;
+use crate::eval::ranking::{RankingAccumulator, ranking_metrics_at_k};
+use crate::ingest::EventStore;
+use crate::time::DAY;
+use rayon::prelude::*;
+use std::fmt;
+
+/// Metrics of one ranking method.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ReportRow {
+    /// Method name (`ranker`, `popularity`, …).
+    pub name: String,
+    /// Recall at 10.
+    #[serde(rename = "recall@10")]
+    pub recall_10: f64,
+    /// NDCG at 10.
+    #[serde(rename = "ndcg@10")]
+    pub ndcg_10: f64,
+    /// Recall at 20.
+    #[serde(rename = "recall@20")]
+    pub recall_20: f64,
+    /// Hit rate at 10.
+    #[serde(rename = "hit@10")]
+    pub hit_10: f64,
+}
+
+/// The ranker and each source alone, over the same customers.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RecommendReport {
+    /// Customers with a purchase before the cutoff and a non-empty truth set.
+    pub n_users: usize,
+    /// Share of truth items found anywhere in the ranker's candidate set (its recall ceiling).
+    pub candidate_recall: f64,
+    /// One row per method; the first is the ranker.
+    pub rows: Vec<ReportRow>,
+}
+
+impl fmt::Display for RecommendReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<16} {:>9} {:>9} {:>9} {:>9}", "method", "recall@10", "ndcg@10", "recall@20", "hit@10")?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "{:<16} {:>9.4} {:>9.4} {:>9.4} {:>9.4}",
+                r.name, r.recall_10, r.ndcg_10, r.recall_20, r.hit_10
+            )?;
+        }
+        write!(f, "n_users = {}, candidate recall = {:.4}", self.n_users, self.candidate_recall)
+    }
+}
+
+/// Methods in report order.
+const METHODS: [&str; 6] = ["ranker", "popularity", "top_frequency", "buy_again", "copurchase", "als"];
+const K: usize = 20;
+
+/// Per-method accumulators at 10 and at 20, plus candidate recall.
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    at10: [RankingAccumulator; METHODS.len()],
+    at20: [RankingAccumulator; METHODS.len()],
+    cand_recall: f64,
+}
+
+impl Acc {
+    fn merge(mut self, o: Acc) -> Acc {
+        for m in 0..METHODS.len() {
+            self.at10[m] = self.at10[m].merge(o.at10[m]);
+            self.at20[m] = self.at20[m].merge(o.at20[m]);
+        }
+        self.cand_recall += o.cand_recall;
+        self
+    }
+}
+
+/// Fits a [`Recommender`] at `cutoff` and scores it and each source on the distinct items
+/// customers buy in `[cutoff, cutoff + horizon_days)`.
+pub fn evaluate_recommend(
+    store: &EventStore,
+    cutoff: i64,
+    horizon_days: u32,
+    cfg: &RecommendConfig,
+) -> Result<RecommendReport, RankingError> {
+    let rec = Recommender::fit(store, cutoff, cfg)?;
+    Ok(evaluate_fitted(store, &rec, horizon_days))
+}
+
+/// Scores an already fitted recommender (its snapshot time is the cutoff).
+pub fn evaluate_fitted(store: &EventStore, rec: &Recommender, horizon_days: u32) -> RecommendReport {
+    let snap = &rec.snapshot;
+    let users = customers_with_truth(store, snap, snap.t + horizon_days as i64 * DAY);
+    let acc = users
+        .par_iter()
+        .fold(
+            || (Acc::default(), Scratch::new(), Vec::new(), Vec::new()),
+            |(mut acc, mut s, mut out, mut list), (c, truth)| {
+                let c = *c;
+                let req = RecommendRequest { k: K, ..RecommendRequest::default() };
+                rec.recommend_with(Some(c), &req, &mut s, &mut out);
+                gather(snap, &rec.config, Some(c), &[], &mut s);
+                let found = s.cands.iter().filter(|x| truth.binary_search(&x.item).is_ok()).count();
+                acc.cand_recall += found as f64 / truth.len() as f64;
+                for (m, name) in METHODS.iter().enumerate() {
+                    list.clear();
+                    match *name {
+                        "ranker" => list.extend(out.iter().map(|r| r.item)),
+                        "popularity" => list.extend(snap.popular_all.iter().take(K)),
+                        "top_frequency" => top_frequency(snap, c, &mut list),
+                        "buy_again" => buy_again(snap, c, &mut list),
+                        "copurchase" => copurchase(snap, c, &mut list),
+                        _ => als(snap, c, &mut list),
+                    }
+                    acc.at10[m].add(ranking_metrics_at_k(&list, truth, 10));
+                    acc.at20[m].add(ranking_metrics_at_k(&list, truth, 20));
+                }
+                (acc, s, out, list)
+            },
+        )
+        .map(|x| x.0)
+        .reduce(Acc::default, Acc::merge);
+    let n = users.len();
+    RecommendReport {
+        n_users: n,
+        candidate_recall: if n == 0 { 0.0 } else { acc.cand_recall / n as f64 },
+        rows: METHODS
+            .iter()
+            .enumerate()
+            .map(|(m, name)| {
+                let (a, b) = (acc.at10[m].mean(), acc.at20[m].mean());
+                ReportRow {
+                    name: name.to_string(),
+                    recall_10: a.recall,
+                    ndcg_10: a.ndcg,
+                    recall_20: b.recall,
+                    hit_10: a.hit,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Own items by purchase lines, ties by recency then popularity, filled with popular items.
+fn top_frequency(snap: &Snapshot, c: u32, list: &mut Vec<u32>) {
+    let mut h: Vec<usize> = snap.history(c).collect();
+    h.sort_by(|&a, &b| {
+        snap.hist_lines[b]
+            .cmp(&snap.hist_lines[a])
+            .then(snap.hist_last[b].cmp(&snap.hist_last[a]))
+            .then(snap.pop_all[snap.hist_item[b] as usize].total_cmp(&snap.pop_all[snap.hist_item[a] as usize]))
+    });
+    list.extend(h.iter().take(K).map(|&x| snap.hist_item[x]));
+    fill_popular(snap, list);
+}
+
+/// Own items by recency-decayed basket count, filled with popular items.
+fn buy_again(snap: &Snapshot, c: u32, list: &mut Vec<u32>) {
+    let mut h: Vec<usize> = snap.history(c).collect();
+    h.sort_by(|&a, &b| snap.hist_decayed[b].total_cmp(&snap.hist_decayed[a]).then(a.cmp(&b)));
+    list.extend(h.iter().take(K).map(|&x| snap.hist_item[x]));
+    fill_popular(snap, list);
+}
+
+fn fill_popular(snap: &Snapshot, list: &mut Vec<u32>) {
+    for &i in &snap.popular_all {
+        if list.len() >= K {
+            break;
+        }
+        if !list.contains(&i) {
+            list.push(i);
+        }
+    }
+}
+
+/// Summed co-purchase scores of the latest baskets' neighbours.
+fn copurchase(snap: &Snapshot, c: u32, list: &mut Vec<u32>) {
+    let mut pairs: Vec<(u32, f32)> = Vec::new();
+    for &seed in snap.last_items(c) {
+        let (items, scores) = snap.neighbours(seed);
+        pairs.extend(items.iter().copied().zip(scores.iter().copied()));
+    }
+    pairs.sort_by_key(|p| p.0);
+    let mut top = TopK::new(K);
+    let mut i = 0;
+    while i < pairs.len() {
+        let mut j = i;
+        let mut sum = 0.0;
+        while j < pairs.len() && pairs[j].0 == pairs[i].0 {
+            sum += pairs[j].1;
+            j += 1;
+        }
+        top.push(pairs[i].0, sum);
+        i = j;
+    }
+    list.extend(top.into_sorted().iter().map(|s| s.item));
+}
+
+/// ALS dot product over every item (own history included).
+fn als(snap: &Snapshot, c: u32, list: &mut Vec<u32>) {
+    let mut top = TopK::new(K);
+    for i in 0..snap.n_items() as u32 {
+        let s = snap.als_dot(c, i);
+        if s.is_finite() {
+            top.push(i, s);
+        }
+    }
+    list.extend(top.into_sorted().iter().map(|s| s.item));
+}

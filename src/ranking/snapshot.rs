@@ -1,0 +1,405 @@
+//! Everything the sources know at one time `T`, built from purchases strictly before `T`
+//! and kept as flat arrays so it can be stored as raw bundle sections.
+
+use super::{NONE, RankingError, RecommendConfig};
+use crate::cf::Interactions;
+use crate::cf::als;
+use crate::cf::copurchase::CoPurchase;
+use crate::cf::topk::TopK;
+use crate::ingest::{CustomerIdx, EventKind, EventStore};
+use crate::time::DAY;
+use rayon::prelude::*;
+
+/// Point-in-time summaries of customers and items (see the module doc of `ranking`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// The snapshot time: every array reflects purchases strictly before it.
+    pub t: i64,
+    /// CSR offsets over customers into the `hist_*` arrays (`n_customers + 1`).
+    pub hist_ptr: Vec<u32>,
+    /// Item of each (customer, item) history entry; rows sorted by item.
+    pub hist_item: Vec<u32>,
+    /// Distinct baskets holding the item.
+    pub hist_baskets: Vec<u32>,
+    /// Purchase lines of the item.
+    pub hist_lines: Vec<u32>,
+    /// First purchase time.
+    pub hist_first: Vec<i64>,
+    /// Last purchase time.
+    pub hist_last: Vec<i64>,
+    /// Mean days between the baskets holding the item (NaN when bought in one basket).
+    pub hist_gap_days: Vec<f32>,
+    /// Sum over those baskets of `0.5^(age / half_life)`.
+    pub hist_decayed: Vec<f32>,
+    /// Baskets per customer.
+    pub cust_baskets: Vec<u32>,
+    /// Purchase lines per customer.
+    pub cust_lines: Vec<u32>,
+    /// Last purchase time per customer (`i64::MIN` when none).
+    pub cust_last_ts: Vec<i64>,
+    /// CSR offsets over customers into `last_item`.
+    pub last_ptr: Vec<u32>,
+    /// Distinct items of each customer's latest baskets.
+    pub last_item: Vec<u32>,
+    /// Category of each item ([`NONE`] when unknown).
+    pub item_category: Vec<u32>,
+    /// Whether each item may be recommended (catalogue availability).
+    pub item_available: Vec<bool>,
+    /// Number of categories.
+    pub n_categories: u32,
+    /// Distinct buyers per item, all time.
+    pub pop_all: Vec<f32>,
+    /// Distinct buyers per item in the recent window.
+    pub pop_recent: Vec<f32>,
+    /// (lines in the recent window + 1) / (lines in the window before it + 1).
+    pub trend: Vec<f32>,
+    /// Share of an item's buyers who bought it in at least two baskets.
+    pub repurchase: Vec<f32>,
+    /// Items by recent popularity, best first (truncated).
+    pub popular: Vec<u32>,
+    /// Items by all-time distinct buyers, best first (truncated).
+    pub popular_all: Vec<u32>,
+    /// CSR offsets over categories into `category_popular`.
+    pub category_ptr: Vec<u32>,
+    /// Each category's items by recent popularity, best first (truncated).
+    pub category_popular: Vec<u32>,
+    /// Co-purchase CSR offsets over items.
+    pub nb_ptr: Vec<u32>,
+    /// Co-purchase neighbour items, best first per item.
+    pub nb_item: Vec<u32>,
+    /// Co-purchase neighbour scores.
+    pub nb_score: Vec<f32>,
+    /// ALS factor count (row stride of the factor matrices).
+    pub factors: u32,
+    /// ALS customer factors, row-major.
+    pub user_factors: Vec<f32>,
+    /// ALS item factors, row-major.
+    pub item_factors: Vec<f32>,
+    /// CSR offsets over customers into the precomputed ALS top-N.
+    pub als_ptr: Vec<u32>,
+    /// Each customer's ALS top-N items outside their history, best first.
+    pub als_item: Vec<u32>,
+}
+
+/// Length of the popularity lists kept (overall and per category).
+const POPULAR_KEPT: usize = 200;
+const CATEGORY_KEPT: usize = 50;
+
+/// One customer's history before `t`, grouped by item.
+#[derive(Default)]
+struct CustomerHistory {
+    item: Vec<u32>,
+    baskets: Vec<u32>,
+    lines: Vec<u32>,
+    first: Vec<i64>,
+    last: Vec<i64>,
+    gap: Vec<f32>,
+    decayed: Vec<f32>,
+    n_baskets: u32,
+    n_lines: u32,
+    last_ts: i64,
+    last_items: Vec<u32>,
+}
+
+fn customer_history(store: &EventStore, c: u32, t: i64, half_life: f64, last_baskets: usize) -> CustomerHistory {
+    let range = store.events_before(CustomerIdx(c), t);
+    // (item, basket, ts) of purchase lines; events are in time order, baskets contiguous.
+    let mut lines: Vec<(u32, u32, i64)> = range
+        .filter(|&e| store.kind[e] == EventKind::Purchase)
+        .map(|e| (store.item[e].0, store.basket[e], store.ts[e]))
+        .collect();
+    let mut h = CustomerHistory { last_ts: i64::MIN, ..Default::default() };
+    if lines.is_empty() {
+        return h;
+    }
+    h.n_lines = lines.len() as u32;
+    h.last_ts = lines.iter().map(|l| l.2).max().unwrap_or(i64::MIN);
+    // Latest baskets: walk back over distinct basket ids.
+    let mut seen_baskets = 0usize;
+    let mut prev_basket = NONE;
+    for l in lines.iter().rev() {
+        if l.1 != prev_basket {
+            seen_baskets += 1;
+            prev_basket = l.1;
+            if seen_baskets > last_baskets {
+                break;
+            }
+        }
+        h.last_items.push(l.0);
+    }
+    h.last_items.sort_unstable();
+    h.last_items.dedup();
+    let mut basket_ids: Vec<u32> = lines.iter().map(|l| l.1).collect();
+    basket_ids.dedup();
+    h.n_baskets = basket_ids.len() as u32;
+    lines.sort_by_key(|l| (l.0, l.1, l.2));
+    let mut i = 0;
+    while i < lines.len() {
+        let item = lines[i].0;
+        let mut j = i;
+        let mut baskets = 0u32;
+        let mut decayed = 0.0f64;
+        let mut prev = NONE;
+        while j < lines.len() && lines[j].0 == item {
+            if lines[j].1 != prev {
+                baskets += 1;
+                prev = lines[j].1;
+                let age_days = (t - lines[j].2) as f64 / DAY as f64;
+                decayed += 0.5f64.powf(age_days / half_life);
+            }
+            j += 1;
+        }
+        let first = lines[i..j].iter().map(|l| l.2).min().unwrap_or(t);
+        let last = lines[i..j].iter().map(|l| l.2).max().unwrap_or(t);
+        h.item.push(item);
+        h.baskets.push(baskets);
+        h.lines.push((j - i) as u32);
+        h.first.push(first);
+        h.last.push(last);
+        h.gap.push(if baskets > 1 {
+            ((last - first) as f64 / DAY as f64 / (baskets - 1) as f64) as f32
+        } else {
+            f32::NAN
+        });
+        h.decayed.push(decayed as f32);
+        i = j;
+    }
+    h
+}
+
+/// Items ranked by `score` descending, ties by lower index, keeping at most `keep`.
+fn ranked(scores: &[f32], keep: usize, mut filter: impl FnMut(u32) -> bool) -> Vec<u32> {
+    let mut top = TopK::new(keep);
+    for (i, &s) in scores.iter().enumerate() {
+        if s > 0.0 && filter(i as u32) {
+            top.push(i as u32, s);
+        }
+    }
+    top.into_sorted().into_iter().map(|s| s.item).collect()
+}
+
+impl Snapshot {
+    /// Builds every source from the purchases in `store` strictly before `t`.
+    pub fn build(store: &EventStore, t: i64, cfg: &RecommendConfig) -> Result<Snapshot, RankingError> {
+        let n_customers = store.n_customers();
+        let n_items = store.n_items();
+        let histories: Vec<CustomerHistory> = (0..n_customers as u32)
+            .into_par_iter()
+            .map(|c| customer_history(store, c, t, cfg.half_life_days, cfg.last_baskets))
+            .collect();
+
+        let total: usize = histories.iter().map(|h| h.item.len()).sum();
+        let mut s = Snapshot {
+            t,
+            hist_ptr: Vec::with_capacity(n_customers + 1),
+            hist_item: Vec::with_capacity(total),
+            hist_baskets: Vec::with_capacity(total),
+            hist_lines: Vec::with_capacity(total),
+            hist_first: Vec::with_capacity(total),
+            hist_last: Vec::with_capacity(total),
+            hist_gap_days: Vec::with_capacity(total),
+            hist_decayed: Vec::with_capacity(total),
+            cust_baskets: Vec::with_capacity(n_customers),
+            cust_lines: Vec::with_capacity(n_customers),
+            cust_last_ts: Vec::with_capacity(n_customers),
+            last_ptr: Vec::with_capacity(n_customers + 1),
+            last_item: Vec::new(),
+            item_category: store.item_category.clone(),
+            item_available: store.item_available.clone(),
+            n_categories: store.categories.len() as u32,
+            pop_all: vec![0.0; n_items],
+            pop_recent: vec![0.0; n_items],
+            trend: vec![1.0; n_items],
+            repurchase: vec![0.0; n_items],
+            popular: Vec::new(),
+            popular_all: Vec::new(),
+            category_ptr: Vec::new(),
+            category_popular: Vec::new(),
+            nb_ptr: Vec::new(),
+            nb_item: Vec::new(),
+            nb_score: Vec::new(),
+            factors: 0,
+            user_factors: Vec::new(),
+            item_factors: Vec::new(),
+            als_ptr: Vec::new(),
+            als_item: Vec::new(),
+        };
+        s.item_category.resize(n_items, NONE);
+        s.item_available.resize(n_items, true);
+        let window = cfg.popularity_window_days as i64 * DAY;
+        let mut repeaters = vec![0.0f32; n_items];
+        s.hist_ptr.push(0);
+        s.last_ptr.push(0);
+        for h in &histories {
+            for (k, &item) in h.item.iter().enumerate() {
+                s.pop_all[item as usize] += 1.0;
+                if h.last[k] >= t - window {
+                    s.pop_recent[item as usize] += 1.0;
+                }
+                if h.baskets[k] >= 2 {
+                    repeaters[item as usize] += 1.0;
+                }
+            }
+            s.hist_item.extend_from_slice(&h.item);
+            s.hist_baskets.extend_from_slice(&h.baskets);
+            s.hist_lines.extend_from_slice(&h.lines);
+            s.hist_first.extend_from_slice(&h.first);
+            s.hist_last.extend_from_slice(&h.last);
+            s.hist_gap_days.extend_from_slice(&h.gap);
+            s.hist_decayed.extend_from_slice(&h.decayed);
+            s.hist_ptr.push(s.hist_item.len() as u32);
+            s.cust_baskets.push(h.n_baskets);
+            s.cust_lines.push(h.n_lines);
+            s.cust_last_ts.push(h.last_ts);
+            s.last_item.extend_from_slice(&h.last_items);
+            s.last_ptr.push(s.last_item.len() as u32);
+        }
+        for i in 0..n_items {
+            if s.pop_all[i] > 0.0 {
+                s.repurchase[i] = repeaters[i] / s.pop_all[i];
+            }
+        }
+        // Trend from line counts in the recent window and the one before it.
+        let mut recent_lines = vec![0.0f32; n_items];
+        let mut previous_lines = vec![0.0f32; n_items];
+        let mut basket_ptr: Vec<u32> = vec![0];
+        let mut basket_items: Vec<u32> = Vec::new();
+        let mut current_basket = NONE;
+        for e in 0..store.len() {
+            let ts = store.ts[e];
+            if ts >= t || store.kind[e] != EventKind::Purchase {
+                continue;
+            }
+            let item = store.item[e].0;
+            if ts >= t - window {
+                recent_lines[item as usize] += 1.0;
+            } else if ts >= t - 2 * window {
+                previous_lines[item as usize] += 1.0;
+            }
+            if store.basket[e] != current_basket && !basket_items.is_empty() {
+                basket_ptr.push(basket_items.len() as u32);
+            }
+            current_basket = store.basket[e];
+            basket_items.push(item);
+        }
+        if !basket_items.is_empty() {
+            basket_ptr.push(basket_items.len() as u32);
+        }
+        for i in 0..n_items {
+            s.trend[i] = (recent_lines[i] + 1.0) / (previous_lines[i] + 1.0);
+        }
+        s.popular = ranked(&s.pop_recent, POPULAR_KEPT, |_| true);
+        s.popular_all = ranked(&s.pop_all, POPULAR_KEPT, |_| true);
+        // Per-category lists from one pass over the items ranked by recent popularity.
+        let by_recent = ranked(&s.pop_recent, n_items, |_| true);
+        let mut per_cat: Vec<Vec<u32>> = vec![Vec::new(); s.n_categories as usize];
+        for &i in &by_recent {
+            let c = s.item_category[i as usize];
+            if let Some(list) = per_cat.get_mut(c as usize)
+                && list.len() < CATEGORY_KEPT
+            {
+                list.push(i);
+            }
+        }
+        s.category_ptr.push(0);
+        for list in per_cat {
+            s.category_popular.extend_from_slice(&list);
+            s.category_ptr.push(s.category_popular.len() as u32);
+        }
+
+        let co = CoPurchase::build(n_items, &basket_ptr, &basket_items, &cfg.copurchase)
+            .map_err(|error| RankingError::Source { source_name: "copurchase", error })?;
+        s.nb_ptr = co.neighbour_ptr().to_vec();
+        s.nb_item = co.neighbour_item().to_vec();
+        s.nb_score = co.neighbour_score().to_vec();
+
+        let values: Vec<f32> = s.hist_baskets.iter().map(|&b| b as f32).collect();
+        let interactions = Interactions::from_csr(
+            n_customers,
+            n_items,
+            s.hist_ptr.clone(),
+            s.hist_item.clone(),
+            values,
+        )
+        .map_err(|error| RankingError::Source { source_name: "als", error })?;
+        let model = als::fit(&interactions, &cfg.als)
+            .map_err(|error| RankingError::Source { source_name: "als", error })?;
+        s.factors = model.factors() as u32;
+        let n_als = cfg.als_candidates;
+        let lists: Vec<Vec<u32>> = (0..n_customers)
+            .into_par_iter()
+            .map(|c| {
+                let own = &s.hist_item[s.hist_ptr[c] as usize..s.hist_ptr[c + 1] as usize];
+                match model.user(c) {
+                    Some(u) if !own.is_empty() && n_als > 0 => model
+                        .recommend(u, n_als, own)
+                        .map(|v| v.into_iter().map(|x| x.item).collect())
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                }
+            })
+            .collect();
+        s.als_ptr.push(0);
+        for l in lists {
+            s.als_item.extend_from_slice(&l);
+            s.als_ptr.push(s.als_item.len() as u32);
+        }
+        s.user_factors = model.user_factors().to_vec();
+        s.item_factors = model.item_factors().to_vec();
+        Ok(s)
+    }
+
+    /// Number of customers covered.
+    pub fn n_customers(&self) -> usize {
+        self.hist_ptr.len().saturating_sub(1)
+    }
+
+    /// Number of items covered.
+    pub fn n_items(&self) -> usize {
+        self.pop_all.len()
+    }
+
+    /// Range of customer `c`'s history entries (empty when out of range).
+    pub fn history(&self, c: u32) -> std::ops::Range<usize> {
+        csr_range(&self.hist_ptr, c as usize)
+    }
+
+    /// Customer `c`'s latest-basket items.
+    pub fn last_items(&self, c: u32) -> &[u32] {
+        &self.last_item[csr_range(&self.last_ptr, c as usize)]
+    }
+
+    /// Customer `c`'s precomputed ALS candidates.
+    pub fn als_items(&self, c: u32) -> &[u32] {
+        &self.als_item[csr_range(&self.als_ptr, c as usize)]
+    }
+
+    /// Co-purchase neighbours of `item`, best first.
+    pub fn neighbours(&self, item: u32) -> (&[u32], &[f32]) {
+        let r = csr_range(&self.nb_ptr, item as usize);
+        (&self.nb_item[r.clone()], &self.nb_score[r])
+    }
+
+    /// Category `c`'s popular items.
+    pub fn category_items(&self, c: u32) -> &[u32] {
+        &self.category_popular[csr_range(&self.category_ptr, c as usize)]
+    }
+
+    /// Dot product of customer `c`'s and `item`'s ALS factors (NaN when either is missing).
+    pub fn als_dot(&self, c: u32, item: u32) -> f32 {
+        let k = self.factors as usize;
+        let (u, i) = (c as usize * k, item as usize * k);
+        match (self.user_factors.get(u..u + k), self.item_factors.get(i..i + k)) {
+            (Some(a), Some(b)) if k > 0 => a.iter().zip(b).map(|(x, y)| x * y).sum(),
+            _ => f32::NAN,
+        }
+    }
+}
+
+/// `ptr[i]..ptr[i + 1]`, or empty when `i` is out of range.
+fn csr_range(ptr: &[u32], i: usize) -> std::ops::Range<usize> {
+    match (ptr.get(i), ptr.get(i + 1)) {
+        (Some(&a), Some(&b)) if a <= b => a as usize..b as usize,
+        _ => 0..0,
+    }
+}
