@@ -8,7 +8,9 @@ use crate::gbdt::Params;
 /// Recommender hyper-parameters.
 ///
 /// Defaults were tuned on Ta-Feng with cutoff 2001-01-04 and a 28-day horizon (ranker trained
-/// on the window ending at that cutoff), never on the February evaluation window.
+/// on the window ending at that cutoff), never on the February evaluation window: a smaller,
+/// more regularised ranker (15 leaves, ≥ 500 rows per leaf) and more history and popular
+/// candidates gave recall@10 0.0777 there against 0.0721 for 31 leaves / 100 rows.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecommendConfig {
@@ -51,12 +53,12 @@ impl Default for RecommendConfig {
         RecommendConfig {
             horizon_days: 28,
             training_snapshots: 1,
-            history_cap: 100,
+            history_cap: 150,
             half_life_days: 60.0,
             last_baskets: 3,
             copurchase_candidates: 40,
             als_candidates: 30,
-            popular_candidates: 30,
+            popular_candidates: 50,
             category_candidates: 10,
             popularity_window_days: 28,
             copurchase: CoPurchaseParams {
@@ -71,8 +73,8 @@ impl Default for RecommendConfig {
             ranker: Params {
                 num_iterations: 80,
                 learning_rate: 0.1,
-                num_leaves: 31,
-                min_data_in_leaf: 100,
+                num_leaves: 15,
+                min_data_in_leaf: 500,
                 ..Params::default()
             },
             negative_rate: 0.3,

@@ -1,0 +1,211 @@
+//! Behaviour tests of the recommender on hand-made and synthetic logs.
+
+use super::*;
+use crate::gbdt::Params;
+use crate::ingest::{EventStore, RawEvent};
+use crate::synth::{self, SynthConfig, SynthEventKind, Synthetic};
+use crate::time::DAY;
+
+const T0: i64 = 19_723 * DAY;
+
+fn small_config() -> RecommendConfig {
+    RecommendConfig {
+        als: crate::cf::als::AlsParams {
+            factors: 8,
+            iterations: 5,
+            ..Default::default()
+        },
+        ranker: Params {
+            num_iterations: 40,
+            min_data_in_leaf: 20,
+            num_leaves: 15,
+            ..Params::default()
+        },
+        training_snapshots: 2,
+        ..RecommendConfig::default()
+    }
+}
+
+fn synthetic() -> Synthetic {
+    synth::generate(&SynthConfig {
+        customers: 600,
+        items: 160,
+        days: 240,
+        seed: 7,
+        ..SynthConfig::default()
+    })
+}
+
+/// Purchases of a synthetic log as raw events (order ids keep baskets, categories kept).
+fn raw_events(s: &Synthetic) -> Vec<RawEvent> {
+    s.events
+        .iter()
+        .filter(|e| e.kind == SynthEventKind::Purchase)
+        .map(|e| RawEvent {
+            order_id: Some(e.order.to_string()),
+            category: s.items.get(e.item as usize).map(|i| i.category.clone()),
+            ..RawEvent::purchase(&synth::customer_id(e.customer), &synth::item_id(e.item), e.ts)
+        })
+        .collect()
+}
+
+fn cutoff(s: &SynthConfig) -> i64 {
+    s.start + 180 * DAY
+}
+
+#[test]
+fn history_summaries_are_exact() {
+    // One customer buys item a on days 0, 10 and 20 (item b with a on day 20); t = day 30.
+    let ev = vec![
+        RawEvent::purchase("c", "a", T0),
+        RawEvent::purchase("c", "a", T0 + 10 * DAY),
+        RawEvent::purchase("c", "a", T0 + 20 * DAY),
+        RawEvent::purchase("c", "b", T0 + 20 * DAY),
+        RawEvent::purchase("c", "a", T0 + 30 * DAY),
+    ];
+    let store = EventStore::from_events(&ev);
+    let cfg = RecommendConfig::default();
+    let snap = Snapshot::build(&store, T0 + 30 * DAY, &cfg).unwrap();
+    let a = store.item_idx("a").unwrap().0;
+    let r = snap.history(0);
+    assert_eq!(r.len(), 2);
+    let h = r.clone().find(|&h| snap.hist_item[h] == a).unwrap();
+    assert_eq!(snap.hist_baskets[h], 3, "the purchase at t itself is not history");
+    assert_eq!(snap.hist_first[h], T0);
+    assert_eq!(snap.hist_last[h], T0 + 20 * DAY);
+    assert!((snap.hist_gap_days[h] - 10.0).abs() < 1e-5);
+    let want: f64 = [30.0, 20.0, 10.0].iter().map(|d: &f64| 0.5f64.powf(d / 60.0)).sum();
+    assert!((snap.hist_decayed[h] as f64 - want).abs() < 1e-5);
+    assert_eq!(snap.cust_baskets[0], 3);
+    assert_eq!(snap.last_items(0).len(), 2, "latest baskets hold a and b");
+    // b was bought once: no gap.
+    let hb = r.clone().find(|&h| snap.hist_item[h] != a).unwrap();
+    assert!(snap.hist_gap_days[hb].is_nan());
+}
+
+#[test]
+fn ranker_beats_every_single_source_on_a_synthetic_holdout() {
+    let s = synthetic();
+    let store = EventStore::from_events(&raw_events(&s));
+    let report = evaluate_recommend(&store, cutoff(&SynthConfig { seed: 7, ..Default::default() }), 28, &small_config()).unwrap();
+    assert!(report.n_users > 100, "{report}");
+    let ranker = &report.rows[0];
+    assert_eq!(ranker.name, "ranker");
+    for other in &report.rows[1..] {
+        assert!(ranker.ndcg_10 > other.ndcg_10, "ranker vs {}:\n{report}", other.name);
+        assert!(ranker.recall_20 >= other.recall_20, "ranker vs {}:\n{report}", other.name);
+    }
+}
+
+#[test]
+fn nothing_at_or_after_t_leaks_into_the_recommender() {
+    let s = synthetic();
+    let mut ev = raw_events(&s);
+    let t = cutoff(&SynthConfig { seed: 7, ..Default::default() });
+    let cfg = small_config();
+    let before = Recommender::fit(&EventStore::from_events(&ev), t, &cfg).unwrap();
+    // Heavy purchases exactly at T and after it, by existing customers of existing items.
+    for c in 0..50 {
+        for i in 0..5 {
+            let mut e = RawEvent::purchase(&synth::customer_id(c), &synth::item_id(i), t + (i as i64 % 2) * DAY);
+            e.order_id = Some(format!("leak{c}-{i}"));
+            ev.push(e);
+        }
+    }
+    let after = Recommender::fit(&EventStore::from_events(&ev), t, &cfg).unwrap();
+    assert_eq!(
+        postcard::to_allocvec(&before).unwrap(),
+        postcard::to_allocvec(&after).unwrap(),
+        "events at or after T changed the fitted recommender"
+    );
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for c in 0..60 {
+        before.recommend(Some(c), &RecommendRequest::default(), &mut a);
+        after.recommend(Some(c), &RecommendRequest::default(), &mut b);
+        assert_eq!(a, b);
+    }
+}
+
+fn fitted() -> (EventStore, Recommender) {
+    let s = synthetic();
+    let store = EventStore::from_events(&raw_events(&s));
+    let rec = Recommender::fit(&store, cutoff(&SynthConfig { seed: 7, ..Default::default() }), &small_config()).unwrap();
+    (store, rec)
+}
+
+#[test]
+fn request_filters_are_honoured() {
+    let (_, rec) = fitted();
+    let snap = &rec.snapshot;
+    let mut out = Vec::new();
+    let known: Vec<u32> = (0..snap.n_customers() as u32).filter(|&c| rec.is_known(c)).take(40).collect();
+    assert!(!known.is_empty());
+    let mut saw_buy_again = false;
+    for &c in &known {
+        let own: Vec<u32> = snap.history(c).map(|h| snap.hist_item[h]).collect();
+        rec.recommend(Some(c), &RecommendRequest::default(), &mut out);
+        assert_eq!(out.len(), 10);
+        saw_buy_again |= out.iter().any(|r| r.source == Source::BuyAgain);
+        assert!(out.windows(2).all(|w| w[0].score >= w[1].score), "best first");
+        let banned = [out[0].item, out[1].item];
+        let req = RecommendRequest { k: 20, exclude_purchased: true, exclude: &banned, ..Default::default() };
+        rec.recommend(Some(c), &req, &mut out);
+        assert!(!out.is_empty());
+        assert!(out.iter().all(|r| !own.contains(&r.item) && !banned.contains(&r.item)), "customer {c}");
+        let cat = snap.item_category[own[0] as usize];
+        rec.recommend(Some(c), &RecommendRequest { category: Some(cat), ..Default::default() }, &mut out);
+        assert!(!out.is_empty());
+        assert!(out.iter().all(|r| snap.item_category[r.item as usize] == cat));
+        rec.recommend(Some(c), &RecommendRequest { k: 12, max_per_category: Some(2), ..Default::default() }, &mut out);
+        let mut per_cat = std::collections::HashMap::new();
+        for r in &out {
+            *per_cat.entry(snap.item_category[r.item as usize]).or_insert(0) += 1;
+        }
+        assert!(per_cat.values().all(|&n| n <= 2), "{per_cat:?}");
+        let cart = [own[0]];
+        let avail: Vec<bool> = (0..snap.n_items()).map(|i| i % 2 == 0).collect();
+        rec.recommend(Some(c), &RecommendRequest { cart: &cart, available: Some(&avail), ..Default::default() }, &mut out);
+        assert!(out.iter().all(|r| r.item != own[0] && r.item % 2 == 0));
+    }
+    assert!(saw_buy_again, "history items never won a slot");
+}
+
+#[test]
+fn cold_start_gets_recent_popularity() {
+    let (_, rec) = fitted();
+    let snap = &rec.snapshot;
+    let want: Vec<u32> = snap.popular.iter().copied().filter(|&i| snap.item_available[i as usize]).take(10).collect();
+    let mut out = Vec::new();
+    for customer in [None, Some(snap.n_customers() as u32 + 3)] {
+        rec.recommend(customer, &RecommendRequest::default(), &mut out);
+        assert_eq!(out.iter().map(|r| r.item).collect::<Vec<_>>(), want);
+        assert!(out.iter().all(|r| r.source == Source::Popular));
+    }
+    // A popular item is more popular than anything not listed.
+    let least = out.last().map(|r| r.score).unwrap_or(0.0);
+    let listed: Vec<u32> = out.iter().map(|r| r.item).collect();
+    assert!((0..snap.n_items() as u32)
+        .filter(|i| !listed.contains(i) && snap.item_available[*i as usize])
+        .all(|i| snap.pop_recent[i as usize] <= least));
+}
+
+#[test]
+fn similar_finds_planted_complementary_pairs() {
+    let s = synthetic();
+    let store = EventStore::from_events(&raw_events(&s));
+    let rec = Recommender::fit(&store, cutoff(&SynthConfig { seed: 7, ..Default::default() }), &small_config()).unwrap();
+    let mut checked = 0;
+    let mut found = 0;
+    for &(a, b) in &s.pairs {
+        let (Some(ia), Some(ib)) = (store.item_idx(&synth::item_id(a)), store.item_idx(&synth::item_id(b))) else {
+            continue;
+        };
+        if rec.snapshot.pop_all[ia.0 as usize] < 10.0 || !rec.snapshot.item_available[ib.0 as usize] {
+            continue;
+        }
+        checked += 1;
+        found += rec.similar(ia.0, 3).iter().any(|r| r.item == ib.0) as usize;
+    }
+    assert!(checked >= 5, "too few pairs with buyers: {checked}");
+    assert!(found * 10 >= checked * 8, "partner in top 3 for {found} of {checked} pairs");
+}
