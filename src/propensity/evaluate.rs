@@ -202,7 +202,10 @@ pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
     let h = opts.horizon_days;
     let config = protocol_config(opts)?;
     let started = std::time::Instant::now();
-    let ProtocolTables { train: tables, eval } = protocol_tables(store, opts, &config)?;
+    let ProtocolTables {
+        train: tables,
+        eval,
+    } = protocol_tables(store, opts, &config)?;
     let model = PropensityModel::fit_tables(store, &tables, cutoff, h, &config)?;
     let train_seconds = started.elapsed().as_secs_f64();
     let mut snaps: Vec<i64> = tables.main.snapshots.clone();
@@ -295,7 +298,11 @@ fn measure(
         if v.is_nan() { 1e9 } else { v }
     };
     let train_rec: Vec<f64> = (0..train.len()).map(|r| recency(train, r)).collect();
-    let train_churn: Vec<f64> = train.labels.iter().map(|l| f64::from(l.churned())).collect();
+    let train_churn: Vec<f64> = train
+        .labels
+        .iter()
+        .map(|l| f64::from(l.churned()))
+        .collect();
     let rec_cal = Calibrator::fit(CalibrationKind::Isotonic, &train_rec, &train_churn);
     let eval_rec: Vec<f64> = (0..n).map(|r| recency(eval, r)).collect();
     let rec_p: Vec<f64> = eval_rec.iter().map(|&x| rec_cal.apply(x)).collect();
@@ -331,8 +338,14 @@ fn measure(
         )
     };
     let count_models: [(&str, Option<&dyn PurchaseModel>); 2] = [
-        ("bgnbd", model.bgnbd.as_ref().map(|p| p as &dyn PurchaseModel)),
-        ("pareto_nbd", pareto.as_ref().map(|p| p as &dyn PurchaseModel)),
+        (
+            "bgnbd",
+            model.bgnbd.as_ref().map(|p| p as &dyn PurchaseModel),
+        ),
+        (
+            "pareto_nbd",
+            pareto.as_ref().map(|p| p as &dyn PurchaseModel),
+        ),
     ];
     for (name, m) in count_models {
         let Some(m) = m else { continue };
@@ -345,10 +358,10 @@ fn measure(
             .iter()
             .map(|s| s.as_ref().map_or(0.0, |s| m.expected_purchases(s, hd)))
             .collect();
-        baselines
-            .entry("repurchase".into())
-            .or_default()
-            .insert(name.into(), BinaryMetrics::of(&p_any, &p_any, &bought).as_map());
+        baselines.entry("repurchase".into()).or_default().insert(
+            name.into(),
+            BinaryMetrics::of(&p_any, &p_any, &bought).as_map(),
+        );
         baselines.entry("next_purchase".into()).or_default().insert(
             name.into(),
             BTreeMap::from([
@@ -403,7 +416,9 @@ impl fmt::Display for EvalReport {
             "total_predicted",
         ];
         write!(f, "{:<14}{:<18}", "section", "model")?;
-        for c in ["auc", "logloss", "brier", "mae_days", "tx_mae", "tx_rmse", "total"] {
+        for c in [
+            "auc", "logloss", "brier", "mae_days", "tx_mae", "tx_rmse", "total",
+        ] {
             write!(f, "{c:>10}")?;
         }
         writeln!(f)?;

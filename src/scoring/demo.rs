@@ -1,7 +1,7 @@
 //! The demo model: a bundle trained on the built-in synthetic generator, so a fresh
 //! checkout serves real answers with no data of its own (`cargo run --release`).
 
-use super::{TrainError, TrainedModels};
+use super::{TrainConfig, TrainError, TrainedModels};
 use crate::bundle::Metadata;
 use crate::ingest::EventStore;
 use crate::synth::{SynthConfig, generate, to_store};
@@ -27,7 +27,8 @@ pub fn demo_store(cfg: &SynthConfig) -> EventStore {
 pub fn train_on_whole_log(store: &EventStore) -> Result<(TrainedModels, i64), TrainError> {
     let last = store.time_range().map_or(0, |(_, l)| l);
     let cutoff = (last.div_euclid(DAY) + 1) * DAY;
-    Ok((TrainedModels::fit(store, cutoff)?, cutoff))
+    let (models, _) = TrainedModels::fit(store, cutoff, &TrainConfig::default())?;
+    Ok((models, cutoff))
 }
 
 /// Builds the demo models and writes them as a bundle at `path`.

@@ -6,14 +6,23 @@ pub mod demo;
 
 pub use customers::{CustomerBase, CustomerBaseError, CustomerScores, clv_summary};
 
-use crate::bundle::{Bundle, BundleError, BundleWriter, DataRange, Metadata};
+use crate::bundle::{Bundle, BundleError, BundleWriter, DataRange, FeatureImportance, Metadata};
+use crate::gbdt::ImportanceKind;
 use crate::ingest::EventStore;
+use crate::propensity::table::{CLV_FEATURES, clv_features};
+use crate::propensity::{PropensityConfig, PropensityError, PropensityModel};
+use crate::ranking::{RankingError, RecommendConfig, Recommender};
 use std::path::Path;
+use std::time::Instant;
 
 /// Section holding the customer base (without its feature matrix).
 pub const CUSTOMER_BASE: &str = "customer_base";
 /// Raw section holding the customer feature rows.
 pub const CUSTOMER_FEATURES: &str = "customer_features";
+/// Section holding the churn / repurchase / next-purchase models.
+pub const PROPENSITY: &str = "propensity";
+/// Section holding the recommender (sources at the cutoff and the ranker).
+pub const RECOMMENDER: &str = "recommender";
 
 /// Why training failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,23 +30,110 @@ pub enum TrainError {
     /// The customer base could not be built.
     #[error(transparent)]
     Customers(#[from] CustomerBaseError),
+    /// The churn / next-purchase models could not be fitted.
+    #[error("propensity models: {0}")]
+    Propensity(#[from] PropensityError),
+    /// The recommender could not be fitted.
+    #[error("recommender: {0}")]
+    Ranking(#[from] RankingError),
+    /// The models disagree on the feature layout (a bug, reported rather than served).
+    #[error(
+        "feature layout mismatch: customer rows have {rows:?}, the propensity model expects {model:?}"
+    )]
+    Layout {
+        /// Column names of the stored rows.
+        rows: Vec<String>,
+        /// Column names the model was trained on.
+        model: Vec<String>,
+    },
     /// Writing the bundle failed.
     #[error(transparent)]
     Bundle(#[from] BundleError),
 }
 
+/// Configuration of a training run.
+#[derive(Debug, Clone, Default)]
+pub struct TrainConfig {
+    /// Churn, repurchase and next-purchase models.
+    pub propensity: PropensityConfig,
+    /// Next-best-product recommender.
+    pub recommend: RecommendConfig,
+}
+
+/// Seconds spent in each training stage, printed by `train`.
+#[derive(Debug, Clone, Default)]
+pub struct StageTimes {
+    /// (stage, seconds) in the order they ran.
+    pub stages: Vec<(&'static str, f64)>,
+}
+
 /// Everything a bundle holds, decoded.
 #[derive(Debug, Clone)]
 pub struct TrainedModels {
-    /// Customers, items and their scores at the cutoff.
+    /// Customers, items and their scores at the cutoff; feature rows are the propensity
+    /// model's layout.
     pub base: CustomerBase,
+    /// Churn, repurchase curve and expected purchases.
+    pub propensity: PropensityModel,
+    /// Next-best products.
+    pub recommender: Recommender,
 }
 
 impl TrainedModels {
     /// Fits every model on events strictly before `cutoff`.
-    pub fn fit(store: &EventStore, cutoff: i64) -> Result<TrainedModels, TrainError> {
-        let base = CustomerBase::fit(store, cutoff)?;
-        Ok(TrainedModels { base })
+    pub fn fit(
+        store: &EventStore,
+        cutoff: i64,
+        config: &TrainConfig,
+    ) -> Result<(TrainedModels, StageTimes), TrainError> {
+        let mut times = StageTimes::default();
+        let t = Instant::now();
+        let mut base = CustomerBase::fit(store, cutoff)?;
+        times
+            .stages
+            .push(("customer base", t.elapsed().as_secs_f64()));
+        let t = Instant::now();
+        let propensity = PropensityModel::fit(store, cutoff, &config.propensity)?;
+        times
+            .stages
+            .push(("propensity models", t.elapsed().as_secs_f64()));
+        let t = Instant::now();
+        let recommender = Recommender::fit(store, cutoff, &config.recommend)?;
+        times
+            .stages
+            .push(("recommender", t.elapsed().as_secs_f64()));
+        widen_with_clv_features(&mut base, &propensity);
+        if base.layout.names != propensity.feature_names {
+            return Err(TrainError::Layout {
+                rows: base.layout.names.clone(),
+                model: propensity.feature_names.clone(),
+            });
+        }
+        Ok((
+            TrainedModels {
+                base,
+                propensity,
+                recommender,
+            },
+            times,
+        ))
+    }
+
+    /// Feature importance of the churn model, for the bundle metadata.
+    pub fn churn_importance(&self) -> Vec<FeatureImportance> {
+        let gains = self
+            .propensity
+            .churn
+            .feature_importance(ImportanceKind::Gain);
+        self.propensity
+            .feature_names
+            .iter()
+            .zip(gains)
+            .map(|(name, importance)| FeatureImportance {
+                name: name.clone(),
+                importance,
+            })
+            .collect()
     }
 
     /// Metadata describing these models and the data they came from.
@@ -51,6 +147,7 @@ impl TrainedModels {
         m.customers = store.n_customers() as u64;
         m.items = store.n_items() as u64;
         m.config = config.to_string();
+        m.features = self.churn_importance();
         m
     }
 
@@ -59,6 +156,8 @@ impl TrainedModels {
         let b = &self.base;
         w.put_struct(CUSTOMER_BASE, b)?;
         w.put_array_f32(CUSTOMER_FEATURES, &b.features, &[b.rows(), b.layout.len()])?;
+        w.put_struct(PROPENSITY, &self.propensity)?;
+        w.put_struct(RECOMMENDER, &self.recommender)?;
         Ok(())
     }
 
@@ -97,6 +196,47 @@ impl TrainedModels {
             });
         }
         base.features = features.to_vec();
-        Ok(TrainedModels { base })
+        let propensity: PropensityModel = bundle.get_struct(PROPENSITY)?;
+        if propensity.feature_names != base.layout.names {
+            return Err(BundleError::Inconsistent {
+                what: "the propensity model's features differ from the stored customer rows"
+                    .to_string(),
+            });
+        }
+        let recommender: Recommender = bundle.get_struct(RECOMMENDER)?;
+        Ok(TrainedModels {
+            base,
+            propensity,
+            recommender,
+        })
     }
+}
+
+/// Appends the BG/NBD features the propensity model was trained with to every stored row,
+/// computed at the cutoff with the model's own BG/NBD fit.
+fn widen_with_clv_features(base: &mut CustomerBase, model: &PropensityModel) {
+    let w = base.layout.len();
+    let extra = CLV_FEATURES.len();
+    let mut values = Vec::with_capacity(base.rows() * (w + extra));
+    for r in 0..base.rows() {
+        values.extend_from_slice(base.feature_row(r));
+        let (first, last) = base.first_last[r];
+        let summary = crate::features::OrderSummary {
+            orders: base.orders[r],
+            first: Some(first),
+            last: Some(last),
+            spend: base.spend[r],
+        };
+        values.extend_from_slice(&clv_features(
+            model.bgnbd.as_ref(),
+            &summary,
+            base.cutoff,
+            model.horizon_days,
+        ));
+    }
+    base.features = values;
+    base.layout
+        .names
+        .extend(CLV_FEATURES.iter().map(|s| s.to_string()));
+    base.layout.categorical.extend([false; 3]);
 }

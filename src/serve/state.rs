@@ -36,6 +36,8 @@ pub struct ServingModels {
     pub customer_index: HashMap<String, u32>,
     /// External item id → dense index.
     pub item_index: HashMap<String, u32>,
+    /// Category name → dense index.
+    pub category_index: HashMap<String, u32>,
 }
 
 impl ServingModels {
@@ -45,6 +47,13 @@ impl ServingModels {
         Ok(ServingModels {
             customer_index: trained.base.customer_index(),
             item_index: trained.base.item_index(),
+            category_index: trained
+                .base
+                .categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.clone(), i as u32))
+                .collect(),
             trained,
         })
     }
@@ -52,6 +61,11 @@ impl ServingModels {
     /// Dense index of a customer id.
     pub fn customer(&self, id: &str) -> Option<u32> {
         self.customer_index.get(id).copied()
+    }
+
+    /// Dense index of a category name.
+    pub fn category(&self, name: &str) -> Option<u32> {
+        self.category_index.get(name).copied()
     }
 
     /// Dense index of an item id.

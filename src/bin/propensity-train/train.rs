@@ -2,7 +2,8 @@
 
 use anyhow::{Context, bail};
 use propensity::ingest::{Format, LoadOptions, load_events};
-use propensity::scoring::TrainedModels;
+use propensity::propensity::PropensityConfig;
+use propensity::scoring::{TrainConfig, TrainedModels};
 use propensity::time::{DAY, format_rfc3339, parse_timestamp};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -29,6 +30,9 @@ pub struct Args {
     /// Default: midnight after the last event, so the whole log is used.
     #[arg(long)]
     cutoff: Option<String>,
+    /// Training config (TOML, see training/default.toml); built-in defaults when left out.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Output bundle path.
     #[arg(long, default_value = "models/default.bundle")]
     out: PathBuf,
@@ -62,10 +66,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("--cutoff {s:?}: expected RFC 3339 or YYYY-MM-DD"))?,
         None => (last.div_euclid(DAY) + 1) * DAY,
     };
+    let (propensity, config_text) = match &args.config {
+        Some(path) => (
+            PropensityConfig::load(path)?,
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => (PropensityConfig::default(), String::new()),
+    };
+    let train_config = TrainConfig {
+        propensity,
+        ..TrainConfig::default()
+    };
     let t = Instant::now();
-    let models = TrainedModels::fit(&store, cutoff)?;
+    let (models, stages) = TrainedModels::fit(&store, cutoff, &train_config)?;
     let fit_s = t.elapsed().as_secs_f64();
-    let config = format!("cutoff = \"{}\"\n", format_rfc3339(cutoff));
+    let config = format!("# cutoff = \"{}\"\n{config_text}", format_rfc3339(cutoff));
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -86,6 +101,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         models.base.rows(),
         store.n_customers()
     );
+    for (stage, secs) in &stages.stages {
+        println!("  {stage:<18} {secs:.2} s");
+    }
     println!(
         "seconds     load {load_s:.2}, fit {fit_s:.2}, write {write_s:.2}, total {:.2}",
         total.elapsed().as_secs_f64()

@@ -5,6 +5,8 @@ mod admin;
 mod customers;
 mod health;
 mod model;
+mod recommend;
+mod scores;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +33,12 @@ pub const ROUTE_NAMES: &[&str] = &[
     "model",
     "admin_reload",
     "customer",
+    "recommendations",
+    "cart_recommendations",
+    "similar",
+    "churn",
+    "next_purchase",
+    "churn_batch",
 ];
 
 /// Registers every route.
@@ -42,7 +50,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("admin_reload", "/admin/reload").route(web::post().to(admin::reload)))
         .service(
             resource("customer", "/v1/customers/{id}").route(web::get().to(customers::profile)),
-        );
+        )
+        .service(
+            resource("recommendations", "/v1/customers/{id}/recommendations")
+                .route(web::get().to(recommend::for_customer)),
+        )
+        .service(
+            resource("cart_recommendations", "/v1/recommendations")
+                .route(web::post().to(recommend::for_cart)),
+        )
+        .service(
+            resource("similar", "/v1/items/{id}/similar").route(web::get().to(recommend::similar)),
+        )
+        .service(resource("churn", "/v1/customers/{id}/churn").route(web::get().to(scores::churn)))
+        .service(
+            resource("next_purchase", "/v1/customers/{id}/next-purchase")
+                .route(web::get().to(scores::next_purchase)),
+        )
+        .service(resource("churn_batch", "/v1/churn").route(web::post().to(scores::churn_batch)));
 }
 
 /// A named resource whose wrong-method answer uses the error envelope.

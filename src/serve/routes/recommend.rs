@@ -1,0 +1,226 @@
+//! Next-best products: `GET /v1/customers/{id}/recommendations`, `POST /v1/recommendations`
+//! (cart-aware) and `GET /v1/items/{id}/similar`.
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, Bytes};
+use serde::{Deserialize, Serialize};
+
+use super::json_ok;
+use crate::ranking::{RecommendRequest, Recommendation, Source};
+use crate::serve::auth::{Auth, Recommend};
+use crate::serve::error::ApiError;
+use crate::serve::state::{AppState, ServingModels, ServingState};
+
+/// Largest `k` any recommendation call accepts.
+pub const MAX_K: usize = 100;
+
+#[derive(Serialize)]
+struct Item<'a> {
+    item_id: &'a str,
+    score: f32,
+    source: Source,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Answer<'a> {
+    model_version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer_id: Option<&'a str>,
+    cold_start: bool,
+    items: Vec<Item<'a>>,
+}
+
+/// Query of the customer recommendation endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendQuery {
+    /// Number of items, 1..=100.
+    pub k: Option<usize>,
+    /// Leave out items the customer already bought.
+    #[serde(default)]
+    pub exclude_purchased: bool,
+    /// Comma-separated item ids never to return (e.g. already on the page).
+    pub exclude: Option<String>,
+    /// Only items of this category.
+    pub category: Option<String>,
+    /// At most this many items per category (diversity).
+    pub max_per_category: Option<usize>,
+}
+
+/// Body of the cart-aware endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CartRequest {
+    /// Customer, if known (history and buy-again candidates).
+    pub customer_id: Option<String>,
+    /// Item ids in the cart: seeds for co-purchase and never returned.
+    #[serde(default)]
+    pub cart: Vec<String>,
+    /// Number of items, 1..=100.
+    pub k: Option<usize>,
+    /// Leave out items the customer already bought.
+    #[serde(default)]
+    pub exclude_purchased: bool,
+}
+
+/// Query of the similar-items endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarQuery {
+    /// Number of items, 1..=100.
+    pub k: Option<usize>,
+}
+
+fn check_k(k: Option<usize>) -> Result<usize, ApiError> {
+    match k.unwrap_or(10) {
+        k @ 1..=MAX_K => Ok(k),
+        k => Err(ApiError::BadParameter {
+            name: "k",
+            reason: format!("{k} is outside 1..={MAX_K}"),
+        }),
+    }
+}
+
+fn item_ids(m: &ServingModels, ids: &[&str], name: &'static str) -> Result<Vec<u32>, ApiError> {
+    ids.iter()
+        .map(|id| {
+            m.item(id).ok_or_else(|| ApiError::BadParameter {
+                name,
+                reason: format!("unknown item {id:?}"),
+            })
+        })
+        .collect()
+}
+
+fn render(
+    s: &ServingState,
+    customer_id: Option<&str>,
+    cold_start: bool,
+    recs: &[Recommendation],
+) -> Result<HttpResponse, ApiError> {
+    let base = &s.models.trained.base;
+    let items = recs
+        .iter()
+        .filter_map(|r| {
+            Some(Item {
+                item_id: base.item_ids.get(r.item as usize)?,
+                score: r.score,
+                source: r.source,
+                category: base.category_of(r.item),
+            })
+        })
+        .collect();
+    let body = serde_json::to_vec(&Answer {
+        model_version: s.model_version(),
+        customer_id,
+        cold_start,
+        items,
+    })
+    .map_err(|_| ApiError::Internal {
+        reason: "serialising recommendations",
+    })?;
+    Ok(json_ok(Some(s), Bytes::from(body)))
+}
+
+/// Ranked items for one customer; an unknown customer gets the cold-start (popular) list.
+pub async fn for_customer(
+    _: Auth<Recommend>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<RecommendQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let s = state.current().ok_or(ApiError::NoModel)?;
+    let m = &s.models;
+    let k = check_k(q.k)?;
+    let exclude_ids: Vec<&str> = q
+        .exclude
+        .as_deref()
+        .map(|e| {
+            e.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let exclude = item_ids(m, &exclude_ids, "exclude")?;
+    let category = match &q.category {
+        None => None,
+        Some(name) => Some(m.category(name).ok_or_else(|| ApiError::BadParameter {
+            name: "category",
+            reason: format!("unknown category {name:?}"),
+        })?),
+    };
+    if q.max_per_category == Some(0) {
+        return Err(ApiError::BadParameter {
+            name: "max_per_category",
+            reason: "must be at least 1".to_string(),
+        });
+    }
+    let customer = m.customer(&id);
+    let rec = &m.trained.recommender;
+    let cold_start = !customer.is_some_and(|c| rec.is_known(c));
+    let req = RecommendRequest {
+        k,
+        exclude_purchased: q.exclude_purchased,
+        exclude: &exclude,
+        category,
+        cart: &[],
+        available: Some(&m.trained.base.item_available),
+        max_per_category: q.max_per_category,
+    };
+    let mut out = Vec::with_capacity(k);
+    rec.recommend(customer.filter(|_| !cold_start), &req, &mut out);
+    render(&s, Some(&id), cold_start, &out)
+}
+
+/// Basket/cart-aware recommendations.
+pub async fn for_cart(
+    _: Auth<Recommend>,
+    state: web::Data<AppState>,
+    body: web::Json<CartRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let s = state.current().ok_or(ApiError::NoModel)?;
+    let m = &s.models;
+    let k = check_k(body.k)?;
+    let cart_ids: Vec<&str> = body.cart.iter().map(String::as_str).collect();
+    let cart = item_ids(m, &cart_ids, "cart")?;
+    let rec = &m.trained.recommender;
+    let customer = body.customer_id.as_deref().and_then(|c| m.customer(c));
+    let known = customer.is_some_and(|c| rec.is_known(c));
+    let req = RecommendRequest {
+        k,
+        exclude_purchased: body.exclude_purchased,
+        exclude: &[],
+        category: None,
+        cart: &cart,
+        available: Some(&m.trained.base.item_available),
+        max_per_category: None,
+    };
+    let mut out = Vec::with_capacity(k);
+    rec.recommend(customer.filter(|_| known), &req, &mut out);
+    render(
+        &s,
+        body.customer_id.as_deref(),
+        !known && cart.is_empty(),
+        &out,
+    )
+}
+
+/// Items bought together with one item.
+pub async fn similar(
+    _: Auth<Recommend>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<SimilarQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let s = state.current().ok_or(ApiError::NoModel)?;
+    let k = check_k(q.k)?;
+    let item = s
+        .models
+        .item(&id)
+        .ok_or_else(|| ApiError::UnknownItem { id: id.to_string() })?;
+    let recs = s.models.trained.recommender.similar(item, k);
+    render(&s, None, false, &recs)
+}
