@@ -213,6 +213,9 @@ mod tests {
         };
         assert_eq!(y, &vec![0.25, 0.5, 0.75]);
         assert!((c.apply(0.25) - 0.5).abs() < 1e-12);
-        assert_eq!(Calibrator::fit(CalibrationKind::None, &[0.3], &[1.0]).apply(0.3), 0.3);
+        assert_eq!(
+            Calibrator::fit(CalibrationKind::None, &[0.3], &[1.0]).apply(0.3),
+            0.3
+        );
     }
 }

@@ -202,6 +202,10 @@ mod tests {
         let text = include_str!("../../training/default.toml");
         let c = PropensityConfig::parse(text).unwrap();
         assert_eq!(c.active_days, 90);
-        assert_eq!(c, PropensityConfig::default(), "the file and the built-in defaults agree");
+        assert_eq!(
+            c,
+            PropensityConfig::default(),
+            "the file and the built-in defaults agree"
+        );
     }
 }

@@ -38,6 +38,8 @@ pub struct EvalOptions {
     pub split: Split,
     /// Training config.
     pub config: PropensityConfig,
+    /// Also fit and measure the baselines (Pareto/NBD is slow on large logs).
+    pub baselines: bool,
 }
 
 /// Binary metrics of one model.
@@ -139,7 +141,7 @@ pub struct EvalReport {
 /// so the split does not depend on load order.
 pub fn in_training_half(store: &EventStore, c: CustomerIdx) -> bool {
     let id = store.customers.name(c.0).unwrap_or_default();
-    crc32fast::hash(id.as_bytes()) % 2 == 0
+    crc32fast::hash(id.as_bytes()).is_multiple_of(2)
 }
 
 /// The rows a protocol trains on and the rows it measures.
@@ -202,7 +204,10 @@ pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
     let h = opts.horizon_days;
     let config = protocol_config(opts)?;
     let started = std::time::Instant::now();
-    let ProtocolTables { train: tables, eval } = protocol_tables(store, opts, &config)?;
+    let ProtocolTables {
+        train: tables,
+        eval,
+    } = protocol_tables(store, opts, &config)?;
     let model = PropensityModel::fit_tables(store, &tables, cutoff, h, &config)?;
     let train_seconds = started.elapsed().as_secs_f64();
     let mut snaps: Vec<i64> = tables.main.snapshots.clone();
@@ -225,7 +230,16 @@ pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
         curve_train_rows,
         train_snapshots: snaps.iter().map(|&t| format_date(t)).collect(),
     };
-    measure(store, &model, &tables.main, &eval, protocol, train_seconds)
+    tracing::info!(train_seconds, "models fitted");
+    measure(
+        store,
+        &model,
+        &tables.main,
+        &eval,
+        protocol,
+        train_seconds,
+        opts.baselines,
+    )
 }
 
 fn measure(
@@ -235,6 +249,7 @@ fn measure(
     eval: &FeatureTable,
     protocol: Protocol,
     train_seconds: f64,
+    with_baselines: bool,
 ) -> Result<EvalReport> {
     let h = protocol.horizon_days;
     let cutoff = model.cutoff;
@@ -288,6 +303,17 @@ fn measure(
     };
 
     let mut baselines: BTreeMap<String, BTreeMap<String, BaselineMetrics>> = BTreeMap::new();
+    if !with_baselines {
+        return Ok(EvalReport {
+            protocol,
+            churn,
+            repurchase,
+            next_purchase,
+            baselines,
+            train_seconds,
+            extra: serde_json::Map::new(),
+        });
+    }
     // Recency only: days since the last order, mapped to a probability by isotonic
     // regression on the training rows.
     let recency = |t: &FeatureTable, r: usize| {
@@ -295,7 +321,11 @@ fn measure(
         if v.is_nan() { 1e9 } else { v }
     };
     let train_rec: Vec<f64> = (0..train.len()).map(|r| recency(train, r)).collect();
-    let train_churn: Vec<f64> = train.labels.iter().map(|l| f64::from(l.churned())).collect();
+    let train_churn: Vec<f64> = train
+        .labels
+        .iter()
+        .map(|l| f64::from(l.churned()))
+        .collect();
     let rec_cal = Calibrator::fit(CalibrationKind::Isotonic, &train_rec, &train_churn);
     let eval_rec: Vec<f64> = (0..n).map(|r| recency(eval, r)).collect();
     let rec_p: Vec<f64> = eval_rec.iter().map(|&x| rec_cal.apply(x)).collect();
@@ -331,8 +361,14 @@ fn measure(
         )
     };
     let count_models: [(&str, Option<&dyn PurchaseModel>); 2] = [
-        ("bgnbd", model.bgnbd.as_ref().map(|p| p as &dyn PurchaseModel)),
-        ("pareto_nbd", pareto.as_ref().map(|p| p as &dyn PurchaseModel)),
+        (
+            "bgnbd",
+            model.bgnbd.as_ref().map(|p| p as &dyn PurchaseModel),
+        ),
+        (
+            "pareto_nbd",
+            pareto.as_ref().map(|p| p as &dyn PurchaseModel),
+        ),
     ];
     for (name, m) in count_models {
         let Some(m) = m else { continue };
@@ -345,10 +381,10 @@ fn measure(
             .iter()
             .map(|s| s.as_ref().map_or(0.0, |s| m.expected_purchases(s, hd)))
             .collect();
-        baselines
-            .entry("repurchase".into())
-            .or_default()
-            .insert(name.into(), BinaryMetrics::of(&p_any, &p_any, &bought).as_map());
+        baselines.entry("repurchase".into()).or_default().insert(
+            name.into(),
+            BinaryMetrics::of(&p_any, &p_any, &bought).as_map(),
+        );
         baselines.entry("next_purchase".into()).or_default().insert(
             name.into(),
             BTreeMap::from([
@@ -403,7 +439,9 @@ impl fmt::Display for EvalReport {
             "total_predicted",
         ];
         write!(f, "{:<14}{:<18}", "section", "model")?;
-        for c in ["auc", "logloss", "brier", "mae_days", "tx_mae", "tx_rmse", "total"] {
+        for c in [
+            "auc", "logloss", "brier", "mae_days", "tx_mae", "tx_rmse", "total",
+        ] {
             write!(f, "{c:>10}")?;
         }
         writeln!(f)?;

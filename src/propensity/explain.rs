@@ -65,30 +65,57 @@ pub fn describe(names: &[String], row: &[f32], f: usize) -> String {
         "spend_total" => format!("spent {v:.2} in total"),
         "orders_trend_30d" => {
             if v < 0.0 {
-                format!("{} fewer in the last 30 days than the 30 before", plural(-v, "order", "orders"))
+                format!(
+                    "{} fewer in the last 30 days than the 30 before",
+                    plural(-v, "order", "orders")
+                )
             } else if v > 0.0 {
-                format!("{} more in the last 30 days than the 30 before", plural(v, "order", "orders"))
+                format!(
+                    "{} more in the last 30 days than the 30 before",
+                    plural(v, "order", "orders")
+                )
             } else {
                 "as many orders in the last 30 days as in the 30 before".into()
             }
         }
-        "spend_trend_30d" => format!("spend in the last 30 days changed by {v:+.2} vs the 30 before"),
+        "spend_trend_30d" => {
+            format!("spend in the last 30 days changed by {v:+.2} vs the 30 before")
+        }
         "avg_basket_lines" => format!("{v:.1} lines per basket on average"),
         "avg_basket_value" => format!("{v:.2} per basket on average"),
-        "distinct_items" => format!("has bought {}", plural(v, "different product", "different products")),
+        "distinct_items" => format!(
+            "has bought {}",
+            plural(v, "different product", "different products")
+        ),
         "distinct_categories" => format!("buys in {}", plural(v, "category", "categories")),
         "gap_mean_days" => format!("usually buys every {}", plural(v, "day", "days")),
-        "gap_std_days" => format!("gaps between orders vary by about {}", plural(v, "day", "days")),
+        "gap_std_days" => format!(
+            "gaps between orders vary by about {}",
+            plural(v, "day", "days")
+        ),
         "gap_last_days" => format!("{} between the last two orders", plural(v, "day", "days")),
         "orders_per_30d" => format!("{v:.1} orders per 30 days since the first"),
         "return_rate" => format!("returns {:.0}% of what they buy", v * 100.0),
         "days_since_view" => format!("last viewed a product {} ago", plural(v, "day", "days")),
         "days_since_cart" => format!("last added to a cart {} ago", plural(v, "day", "days")),
-        "bgnbd_p_alive" => format!("{:.0}% likely still a customer, by their buying rhythm", v * 100.0),
-        "bgnbd_expected_purchases" => format!("about {v:.1} purchases expected in the horizon by their rhythm"),
-        "bgnbd_p_any_purchase" => format!("{:.0}% chance of a purchase in the horizon by their rhythm", v * 100.0),
+        "bgnbd_p_alive" => format!(
+            "{:.0}% likely still a customer, by their buying rhythm",
+            v * 100.0
+        ),
+        "bgnbd_expected_purchases" => {
+            format!("about {v:.1} purchases expected in the horizon by their rhythm")
+        }
+        "bgnbd_p_any_purchase" => format!(
+            "{:.0}% chance of a purchase in the horizon by their rhythm",
+            v * 100.0
+        ),
         _ => {
-            for (prefix, what) in [("orders_", "order"), ("spend_", "spend"), ("views_", "view"), ("carts_", "cart")] {
+            for (prefix, what) in [
+                ("orders_", "order"),
+                ("spend_", "spend"),
+                ("views_", "view"),
+                ("carts_", "cart"),
+            ] {
                 if let Some(window) = name.strip_prefix(prefix) {
                     let period = match window.strip_suffix('d') {
                         Some(d) => format!("in the last {d} days"),
@@ -131,9 +158,15 @@ mod tests {
         row[at("recency_days")] = 41.0;
         row[at("gap_mean_days")] = 13.5;
         let t = describe(&names(), &row, at("recency_days"));
-        assert_eq!(t, "no purchase for 41 days, 3.0× their usual gap of 14 days");
+        assert_eq!(
+            t,
+            "no purchase for 41 days, 3.0× their usual gap of 14 days"
+        );
         row[at("gap_mean_days")] = f32::NAN;
-        assert_eq!(describe(&names(), &row, at("recency_days")), "no purchase for 41 days");
+        assert_eq!(
+            describe(&names(), &row, at("recency_days")),
+            "no purchase for 41 days"
+        );
         assert_eq!(
             describe(&names(), &row, at("gap_mean_days")),
             "only one order so far, no usual gap yet"
@@ -146,8 +179,14 @@ mod tests {
         row[at("orders_30d")] = 1.0;
         row[at("spend_90d")] = 12.5;
         row[at("orders_trend_30d")] = -2.0;
-        assert_eq!(describe(&names(), &row, at("orders_30d")), "1 order in the last 30 days");
-        assert_eq!(describe(&names(), &row, at("spend_90d")), "spent 12.50 in the last 90 days");
+        assert_eq!(
+            describe(&names(), &row, at("orders_30d")),
+            "1 order in the last 30 days"
+        );
+        assert_eq!(
+            describe(&names(), &row, at("spend_90d")),
+            "spent 12.50 in the last 90 days"
+        );
         assert_eq!(
             describe(&names(), &row, at("orders_trend_30d")),
             "2 orders fewer in the last 30 days than the 30 before"

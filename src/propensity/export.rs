@@ -24,7 +24,11 @@ pub fn write_csv(store: &EventStore, parts: &[(&str, &FeatureTable)], path: &Pat
 }
 
 fn num(v: f64) -> String {
-    if v.is_nan() { String::new() } else { format!("{v}") }
+    if v.is_nan() {
+        String::new()
+    } else {
+        format!("{v}")
+    }
 }
 
 /// Writes the CSV to any writer.

@@ -131,9 +131,7 @@ pub fn expand_curve(table: &FeatureTable, days: &[u32]) -> (Vec<Vec<f64>>, Vec<f
     let labels = pairs
         .iter()
         .map(|&(r, d)| {
-            let bought = table.labels[r]
-                .days_to_next
-                .is_some_and(|x| x < d as f64);
+            let bought = table.labels[r].days_to_next.is_some_and(|x| x < d as f64);
             f64::from(bought)
         })
         .collect();
@@ -193,12 +191,20 @@ fn train_calibrated(
         .collect();
     let mut oof = vec![f64::NAN; labels.len()];
     for k in 0..config.folds {
-        let (train, test): (Vec<usize>, Vec<usize>) = (0..labels.len()).partition(|&r| folds[r] != k);
+        let (train, test): (Vec<usize>, Vec<usize>) =
+            (0..labels.len()).partition(|&r| folds[r] != k);
         if train.is_empty() || test.is_empty() {
             continue;
         }
         let y: Vec<f64> = train.iter().map(|&r| labels[r]).collect();
-        let b = train_one(model, params, &subset(columns, &train), names, categorical, &y)?;
+        let b = train_one(
+            model,
+            params,
+            &subset(columns, &train),
+            names,
+            categorical,
+            &y,
+        )?;
         let raw = b
             .predict_columns(&subset(columns, &test))
             .map_err(|source| PropensityError::Gbdt { model, source })?;
@@ -245,6 +251,7 @@ impl PropensityModel {
                     .into(),
             });
         }
+        let started = std::time::Instant::now();
         let (names, categorical) = model_layout(store);
         let seeded = |p: &Params| Params {
             seed: config.seed,
@@ -272,6 +279,11 @@ impl PropensityModel {
             &orders,
         )?;
         drop(columns);
+        tracing::info!(
+            rows = main.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "churn and count models trained"
+        );
         let curve_days = config.curve_horizons(None);
         let curve_source = if tables.curve.is_empty() {
             main
@@ -282,14 +294,15 @@ impl PropensityModel {
         if curve_labels.is_empty() {
             return Err(PropensityError::Empty {
                 what: "repurchase-curve rows",
-                hint: "no snapshot has a label window as long as the shortest curve horizon"
-                    .into(),
+                hint: "no snapshot has a label window as long as the shortest curve horizon".into(),
             });
         }
         let mut curve_names = names.clone();
         curve_names.push(CURVE_DAYS_FEATURE.into());
-        let row_customers: Vec<CustomerIdx> =
-            curve_rows.iter().map(|&r| curve_source.customers[r]).collect();
+        let row_customers: Vec<CustomerIdx> = curve_rows
+            .iter()
+            .map(|&r| curve_source.customers[r])
+            .collect();
         let (curve, curve_calibrator) = train_calibrated(
             "curve",
             &seeded(&config.curve),
@@ -300,6 +313,11 @@ impl PropensityModel {
             &curve_labels,
             &row_customers,
         )?;
+        tracing::info!(
+            rows = curve_labels.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "curve model trained"
+        );
         let bgnbd = fit_bgnbd_at(store, cutoff)?;
         let gamma_gamma = super::value::fit_gamma_gamma_at(store, cutoff)?;
         Ok(PropensityModel {

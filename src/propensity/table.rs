@@ -138,12 +138,11 @@ pub fn fit_bgnbd_at(store: &EventStore, t: i64) -> Result<Option<BgNbdParams>> {
     if summaries.is_empty() {
         return Ok(None);
     }
-    let fit = BgNbd::fit(&summaries, &FitOptions::default()).map_err(|source| {
-        PropensityError::Clv {
+    let fit =
+        BgNbd::fit(&summaries, &FitOptions::default()).map_err(|source| PropensityError::Clv {
             model: "BG/NBD",
             source,
-        }
-    })?;
+        })?;
     Ok(Some(fit.params))
 }
 
@@ -184,13 +183,10 @@ pub fn snapshot_table(
     let wb = base.layout.len();
     let w = names.len();
     let mut values = vec![0f32; customers.len() * w];
-    values
-        .par_chunks_mut(w)
-        .enumerate()
-        .for_each(|(r, out)| {
-            out[..wb].copy_from_slice(base.row(r));
-            out[wb..].copy_from_slice(&clv_features(bg, &base.summaries[r], t, horizon_days));
-        });
+    values.par_chunks_mut(w).enumerate().for_each(|(r, out)| {
+        out[..wb].copy_from_slice(base.row(r));
+        out[wb..].copy_from_slice(&clv_features(bg, &base.summaries[r], t, horizon_days));
+    });
     FeatureTable {
         names,
         categorical,

@@ -74,7 +74,8 @@ fn bgnbd_features_ignore_everything_from_the_snapshot_on() {
         .iter()
         .filter(|e| e.ts < t)
         .map(|e| {
-            let mut r = RawEvent::purchase(&format!("c{}", e.customer), &format!("i{}", e.item), e.ts);
+            let mut r =
+                RawEvent::purchase(&format!("c{}", e.customer), &format!("i{}", e.item), e.ts);
             r.kind = match e.kind {
                 SynthEventKind::View => EventKind::View,
                 SynthEventKind::Cart => EventKind::Cart,
@@ -121,7 +122,10 @@ fn no_training_label_window_passes_the_cutoff() {
     for table in [&tables.main, &tables.curve] {
         for r in 0..table.len() {
             let (t, d) = (table.snapshots[r], table.label_days[r]);
-            assert!(t + d as i64 * DAY <= cutoff, "row {r}: window [{t}, +{d}d) passes the cutoff");
+            assert!(
+                t + d as i64 * DAY <= cutoff,
+                "row {r}: window [{t}, +{d}d) passes the cutoff"
+            );
             assert_eq!(table.labels[r], label(&store, table.customers[r], t, d));
         }
     }
@@ -131,7 +135,9 @@ fn no_training_label_window_passes_the_cutoff() {
     let d_col = cols.last().unwrap();
     for (i, &r) in rows.iter().enumerate() {
         assert!(d_col[i] <= tables.curve.label_days[r] as f64);
-        let bought = tables.curve.labels[r].days_to_next.is_some_and(|x| x < d_col[i]);
+        let bought = tables.curve.labels[r]
+            .days_to_next
+            .is_some_and(|x| x < d_col[i]);
         assert_eq!(labels[i], f64::from(bought));
     }
 }
@@ -157,13 +163,20 @@ fn planted_churners_are_found_and_curves_are_monotone() {
         let curve = model.repurchase_curve(row);
         assert_eq!(curve.len(), model.curve_days.len());
         for w in curve.windows(2) {
-            assert!(w[0].0 < w[1].0 && w[0].1 <= w[1].1, "curve not monotone: {curve:?}");
+            assert!(
+                w[0].0 < w[1].0 && w[0].1 <= w[1].1,
+                "curve not monotone: {curve:?}"
+            );
         }
         assert!(curve.iter().all(|c| (0.0..=1.0).contains(&c.1)));
         assert!(model.expected_purchases(row) >= 0.0);
         let factors = model.explain(row, 3);
         assert!(factors.len() <= 3 && !factors.is_empty());
-        assert!(factors.windows(2).all(|w| w[0].impact.abs() >= w[1].impact.abs()));
+        assert!(
+            factors
+                .windows(2)
+                .all(|w| w[0].impact.abs() >= w[1].impact.abs())
+        );
         assert!(factors.iter().all(|f| !f.text.is_empty()));
     }
     let a = auc(&scores, &truth, None);
@@ -178,10 +191,15 @@ fn report_has_the_contract_keys_and_is_the_same_whatever_the_thread_count() {
         horizon_days: 28,
         split: Split::Time,
         config: small_config(),
+        baselines: true,
     };
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let mut v = serde_json::to_value(pool.install(|| evaluate(&store, &opts)).unwrap()).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut v =
+            serde_json::to_value(pool.install(|| evaluate(&store, &opts)).unwrap()).unwrap();
         assert!(v["train_seconds"].as_f64().unwrap() >= 0.0);
         v["train_seconds"] = 0.into();
         v
@@ -192,7 +210,13 @@ fn report_has_the_contract_keys_and_is_the_same_whatever_the_thread_count() {
         ("repurchase", &["auc", "logloss", "brier", "n"][..]),
         (
             "next_purchase",
-            &["mae_days", "transactions_mae", "transactions_rmse", "total_predicted", "total_actual"][..],
+            &[
+                "mae_days",
+                "transactions_mae",
+                "transactions_rmse",
+                "total_predicted",
+                "total_actual",
+            ][..],
         ),
     ] {
         for k in keys {

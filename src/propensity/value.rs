@@ -3,7 +3,9 @@
 use super::error::{PropensityError, Result};
 use super::table::summary_days;
 use crate::clv::rfm::{RfmInput, RfmScore, rfm_scores};
-use crate::clv::{BgNbdParams, ClvOptions, CustomerSummary, FitOptions, GammaGamma, GammaGammaParams};
+use crate::clv::{
+    BgNbdParams, ClvOptions, CustomerSummary, FitOptions, GammaGamma, GammaGammaParams,
+};
 use crate::features::{self, OrderSummary};
 use crate::ingest::EventStore;
 use crate::time::DAY;
@@ -69,12 +71,13 @@ pub fn customer_values(
         model: "RFM",
         source,
     })?;
-    let opts = ClvOptions::new(value_days as f64, value_days.max(1) as f64, 0.0).map_err(
-        |source| PropensityError::Clv {
-            model: "CLV",
-            source,
-        },
-    )?;
+    let opts =
+        ClvOptions::new(value_days as f64, value_days.max(1) as f64, 0.0).map_err(|source| {
+            PropensityError::Clv {
+                model: "CLV",
+                source,
+            }
+        })?;
     Ok(summaries
         .iter()
         .zip(scores)

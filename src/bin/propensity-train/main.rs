@@ -3,11 +3,11 @@
 //! Each subcommand lives in its own file next to this one, exposing `Args` (clap) and
 //! `run(Args) -> anyhow::Result<()>`; library errors are typed, `anyhow` only adds context here.
 
-mod stats;
-mod gbdt;
-mod inspect;
 mod evaluate;
 mod features;
+mod gbdt;
+mod inspect;
+mod stats;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
