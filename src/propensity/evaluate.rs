@@ -11,7 +11,7 @@ use crate::clv::{CustomerSummary, FitOptions, ParetoNbd, PurchaseModel};
 use crate::eval::metrics::{auc, brier, logloss, mae, rmse};
 use crate::features::col;
 use crate::ingest::{CustomerIdx, EventStore};
-use crate::time::format_date;
+use crate::time::{DAY, format_date};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -183,8 +183,29 @@ pub fn protocol_tables(
             let pop = Population::History.at(store, cutoff);
             let (train, eval): (Vec<CustomerIdx>, Vec<CustomerIdx>) =
                 pop.into_iter().partition(|&c| in_training_half(store, c));
-            let main = snapshot_table(store, &train, cutoff, bg.as_ref(), h, h);
-            let curve = main.clone();
+            let curve = snapshot_table(store, &train, cutoff, bg.as_ref(), h, h);
+            // Earlier snapshots of the training half add rows; their label windows end
+            // before cutoff + H and never touch a measured customer.
+            let start = store.time_range().map_or(cutoff, |r| r.0);
+            let step = match config.snapshot_step_days {
+                0 => h,
+                s => s,
+            } as i64
+                * DAY;
+            let mut main = curve.clone();
+            let mut t = cutoff - step;
+            let mut n = 1;
+            while t - config.min_history_days as i64 * DAY >= start && n < config.max_snapshots {
+                let half: Vec<CustomerIdx> = Population::History
+                    .at(store, t)
+                    .into_iter()
+                    .filter(|&c| in_training_half(store, c))
+                    .collect();
+                let bg_t = fit_bgnbd_at(store, t)?;
+                main.extend(snapshot_table(store, &half, t, bg_t.as_ref(), h, h));
+                t -= step;
+                n += 1;
+            }
             (TrainingTables { main, curve }, eval)
         }
     };

@@ -69,16 +69,37 @@ pub fn time_split_tables(
 ) -> Result<TrainingTables> {
     let start = store.time_range().map_or(cutoff, |r| r.0);
     let pop = Population::Active(config.active_days);
-    let snaps = training_snapshots(
-        start,
-        cutoff,
-        horizon_days,
-        config.min_history_days,
-        config.max_snapshots,
-    );
+    let snaps = match config.snapshot_step_days {
+        0 => training_snapshots(
+            start,
+            cutoff,
+            horizon_days,
+            config.min_history_days,
+            config.max_snapshots,
+        ),
+        step => stepped_snapshots(start, cutoff, horizon_days, step, config),
+    };
     let main = stacked_table(store, &snaps, pop, keep, horizon_days, horizon_days)?;
     let curve = curve_table(store, cutoff, horizon_days, config, pop, keep, start)?;
     Ok(TrainingTables { main, curve })
+}
+
+/// Snapshots `cutoff − H`, then back by `step` days, newest first, each with at least
+/// `min_history_days` of data before it: every label window still ends by the cutoff.
+fn stepped_snapshots(
+    start: i64,
+    cutoff: i64,
+    horizon_days: u32,
+    step: u32,
+    config: &PropensityConfig,
+) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut t = cutoff - horizon_days as i64 * DAY;
+    while t - config.min_history_days as i64 * DAY >= start && out.len() < config.max_snapshots {
+        out.push(t);
+        t -= step as i64 * DAY;
+    }
+    out
 }
 
 fn curve_table(
