@@ -33,6 +33,10 @@ pub struct PropensityConfig {
     pub max_snapshots: usize,
     /// A snapshot needs at least this many days of data before it.
     pub min_history_days: u32,
+    /// Spacing (days) of the churn/count training snapshots (`cutoff − H`, then back by this
+    /// step); 0 means the horizon itself (`T − H`, `T − 2H`, …). A shorter step overlaps
+    /// label windows but gives short histories more snapshots.
+    pub snapshot_step_days: u32,
     /// Spacing (days) of the repurchase-curve snapshots, finer than H so long curve
     /// horizons still find label windows that end before the cutoff.
     pub curve_step_days: u32,
@@ -54,10 +58,10 @@ fn gbdt(objective: ObjectiveKind, iterations: usize) -> Params {
     Params {
         objective,
         num_iterations: iterations,
-        learning_rate: 0.05,
-        num_leaves: 15,
-        min_data_in_leaf: 100,
-        lambda_l2: 1.0,
+        learning_rate: 0.03,
+        num_leaves: 4,
+        min_data_in_leaf: 300,
+        lambda_l2: 10.0,
         feature_fraction: 0.8,
         bagging_fraction: 0.8,
         bagging_freq: 1,
@@ -73,6 +77,7 @@ impl Default for PropensityConfig {
             active_days: 90,
             max_snapshots: 6,
             min_history_days: 28,
+            snapshot_step_days: 0,
             curve_step_days: 28,
             calibration: CalibrationKind::Isotonic,
             folds: 2,
@@ -81,7 +86,9 @@ impl Default for PropensityConfig {
             count: gbdt(ObjectiveKind::Poisson, 300),
             curve: Params {
                 learning_rate: 0.1,
+                num_leaves: 15,
                 min_data_in_leaf: 200,
+                lambda_l2: 1.0,
                 ..gbdt(ObjectiveKind::Binary, 100)
             },
         }

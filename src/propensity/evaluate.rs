@@ -11,7 +11,7 @@ use crate::clv::{CustomerSummary, FitOptions, ParetoNbd, PurchaseModel};
 use crate::eval::metrics::{auc, brier, logloss, mae, rmse};
 use crate::features::col;
 use crate::ingest::{CustomerIdx, EventStore};
-use crate::time::format_date;
+use crate::time::{DAY, format_date};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -38,6 +38,8 @@ pub struct EvalOptions {
     pub split: Split,
     /// Training config.
     pub config: PropensityConfig,
+    /// Also fit and measure the baselines (Pareto/NBD is slow on large logs).
+    pub baselines: bool,
 }
 
 /// Binary metrics of one model.
@@ -139,7 +141,7 @@ pub struct EvalReport {
 /// so the split does not depend on load order.
 pub fn in_training_half(store: &EventStore, c: CustomerIdx) -> bool {
     let id = store.customers.name(c.0).unwrap_or_default();
-    crc32fast::hash(id.as_bytes()) % 2 == 0
+    crc32fast::hash(id.as_bytes()).is_multiple_of(2)
 }
 
 /// The rows a protocol trains on and the rows it measures.
@@ -181,8 +183,29 @@ pub fn protocol_tables(
             let pop = Population::History.at(store, cutoff);
             let (train, eval): (Vec<CustomerIdx>, Vec<CustomerIdx>) =
                 pop.into_iter().partition(|&c| in_training_half(store, c));
-            let main = snapshot_table(store, &train, cutoff, bg.as_ref(), h, h);
-            let curve = main.clone();
+            let curve = snapshot_table(store, &train, cutoff, bg.as_ref(), h, h);
+            // Earlier snapshots of the training half add rows; their label windows end
+            // before cutoff + H and never touch a measured customer.
+            let start = store.time_range().map_or(cutoff, |r| r.0);
+            let step = match config.snapshot_step_days {
+                0 => h,
+                s => s,
+            } as i64
+                * DAY;
+            let mut main = curve.clone();
+            let mut t = cutoff - step;
+            let mut n = 1;
+            while t - config.min_history_days as i64 * DAY >= start && n < config.max_snapshots {
+                let half: Vec<CustomerIdx> = Population::History
+                    .at(store, t)
+                    .into_iter()
+                    .filter(|&c| in_training_half(store, c))
+                    .collect();
+                let bg_t = fit_bgnbd_at(store, t)?;
+                main.extend(snapshot_table(store, &half, t, bg_t.as_ref(), h, h));
+                t -= step;
+                n += 1;
+            }
             (TrainingTables { main, curve }, eval)
         }
     };
@@ -228,7 +251,16 @@ pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
         curve_train_rows,
         train_snapshots: snaps.iter().map(|&t| format_date(t)).collect(),
     };
-    measure(store, &model, &tables.main, &eval, protocol, train_seconds)
+    tracing::info!(train_seconds, "models fitted");
+    measure(
+        store,
+        &model,
+        &tables.main,
+        &eval,
+        protocol,
+        train_seconds,
+        opts.baselines,
+    )
 }
 
 fn measure(
@@ -238,6 +270,7 @@ fn measure(
     eval: &FeatureTable,
     protocol: Protocol,
     train_seconds: f64,
+    with_baselines: bool,
 ) -> Result<EvalReport> {
     let h = protocol.horizon_days;
     let cutoff = model.cutoff;
@@ -291,6 +324,17 @@ fn measure(
     };
 
     let mut baselines: BTreeMap<String, BTreeMap<String, BaselineMetrics>> = BTreeMap::new();
+    if !with_baselines {
+        return Ok(EvalReport {
+            protocol,
+            churn,
+            repurchase,
+            next_purchase,
+            baselines,
+            train_seconds,
+            extra: serde_json::Map::new(),
+        });
+    }
     // Recency only: days since the last order, mapped to a probability by isotonic
     // regression on the training rows.
     let recency = |t: &FeatureTable, r: usize| {

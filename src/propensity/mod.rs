@@ -5,7 +5,7 @@
 //! at each snapshot) with labels; [`model::PropensityModel`] trains the GBDTs on snapshots
 //! whose label windows end by the cutoff and calibrates them out of fold ([`calibrate`]);
 //! [`explain`] words the churn factors; [`evaluate`] runs the `evaluate` protocols against
-//! simple baselines; [`value`] gives RFM segments and CLV.
+//! simple baselines; [`value`] gives RFM segments and CLV; [`staples`] the likely items.
 
 pub mod calibrate;
 pub mod config;
@@ -14,6 +14,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod export;
 pub mod model;
+pub mod staples;
 pub mod table;
 pub mod value;
 
@@ -23,6 +24,7 @@ pub use error::PropensityError;
 pub use evaluate::{EvalOptions, EvalReport, Split, evaluate};
 pub use explain::Factor;
 pub use model::PropensityModel;
+pub use staples::{LikelyItem, likely_items};
 pub use table::{FeatureTable, Population};
 pub use value::{CustomerValue, customer_values};
 

@@ -69,16 +69,37 @@ pub fn time_split_tables(
 ) -> Result<TrainingTables> {
     let start = store.time_range().map_or(cutoff, |r| r.0);
     let pop = Population::Active(config.active_days);
-    let snaps = training_snapshots(
-        start,
-        cutoff,
-        horizon_days,
-        config.min_history_days,
-        config.max_snapshots,
-    );
+    let snaps = match config.snapshot_step_days {
+        0 => training_snapshots(
+            start,
+            cutoff,
+            horizon_days,
+            config.min_history_days,
+            config.max_snapshots,
+        ),
+        step => stepped_snapshots(start, cutoff, horizon_days, step, config),
+    };
     let main = stacked_table(store, &snaps, pop, keep, horizon_days, horizon_days)?;
     let curve = curve_table(store, cutoff, horizon_days, config, pop, keep, start)?;
     Ok(TrainingTables { main, curve })
+}
+
+/// Snapshots `cutoff − H`, then back by `step` days, newest first, each with at least
+/// `min_history_days` of data before it: every label window still ends by the cutoff.
+fn stepped_snapshots(
+    start: i64,
+    cutoff: i64,
+    horizon_days: u32,
+    step: u32,
+    config: &PropensityConfig,
+) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut t = cutoff - horizon_days as i64 * DAY;
+    while t - config.min_history_days as i64 * DAY >= start && out.len() < config.max_snapshots {
+        out.push(t);
+        t -= step as i64 * DAY;
+    }
+    out
 }
 
 fn curve_table(
@@ -251,6 +272,7 @@ impl PropensityModel {
                     .into(),
             });
         }
+        let started = std::time::Instant::now();
         let (names, categorical) = model_layout(store);
         let seeded = |p: &Params| Params {
             seed: config.seed,
@@ -278,6 +300,11 @@ impl PropensityModel {
             &orders,
         )?;
         drop(columns);
+        tracing::info!(
+            rows = main.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "churn and count models trained"
+        );
         let curve_days = config.curve_horizons(None);
         let curve_source = if tables.curve.is_empty() {
             main
@@ -307,6 +334,11 @@ impl PropensityModel {
             &curve_labels,
             &row_customers,
         )?;
+        tracing::info!(
+            rows = curve_labels.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "curve model trained"
+        );
         let bgnbd = fit_bgnbd_at(store, cutoff)?;
         let gamma_gamma = super::value::fit_gamma_gamma_at(store, cutoff)?;
         Ok(PropensityModel {

@@ -113,32 +113,37 @@ fn bgnbd_features_ignore_everything_from_the_snapshot_on() {
 fn no_training_label_window_passes_the_cutoff() {
     let (_, store) = synth(400, 11);
     let cutoff = start(&store) + 300 * DAY;
-    let config = small_config();
-    let tables = time_split_tables(&store, cutoff, 28, &config, &|_| true).unwrap();
-    assert!(tables.main.len() > 100 && tables.curve.len() > 100);
-    let mut snaps = tables.main.snapshots.clone();
-    snaps.dedup();
-    assert!(snaps.len() >= 2, "several snapshots expected: {snaps:?}");
-    for table in [&tables.main, &tables.curve] {
-        for r in 0..table.len() {
-            let (t, d) = (table.snapshots[r], table.label_days[r]);
-            assert!(
-                t + d as i64 * DAY <= cutoff,
-                "row {r}: window [{t}, +{d}d) passes the cutoff"
-            );
-            assert_eq!(table.labels[r], label(&store, table.customers[r], t, d));
+    for step in [0, 9] {
+        let config = PropensityConfig {
+            snapshot_step_days: step,
+            ..small_config()
+        };
+        let tables = time_split_tables(&store, cutoff, 28, &config, &|_| true).unwrap();
+        assert!(tables.main.len() > 100 && tables.curve.len() > 100);
+        let mut snaps = tables.main.snapshots.clone();
+        snaps.dedup();
+        assert!(snaps.len() >= 2, "several snapshots expected: {snaps:?}");
+        for table in [&tables.main, &tables.curve] {
+            for r in 0..table.len() {
+                let (t, d) = (table.snapshots[r], table.label_days[r]);
+                assert!(
+                    t + d as i64 * DAY <= cutoff,
+                    "row {r}: window [{t}, +{d}d) passes the cutoff"
+                );
+                assert_eq!(table.labels[r], label(&store, table.customers[r], t, d));
+            }
         }
-    }
-    // The curve only learns horizons its label windows cover.
-    let days = config.curve_horizons(None);
-    let (cols, labels, rows) = expand_curve(&tables.curve, &days);
-    let d_col = cols.last().unwrap();
-    for (i, &r) in rows.iter().enumerate() {
-        assert!(d_col[i] <= tables.curve.label_days[r] as f64);
-        let bought = tables.curve.labels[r]
-            .days_to_next
-            .is_some_and(|x| x < d_col[i]);
-        assert_eq!(labels[i], f64::from(bought));
+        // The curve only learns horizons its label windows cover.
+        let days = config.curve_horizons(None);
+        let (cols, labels, rows) = expand_curve(&tables.curve, &days);
+        let d_col = cols.last().unwrap();
+        for (i, &r) in rows.iter().enumerate() {
+            assert!(d_col[i] <= tables.curve.label_days[r] as f64);
+            let bought = tables.curve.labels[r]
+                .days_to_next
+                .is_some_and(|x| x < d_col[i]);
+            assert_eq!(labels[i], f64::from(bought));
+        }
     }
 }
 
@@ -191,6 +196,7 @@ fn report_has_the_contract_keys_and_is_the_same_whatever_the_thread_count() {
         horizon_days: 28,
         split: Split::Time,
         config: small_config(),
+        baselines: true,
     };
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()

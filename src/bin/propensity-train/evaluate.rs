@@ -31,6 +31,9 @@ pub struct Args {
     /// Training config (TOML); built-in defaults when left out.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Skip the baselines (recency, BG/NBD, Pareto/NBD, last gap): faster, for tuning.
+    #[arg(long)]
+    no_baselines: bool,
     /// Count and skip malformed rows instead of stopping at the first.
     #[arg(long)]
     skip_bad_rows: bool,
@@ -59,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             horizon_days: args.horizon_days,
             split: args.split,
             config,
+            baselines: !args.no_baselines,
         },
     )?;
     print!("{report}");

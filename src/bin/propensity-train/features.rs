@@ -60,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         horizon_days: args.horizon_days,
         split: args.split,
         config,
+        baselines: false,
     };
     let config = protocol_config(&eval_opts)?;
     let tables = protocol_tables(&store, &eval_opts, &config)?;
