@@ -184,7 +184,16 @@ fn health_ready_and_model_description() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(sections, ["customer_base", "customer_features", "metadata"]);
+    assert_eq!(
+        sections,
+        [
+            "customer_base",
+            "customer_features",
+            "propensity",
+            "recommender",
+            "metadata"
+        ]
+    );
     server.stop().expect("stops cleanly");
 }
 
@@ -559,5 +568,262 @@ fn customer_profile_and_unknown_customer() {
 
     let r = get(addr, "/v1/customers/no-such-customer");
     assert_error(&r, 404, "unknown_customer");
+    server.stop().expect("stops cleanly");
+}
+
+/// Distinct items `id` bought before the model's cutoff.
+fn purchased(id: &str) -> std::collections::HashSet<String> {
+    let (store, models) = trained();
+    let c = store.customer_idx(id).expect("known customer");
+    store
+        .customer_events(c)
+        .filter(|&e| {
+            store.kind[e] == propensity::ingest::EventKind::Purchase
+                && store.ts[e] < models.base.cutoff
+        })
+        .map(|e| store.items.name(store.item[e].0).expect("item").to_string())
+        .collect()
+}
+
+fn busiest_customer() -> String {
+    let (_, models) = trained();
+    let base = &models.base;
+    let row = (0..base.rows())
+        .max_by_key(|&r| base.orders[r])
+        .expect("rows");
+    base.customer_ids[base.modelled[row] as usize].clone()
+}
+
+#[test]
+fn recommendations_filters_and_cold_start() {
+    let (_dir, server) = server_with_bundle("model-r");
+    let addr = server.addr();
+    let id = busiest_customer();
+    let r = get(addr, &format!("/v1/customers/{id}/recommendations?k=7"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["cold_start"], false);
+    let items = v["items"].as_array().expect("items");
+    assert_eq!(items.len(), 7);
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|i| i["item_id"].as_str().expect("id"))
+        .collect();
+    let distinct: std::collections::HashSet<&&str> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "no duplicates");
+    for i in items {
+        let src = i["source"].as_str().expect("source");
+        assert!(
+            ["buy_again", "collaborative", "popular"].contains(&src),
+            "{src}"
+        );
+    }
+
+    // exclude_purchased removes every item the customer bought; exclude removes the named ones.
+    let bought = purchased(&id);
+    let first = ids[0].to_string();
+    let r = get(
+        addr,
+        &format!("/v1/customers/{id}/recommendations?k=10&exclude_purchased=true&exclude={first}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for i in r.json()["items"].as_array().expect("items") {
+        let item = i["item_id"].as_str().expect("id");
+        assert!(!bought.contains(item), "{item} was bought before");
+        assert_ne!(item, first);
+        assert_ne!(i["source"], "buy_again");
+    }
+
+    // Unknown customer: the popular list, flagged.
+    let r = get(addr, "/v1/customers/never-seen/recommendations?k=3");
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["cold_start"], true);
+    assert_eq!(v["items"].as_array().expect("items").len(), 3);
+    assert!(
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["source"] == "popular")
+    );
+
+    // Bad parameters are 400 with the envelope; unknown items 404 / 400.
+    assert_error(
+        &get(addr, &format!("/v1/customers/{id}/recommendations?k=0")),
+        400,
+        "bad_parameter",
+    );
+    assert_error(
+        &get(addr, &format!("/v1/customers/{id}/recommendations?k=101")),
+        400,
+        "bad_parameter",
+    );
+    assert_error(
+        &get(addr, &format!("/v1/customers/{id}/recommendations?k=ten")),
+        400,
+        "bad_parameter",
+    );
+    assert_error(
+        &get(
+            addr,
+            &format!("/v1/customers/{id}/recommendations?exclude=no-such-item"),
+        ),
+        400,
+        "bad_parameter",
+    );
+    assert_error(
+        &get(addr, "/v1/items/no-such-item/similar"),
+        404,
+        "unknown_item",
+    );
+
+    // Similar items and a cart: never the item itself / the cart's items.
+    let r = get(addr, &format!("/v1/items/{first}/similar?k=5"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sim = r.json();
+    assert!(
+        sim["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["item_id"] != first.as_str())
+    );
+    let body = format!("{{\"cart\":[\"{first}\"],\"k\":5}}");
+    let r = request(
+        addr,
+        "POST",
+        "/v1/recommendations",
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cart = r.json();
+    let got = cart["items"].as_array().expect("items");
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|i| i["item_id"] != first.as_str()));
+    server.stop().expect("stops cleanly");
+}
+
+#[test]
+fn churn_next_purchase_and_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("model.bundle");
+    write_bundle(&path, "model-c");
+    let server = start(ServeConfig {
+        body_limit_bytes: 4 << 20,
+        batch_limit: 20_000,
+        ..config(path)
+    })
+    .expect("starts");
+    let addr = server.addr();
+    let id = busiest_customer();
+
+    let r = get(addr, &format!("/v1/customers/{id}/churn?explain=true"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let p = v["churn_probability"].as_f64().expect("probability");
+    assert!((0.0..=1.0).contains(&p));
+    assert!(["low", "medium", "high"].contains(&v["risk_band"].as_str().expect("band")));
+    let factors = v["factors"].as_array().expect("factors");
+    assert!(!factors.is_empty());
+    assert!(
+        factors
+            .iter()
+            .all(|f| !f["text"].as_str().unwrap_or_default().is_empty())
+    );
+    assert_error(
+        &get(addr, "/v1/customers/never-seen/churn"),
+        404,
+        "unknown_customer",
+    );
+
+    let r = get(addr, &format!("/v1/customers/{id}/next-purchase"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let probs: Vec<f64> = v["probabilities"]
+        .as_array()
+        .expect("curve")
+        .iter()
+        .map(|h| h["probability"].as_f64().expect("p"))
+        .collect();
+    assert!(probs.len() >= 2);
+    assert!(
+        probs.windows(2).all(|w| w[0] <= w[1]),
+        "curve must not decrease: {probs:?}"
+    );
+
+    // 10,000 ids in one call, unknown ones reported per id.
+    let (_, models) = trained();
+    let known: Vec<&String> = models
+        .base
+        .modelled
+        .iter()
+        .map(|&c| &models.base.customer_ids[c as usize])
+        .collect();
+    let ids: Vec<String> = (0..10_000)
+        .map(|i| {
+            if i % 10 == 9 {
+                format!("ghost-{i}")
+            } else {
+                known[i % known.len()].clone()
+            }
+        })
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "customer_ids": ids })).expect("json");
+    let r = request(
+        addr,
+        "POST",
+        "/v1/churn",
+        &[("Content-Type", "application/json")],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["results"].as_array().expect("results").len(), 10_000);
+    assert_eq!(v["unknown"], 1_000);
+    assert_eq!(v["scored"], 9_000);
+    // The batch answer equals the single-customer answer.
+    let single = get(addr, &format!("/v1/customers/{}/churn", known[0])).json();
+    assert_eq!(
+        v["results"][0]["churn_probability"],
+        single["churn_probability"]
+    );
+
+    let r = request(
+        addr,
+        "POST",
+        "/v1/churn",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/x-ndjson"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
+    assert_eq!(r.text().lines().count(), 10_000);
+
+    let too_many: Vec<String> = (0..20_001).map(|i| format!("c{i}")).collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "customer_ids": too_many })).expect("json");
+    let r = request(
+        addr,
+        "POST",
+        "/v1/churn",
+        &[("Content-Type", "application/json")],
+        Some(&body),
+    );
+    assert_error(&r, 413, "batch_too_large");
+    let r = request(
+        addr,
+        "POST",
+        "/v1/churn",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "text/html"),
+        ],
+        Some(b"{\"customer_ids\":[]}"),
+    );
+    assert_error(&r, 406, "not_acceptable");
     server.stop().expect("stops cleanly");
 }

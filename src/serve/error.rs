@@ -34,6 +34,8 @@ pub enum Code {
     PayloadTooLarge,
     /// A batch has more ids than the configured limit.
     BatchTooLarge,
+    /// The `Accept` header asks for a representation the endpoint does not produce.
+    NotAcceptable,
     /// The customer id is not known to the model.
     UnknownCustomer,
     /// The item id is not known to the model.
@@ -66,6 +68,7 @@ impl Code {
             Code::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             Code::PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
             Code::BatchTooLarge => ("batch_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            Code::NotAcceptable => ("not_acceptable", StatusCode::NOT_ACCEPTABLE),
             Code::UnknownCustomer => ("unknown_customer", StatusCode::NOT_FOUND),
             Code::UnknownItem => ("unknown_item", StatusCode::NOT_FOUND),
             Code::ReloadInProgress => ("reload_in_progress", StatusCode::CONFLICT),
@@ -163,6 +166,12 @@ pub enum ApiError {
         /// What is wrong with its value.
         reason: String,
     },
+    /// The client accepts no representation this endpoint produces.
+    #[error("cannot answer with {accept:?}; hint: accept application/json or application/x-ndjson")]
+    NotAcceptable {
+        /// The `Accept` header sent.
+        accept: String,
+    },
     /// No customer with this id in the served model.
     #[error("unknown customer {id:?}")]
     UnknownCustomer {
@@ -208,6 +217,7 @@ impl ApiError {
             ApiError::RouteNotFound { .. } => Code::RouteNotFound,
             ApiError::MethodNotAllowed { .. } => Code::MethodNotAllowed,
             ApiError::BadParameter { .. } => Code::BadParameter,
+            ApiError::NotAcceptable { .. } => Code::NotAcceptable,
             ApiError::UnknownCustomer { .. } => Code::UnknownCustomer,
             ApiError::UnknownItem { .. } => Code::UnknownItem,
             ApiError::ReloadInProgress => Code::ReloadInProgress,

@@ -14,7 +14,7 @@ use crate::ranking::{RecommendRequest, Source};
 use crate::serve::auth::{Auth, Score};
 use crate::serve::error::ApiError;
 use crate::serve::state::{AppState, ServingState};
-use crate::time::{DAY, format_date};
+use crate::time::format_date;
 
 /// Churn probability of one feature row as a band a CRM user acts on.
 pub fn risk_band(p: f64) -> &'static str {
@@ -189,7 +189,6 @@ pub async fn next_purchase(
             })
             .collect(),
     };
-    let _ = DAY;
     let body = serde_json::to_vec(&answer).map_err(|_| ApiError::Internal {
         reason: "serialising next purchase",
     })?;
@@ -222,11 +221,8 @@ pub async fn churn_batch(
         Some(a) if a.contains("application/x-ndjson") => true,
         Some(a) if a.contains("application/json") || a.contains("*/*") || a.is_empty() => false,
         Some(a) => {
-            return Err(ApiError::BadParameter {
-                name: "Accept",
-                reason: format!(
-                    "{a:?} is not served; use application/json or application/x-ndjson"
-                ),
+            return Err(ApiError::NotAcceptable {
+                accept: a.to_string(),
             });
         }
     };
