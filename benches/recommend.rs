@@ -24,7 +24,11 @@ fn bench(c: &mut Criterion) {
         .map(|e| RawEvent {
             order_id: Some(e.order.to_string()),
             category: s.items.get(e.item as usize).map(|i| i.category.clone()),
-            ..RawEvent::purchase(&synth::customer_id(e.customer), &synth::item_id(e.item), e.ts)
+            ..RawEvent::purchase(
+                &synth::customer_id(e.customer),
+                &synth::item_id(e.item),
+                e.ts,
+            )
         })
         .collect();
     let store = EventStore::from_events(&events);
@@ -32,7 +36,9 @@ fn bench(c: &mut Criterion) {
         Ok(r) => r,
         Err(e) => panic!("fit failed: {e}"),
     };
-    let known: Vec<u32> = (0..store.n_customers() as u32).filter(|&c| rec.is_known(c)).collect();
+    let known: Vec<u32> = (0..store.n_customers() as u32)
+        .filter(|&c| rec.is_known(c))
+        .collect();
     let mut out = Vec::with_capacity(100);
     let mut i = 0usize;
     c.bench_function("recommend_top10_known_customer", |b| {

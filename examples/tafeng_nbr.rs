@@ -29,8 +29,10 @@ fn main() -> anyhow::Result<()> {
     let cutoff = propensity::time::parse_timestamp(&args.cutoff)
         .with_context(|| format!("cutoff {:?}", args.cutoff))?;
     let cfg: RecommendConfig = match &args.config {
-        Some(p) => toml::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-            .with_context(|| format!("parsing {}", p.display()))?,
+        Some(p) => toml::from_str(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("parsing {}", p.display()))?,
         None => RecommendConfig {
             horizon_days: args.horizon,
             ..RecommendConfig::default()
@@ -41,7 +43,8 @@ fn main() -> anyhow::Result<()> {
         format: Some(Format::Tafeng),
         ..LoadOptions::default()
     };
-    let (store, _) = load_events(&args.path, &opts).with_context(|| format!("loading {}", args.path.display()))?;
+    let (store, _) = load_events(&args.path, &opts)
+        .with_context(|| format!("loading {}", args.path.display()))?;
     eprintln!("loaded {} events in {:.1?}", store.len(), started.elapsed());
     let report = evaluate_recommend(&store, cutoff, args.horizon, &cfg)?;
     println!("{report}");

@@ -87,7 +87,13 @@ impl Default for RecommendConfig {
 impl RecommendConfig {
     /// Checks the ranges this module relies on (the sources check their own parameters).
     pub fn validate(&self) -> Result<(), RankingError> {
-        let bad = |field, value: String, reason| Err(RankingError::BadConfig { field, value, reason });
+        let bad = |field, value: String, reason| {
+            Err(RankingError::BadConfig {
+                field,
+                value,
+                reason,
+            })
+        };
         if self.horizon_days == 0 {
             return bad("horizon_days", "0".into(), "must be >= 1");
         }
@@ -95,10 +101,18 @@ impl RecommendConfig {
             return bad("training_snapshots", "0".into(), "must be >= 1");
         }
         if !(self.half_life_days.is_finite() && self.half_life_days > 0.0) {
-            return bad("half_life_days", self.half_life_days.to_string(), "must be finite and > 0");
+            return bad(
+                "half_life_days",
+                self.half_life_days.to_string(),
+                "must be finite and > 0",
+            );
         }
         if !(self.negative_rate > 0.0 && self.negative_rate <= 1.0) {
-            return bad("negative_rate", self.negative_rate.to_string(), "must be in (0, 1]");
+            return bad(
+                "negative_rate",
+                self.negative_rate.to_string(),
+                "must be in (0, 1]",
+            );
         }
         if self.popularity_window_days == 0 {
             return bad("popularity_window_days", "0".into(), "must be >= 1");

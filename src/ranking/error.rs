@@ -16,7 +16,9 @@ pub enum RankingError {
     #[error("ranker: {0}")]
     Ranker(#[from] crate::gbdt::GbdtError),
     /// No training row had a positive label, so the ranker would learn nothing.
-    #[error("no purchases in the training window [{from}, {to}) among candidates; use an earlier cutoff or a longer horizon")]
+    #[error(
+        "no purchases in the training window [{from}, {to}) among candidates; use an earlier cutoff or a longer horizon"
+    )]
     NoPositives {
         /// Window start (seconds since the epoch).
         from: i64,

@@ -42,7 +42,11 @@ pub struct RecommendReport {
 
 impl fmt::Display for RecommendReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:<16} {:>9} {:>9} {:>9} {:>9}", "method", "recall@10", "ndcg@10", "recall@20", "hit@10")?;
+        writeln!(
+            f,
+            "{:<16} {:>9} {:>9} {:>9} {:>9}",
+            "method", "recall@10", "ndcg@10", "recall@20", "hit@10"
+        )?;
         for r in &self.rows {
             writeln!(
                 f,
@@ -50,12 +54,23 @@ impl fmt::Display for RecommendReport {
                 r.name, r.recall_10, r.ndcg_10, r.recall_20, r.hit_10
             )?;
         }
-        write!(f, "n_users = {}, candidate recall = {:.4}", self.n_users, self.candidate_recall)
+        write!(
+            f,
+            "n_users = {}, candidate recall = {:.4}",
+            self.n_users, self.candidate_recall
+        )
     }
 }
 
 /// Methods in report order.
-const METHODS: [&str; 6] = ["ranker", "popularity", "top_frequency", "buy_again", "copurchase", "als"];
+const METHODS: [&str; 6] = [
+    "ranker",
+    "popularity",
+    "top_frequency",
+    "buy_again",
+    "copurchase",
+    "als",
+];
 const K: usize = 20;
 
 /// Per-method accumulators at 10 and at 20, plus candidate recall.
@@ -90,7 +105,11 @@ pub fn evaluate_recommend(
 }
 
 /// Scores an already fitted recommender (its snapshot time is the cutoff).
-pub fn evaluate_fitted(store: &EventStore, rec: &Recommender, horizon_days: u32) -> RecommendReport {
+pub fn evaluate_fitted(
+    store: &EventStore,
+    rec: &Recommender,
+    horizon_days: u32,
+) -> RecommendReport {
     let snap = &rec.snapshot;
     let users = customers_with_truth(store, snap, snap.t + horizon_days as i64 * DAY);
     let acc = users
@@ -99,10 +118,17 @@ pub fn evaluate_fitted(store: &EventStore, rec: &Recommender, horizon_days: u32)
             || (Acc::default(), Scratch::new(), Vec::new(), Vec::new()),
             |(mut acc, mut s, mut out, mut list), (c, truth)| {
                 let c = *c;
-                let req = RecommendRequest { k: K, ..RecommendRequest::default() };
+                let req = RecommendRequest {
+                    k: K,
+                    ..RecommendRequest::default()
+                };
                 rec.recommend_with(Some(c), &req, &mut s, &mut out);
                 gather(snap, &rec.config, Some(c), &[], &mut s);
-                let found = s.cands.iter().filter(|x| truth.binary_search(&x.item).is_ok()).count();
+                let found = s
+                    .cands
+                    .iter()
+                    .filter(|x| truth.binary_search(&x.item).is_ok())
+                    .count();
                 acc.cand_recall += found as f64 / truth.len() as f64;
                 for (m, name) in METHODS.iter().enumerate() {
                     list.clear();
@@ -125,7 +151,11 @@ pub fn evaluate_fitted(store: &EventStore, rec: &Recommender, horizon_days: u32)
     let n = users.len();
     RecommendReport {
         n_users: n,
-        candidate_recall: if n == 0 { 0.0 } else { acc.cand_recall / n as f64 },
+        candidate_recall: if n == 0 {
+            0.0
+        } else {
+            acc.cand_recall / n as f64
+        },
         rows: METHODS
             .iter()
             .enumerate()
@@ -150,7 +180,10 @@ fn top_frequency(snap: &Snapshot, c: u32, list: &mut Vec<u32>) {
         snap.hist_lines[b]
             .cmp(&snap.hist_lines[a])
             .then(snap.hist_last[b].cmp(&snap.hist_last[a]))
-            .then(snap.pop_all[snap.hist_item[b] as usize].total_cmp(&snap.pop_all[snap.hist_item[a] as usize]))
+            .then(
+                snap.pop_all[snap.hist_item[b] as usize]
+                    .total_cmp(&snap.pop_all[snap.hist_item[a] as usize]),
+            )
     });
     list.extend(h.iter().take(K).map(|&x| snap.hist_item[x]));
     fill_popular(snap, list);
@@ -159,7 +192,11 @@ fn top_frequency(snap: &Snapshot, c: u32, list: &mut Vec<u32>) {
 /// Own items by recency-decayed basket count, filled with popular items.
 fn buy_again(snap: &Snapshot, c: u32, list: &mut Vec<u32>) {
     let mut h: Vec<usize> = snap.history(c).collect();
-    h.sort_by(|&a, &b| snap.hist_decayed[b].total_cmp(&snap.hist_decayed[a]).then(a.cmp(&b)));
+    h.sort_by(|&a, &b| {
+        snap.hist_decayed[b]
+            .total_cmp(&snap.hist_decayed[a])
+            .then(a.cmp(&b))
+    });
     list.extend(h.iter().take(K).map(|&x| snap.hist_item[x]));
     fill_popular(snap, list);
 }

@@ -133,7 +133,11 @@ pub(crate) fn gather(
     let mut order = std::mem::take(&mut s.order);
     for (rank, &h) in order.iter().enumerate() {
         let h = h as usize;
-        let cat = snap.item_category.get(snap.hist_item[h] as usize).copied().unwrap_or(NONE);
+        let cat = snap
+            .item_category
+            .get(snap.hist_item[h] as usize)
+            .copied()
+            .unwrap_or(NONE);
         if let Some(n) = s.cat_lines.get_mut(cat as usize) {
             if *n == 0 {
                 s.cat_touched.push(cat);
@@ -151,7 +155,11 @@ pub(crate) fn gather(
         .cat_touched
         .iter()
         .copied()
-        .max_by(|&a, &b| s.cat_lines[a as usize].cmp(&s.cat_lines[b as usize]).then(b.cmp(&a)))
+        .max_by(|&a, &b| {
+            s.cat_lines[a as usize]
+                .cmp(&s.cat_lines[b as usize])
+                .then(b.cmp(&a))
+        })
         .unwrap_or(NONE);
 
     // Co-purchase neighbours of the latest baskets and the cart.
@@ -168,7 +176,11 @@ pub(crate) fn gather(
     }
     let n_cop = cfg.copurchase_candidates.min(s.touched.len());
     let mut touched = std::mem::take(&mut s.touched);
-    let by_score = |a: &u32, b: &u32| s.acc[*b as usize].total_cmp(&s.acc[*a as usize]).then(a.cmp(b));
+    let by_score = |a: &u32, b: &u32| {
+        s.acc[*b as usize]
+            .total_cmp(&s.acc[*a as usize])
+            .then(a.cmp(b))
+    };
     if n_cop > 0 && n_cop < touched.len() {
         touched.select_nth_unstable_by(n_cop - 1, by_score);
     }
@@ -191,7 +203,12 @@ pub(crate) fn gather(
         }
     }
     if top_category != NONE {
-        for (rank, &j) in snap.category_items(top_category).iter().take(cfg.category_candidates).enumerate() {
+        for (rank, &j) in snap
+            .category_items(top_category)
+            .iter()
+            .take(cfg.category_candidates)
+            .enumerate()
+        {
             if let Some(c) = s.add(j) {
                 c.cat_rank = rank as u32;
             }
@@ -244,7 +261,11 @@ fn fill_features(snap: &Snapshot, customer: Option<u32>, last: &[u32], s: &mut S
         }
         None => (0.0, 0.0, i64::MIN, 0.0),
     };
-    let cust_recency = if last_ts == i64::MIN { f32::NAN } else { days(last_ts) };
+    let cust_recency = if last_ts == i64::MIN {
+        f32::NAN
+    } else {
+        days(last_ts)
+    };
     s.feats.reserve(s.cands.len() * N_FEATURES);
     for c in &s.cands {
         let i = c.item as usize;
@@ -270,7 +291,9 @@ fn fill_features(snap: &Snapshot, customer: Option<u32>, last: &[u32], s: &mut S
         row[0] = rank_or_nan(c.hist_rank);
         row[9] = s.acc[i];
         row[10] = rank_or_nan(c.cop_rank);
-        row[11] = customer.map(|cu| snap.als_dot(cu, c.item)).unwrap_or(f32::NAN);
+        row[11] = customer
+            .map(|cu| snap.als_dot(cu, c.item))
+            .unwrap_or(f32::NAN);
         row[12] = rank_or_nan(c.als_rank);
         row[13] = snap.pop_recent[i];
         row[14] = snap.pop_all[i];
@@ -279,7 +302,10 @@ fn fill_features(snap: &Snapshot, customer: Option<u32>, last: &[u32], s: &mut S
         row[17] = rank_or_nan(c.pop_rank);
         row[18] = rank_or_nan(c.cat_rank);
         let cat = snap.item_category[i];
-        row[19] = s.cat_lines.get(cat as usize).map_or(0.0, |&n| n as f32 / lines.max(1.0));
+        row[19] = s
+            .cat_lines
+            .get(cat as usize)
+            .map_or(0.0, |&n| n as f32 / lines.max(1.0));
         row[20] = baskets;
         row[21] = cust_recency;
         row[22] = distinct;

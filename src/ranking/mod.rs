@@ -24,7 +24,7 @@ pub use config::RecommendConfig;
 pub use error::RankingError;
 pub use eval::{RecommendReport, ReportRow, evaluate_recommend};
 pub use features::{FEATURE_NAMES, N_FEATURES, Scratch};
-pub use recommender::{Recommendation, RecommendRequest, Recommender, Source};
+pub use recommender::{RecommendRequest, Recommendation, Recommender, Source};
 pub use snapshot::Snapshot;
 
 /// Index value meaning "none" in the snapshot's u32 arrays (category, ranks).

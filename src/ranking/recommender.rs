@@ -100,7 +100,11 @@ pub(crate) fn purchased_between(store: &EventStore, c: u32, from: i64, to: i64) 
 }
 
 /// Customers with purchases before the snapshot and in `[snap.t, to)`, with that truth.
-pub(crate) fn customers_with_truth(store: &EventStore, snap: &Snapshot, to: i64) -> Vec<(u32, Vec<u32>)> {
+pub(crate) fn customers_with_truth(
+    store: &EventStore,
+    snap: &Snapshot,
+    to: i64,
+) -> Vec<(u32, Vec<u32>)> {
     (0..snap.n_customers() as u32)
         .into_par_iter()
         .filter(|&c| snap.cust_lines[c as usize] > 0)
@@ -157,7 +161,11 @@ fn append_training_rows(
 impl Recommender {
     /// Trains the ranker on snapshots `T − H`, `T − 2H`, … (labels: the following `H` days),
     /// then refits every source on events strictly before `t`.
-    pub fn fit(store: &EventStore, t: i64, cfg: &RecommendConfig) -> Result<Recommender, RankingError> {
+    pub fn fit(
+        store: &EventStore,
+        t: i64,
+        cfg: &RecommendConfig,
+    ) -> Result<Recommender, RankingError> {
         cfg.validate()?;
         let h = cfg.horizon_days as i64 * DAY;
         let mut columns: Vec<Vec<f64>> = vec![Vec::new(); N_FEATURES];
@@ -165,7 +173,15 @@ impl Recommender {
         for s in 1..=cfg.training_snapshots as i64 {
             let from = t - s * h;
             let snap = Snapshot::build(store, from, cfg)?;
-            append_training_rows(store, &snap, from + h, cfg, s as u64, &mut columns, &mut labels);
+            append_training_rows(
+                store,
+                &snap,
+                from + h,
+                cfg,
+                s as u64,
+                &mut columns,
+                &mut labels,
+            );
         }
         if !labels.iter().any(|&y| y > 0.0) {
             return Err(RankingError::NoPositives {
@@ -196,7 +212,12 @@ impl Recommender {
 
     /// Top items for `customer` (None or unknown ⇒ popularity; the caller marks cold start)
     /// into `out`, using this thread's scratch buffers.
-    pub fn recommend(&self, customer: Option<u32>, req: &RecommendRequest<'_>, out: &mut Vec<Recommendation>) {
+    pub fn recommend(
+        &self,
+        customer: Option<u32>,
+        req: &RecommendRequest<'_>,
+        out: &mut Vec<Recommendation>,
+    ) {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut s) => self.recommend_with(customer, req, &mut s, out),
             // Re-entrant call on this thread: fall back to a fresh scratch.
@@ -206,7 +227,10 @@ impl Recommender {
 
     /// True when `customer` has purchases in the snapshot (otherwise answers are cold-start).
     pub fn is_known(&self, customer: u32) -> bool {
-        self.snapshot.cust_lines.get(customer as usize).is_some_and(|&n| n > 0)
+        self.snapshot
+            .cust_lines
+            .get(customer as usize)
+            .is_some_and(|&n| n > 0)
     }
 
     /// [`Recommender::recommend`] with caller-owned scratch.
@@ -227,7 +251,9 @@ impl Recommender {
         let allowed = |item: u32, purchased: bool| {
             let i = item as usize;
             snap.item_available.get(i).copied().unwrap_or(false)
-                && req.available.is_none_or(|m| m.get(i).copied().unwrap_or(false))
+                && req
+                    .available
+                    .is_none_or(|m| m.get(i).copied().unwrap_or(false))
                 && !(req.exclude_purchased && purchased)
                 && req.category.is_none_or(|c| snap.item_category[i] == c)
                 && !req.exclude.contains(&item)
@@ -267,8 +293,10 @@ impl Recommender {
             }
         }
         let cands = &s.cands;
-        s.scored
-            .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(cands[a.1 as usize].item.cmp(&cands[b.1 as usize].item)));
+        s.scored.sort_unstable_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(cands[a.1 as usize].item.cmp(&cands[b.1 as usize].item))
+        });
         for &(score, idx) in &s.scored {
             let c = &cands[idx as usize];
             let source = if c.hist != NONE {
@@ -278,7 +306,16 @@ impl Recommender {
             } else {
                 Source::Popular
             };
-            push_capped(snap, out, req.max_per_category, Recommendation { item: c.item, score, source });
+            push_capped(
+                snap,
+                out,
+                req.max_per_category,
+                Recommendation {
+                    item: c.item,
+                    score,
+                    source,
+                },
+            );
             if out.len() == k {
                 break;
             }
@@ -291,7 +328,13 @@ impl Recommender {
         items
             .iter()
             .zip(scores)
-            .filter(|(i, _)| self.snapshot.item_available.get(**i as usize).copied().unwrap_or(false))
+            .filter(|(i, _)| {
+                self.snapshot
+                    .item_available
+                    .get(**i as usize)
+                    .copied()
+                    .unwrap_or(false)
+            })
             .take(k.min(MAX_K))
             .map(|(&item, &score)| Recommendation {
                 item,
@@ -303,10 +346,20 @@ impl Recommender {
 }
 
 /// Pushes `r` unless its category already has `cap` items in `out`.
-fn push_capped(snap: &Snapshot, out: &mut Vec<Recommendation>, cap: Option<usize>, r: Recommendation) {
+fn push_capped(
+    snap: &Snapshot,
+    out: &mut Vec<Recommendation>,
+    cap: Option<usize>,
+    r: Recommendation,
+) {
     if let Some(cap) = cap {
         let cat = snap.item_category[r.item as usize];
-        if out.iter().filter(|o| snap.item_category[o.item as usize] == cat).count() >= cap {
+        if out
+            .iter()
+            .filter(|o| snap.item_category[o.item as usize] == cat)
+            .count()
+            >= cap
+        {
             return;
         }
     }

@@ -101,14 +101,23 @@ struct CustomerHistory {
     last_items: Vec<u32>,
 }
 
-fn customer_history(store: &EventStore, c: u32, t: i64, half_life: f64, last_baskets: usize) -> CustomerHistory {
+fn customer_history(
+    store: &EventStore,
+    c: u32,
+    t: i64,
+    half_life: f64,
+    last_baskets: usize,
+) -> CustomerHistory {
     let range = store.events_before(CustomerIdx(c), t);
     // (item, basket, ts) of purchase lines; events are in time order, baskets contiguous.
     let mut lines: Vec<(u32, u32, i64)> = range
         .filter(|&e| store.kind[e] == EventKind::Purchase)
         .map(|e| (store.item[e].0, store.basket[e], store.ts[e]))
         .collect();
-    let mut h = CustomerHistory { last_ts: i64::MIN, ..Default::default() };
+    let mut h = CustomerHistory {
+        last_ts: i64::MIN,
+        ..Default::default()
+    };
     if lines.is_empty() {
         return h;
     }
@@ -180,7 +189,11 @@ fn ranked(scores: &[f32], keep: usize, mut filter: impl FnMut(u32) -> bool) -> V
 
 impl Snapshot {
     /// Builds every source from the purchases in `store` strictly before `t`.
-    pub fn build(store: &EventStore, t: i64, cfg: &RecommendConfig) -> Result<Snapshot, RankingError> {
+    pub fn build(
+        store: &EventStore,
+        t: i64,
+        cfg: &RecommendConfig,
+    ) -> Result<Snapshot, RankingError> {
         let n_customers = store.n_customers();
         let n_items = store.n_items();
         let histories: Vec<CustomerHistory> = (0..n_customers as u32)
@@ -254,9 +267,9 @@ impl Snapshot {
             s.last_item.extend_from_slice(&h.last_items);
             s.last_ptr.push(s.last_item.len() as u32);
         }
-        for i in 0..n_items {
-            if s.pop_all[i] > 0.0 {
-                s.repurchase[i] = repeaters[i] / s.pop_all[i];
+        for ((r, &rep), &buyers) in s.repurchase.iter_mut().zip(&repeaters).zip(&s.pop_all) {
+            if buyers > 0.0 {
+                *r = rep / buyers;
             }
         }
         // Trend from line counts in the recent window and the one before it.
@@ -285,8 +298,8 @@ impl Snapshot {
         if !basket_items.is_empty() {
             basket_ptr.push(basket_items.len() as u32);
         }
-        for i in 0..n_items {
-            s.trend[i] = (recent_lines[i] + 1.0) / (previous_lines[i] + 1.0);
+        for ((tr, &recent), &previous) in s.trend.iter_mut().zip(&recent_lines).zip(&previous_lines) {
+            *tr = (recent + 1.0) / (previous + 1.0);
         }
         s.popular = ranked(&s.pop_recent, POPULAR_KEPT, |_| true);
         s.popular_all = ranked(&s.pop_all, POPULAR_KEPT, |_| true);
@@ -307,8 +320,12 @@ impl Snapshot {
             s.category_ptr.push(s.category_popular.len() as u32);
         }
 
-        let co = CoPurchase::build(n_items, &basket_ptr, &basket_items, &cfg.copurchase)
-            .map_err(|error| RankingError::Source { source_name: "copurchase", error })?;
+        let co = CoPurchase::build(n_items, &basket_ptr, &basket_items, &cfg.copurchase).map_err(
+            |error| RankingError::Source {
+                source_name: "copurchase",
+                error,
+            },
+        )?;
         s.nb_ptr = co.neighbour_ptr().to_vec();
         s.nb_item = co.neighbour_item().to_vec();
         s.nb_score = co.neighbour_score().to_vec();
@@ -321,9 +338,14 @@ impl Snapshot {
             s.hist_item.clone(),
             values,
         )
-        .map_err(|error| RankingError::Source { source_name: "als", error })?;
-        let model = als::fit(&interactions, &cfg.als)
-            .map_err(|error| RankingError::Source { source_name: "als", error })?;
+        .map_err(|error| RankingError::Source {
+            source_name: "als",
+            error,
+        })?;
+        let model = als::fit(&interactions, &cfg.als).map_err(|error| RankingError::Source {
+            source_name: "als",
+            error,
+        })?;
         s.factors = model.factors() as u32;
         let n_als = cfg.als_candidates;
         let lists: Vec<Vec<u32>> = (0..n_customers)
@@ -389,7 +411,10 @@ impl Snapshot {
     pub fn als_dot(&self, c: u32, item: u32) -> f32 {
         let k = self.factors as usize;
         let (u, i) = (c as usize * k, item as usize * k);
-        match (self.user_factors.get(u..u + k), self.item_factors.get(i..i + k)) {
+        match (
+            self.user_factors.get(u..u + k),
+            self.item_factors.get(i..i + k),
+        ) {
             (Some(a), Some(b)) if k > 0 => a.iter().zip(b).map(|(x, y)| x * y).sum(),
             _ => f32::NAN,
         }

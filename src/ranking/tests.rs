@@ -44,7 +44,11 @@ fn raw_events(s: &Synthetic) -> Vec<RawEvent> {
         .map(|e| RawEvent {
             order_id: Some(e.order.to_string()),
             category: s.items.get(e.item as usize).map(|i| i.category.clone()),
-            ..RawEvent::purchase(&synth::customer_id(e.customer), &synth::item_id(e.item), e.ts)
+            ..RawEvent::purchase(
+                &synth::customer_id(e.customer),
+                &synth::item_id(e.item),
+                e.ts,
+            )
         })
         .collect()
 }
@@ -70,11 +74,17 @@ fn history_summaries_are_exact() {
     let r = snap.history(0);
     assert_eq!(r.len(), 2);
     let h = r.clone().find(|&h| snap.hist_item[h] == a).unwrap();
-    assert_eq!(snap.hist_baskets[h], 3, "the purchase at t itself is not history");
+    assert_eq!(
+        snap.hist_baskets[h], 3,
+        "the purchase at t itself is not history"
+    );
     assert_eq!(snap.hist_first[h], T0);
     assert_eq!(snap.hist_last[h], T0 + 20 * DAY);
     assert!((snap.hist_gap_days[h] - 10.0).abs() < 1e-5);
-    let want: f64 = [30.0, 20.0, 10.0].iter().map(|d: &f64| 0.5f64.powf(d / 60.0)).sum();
+    let want: f64 = [30.0, 20.0, 10.0]
+        .iter()
+        .map(|d: &f64| 0.5f64.powf(d / 60.0))
+        .sum();
     assert!((snap.hist_decayed[h] as f64 - want).abs() < 1e-5);
     assert_eq!(snap.cust_baskets[0], 3);
     assert_eq!(snap.last_items(0).len(), 2, "latest baskets hold a and b");
@@ -87,13 +97,30 @@ fn history_summaries_are_exact() {
 fn ranker_beats_every_single_source_on_a_synthetic_holdout() {
     let s = synthetic();
     let store = EventStore::from_events(&raw_events(&s));
-    let report = evaluate_recommend(&store, cutoff(&SynthConfig { seed: 7, ..Default::default() }), 28, &small_config()).unwrap();
+    let report = evaluate_recommend(
+        &store,
+        cutoff(&SynthConfig {
+            seed: 7,
+            ..Default::default()
+        }),
+        28,
+        &small_config(),
+    )
+    .unwrap();
     assert!(report.n_users > 100, "{report}");
     let ranker = &report.rows[0];
     assert_eq!(ranker.name, "ranker");
     for other in &report.rows[1..] {
-        assert!(ranker.ndcg_10 > other.ndcg_10, "ranker vs {}:\n{report}", other.name);
-        assert!(ranker.recall_20 >= other.recall_20, "ranker vs {}:\n{report}", other.name);
+        assert!(
+            ranker.ndcg_10 > other.ndcg_10,
+            "ranker vs {}:\n{report}",
+            other.name
+        );
+        assert!(
+            ranker.recall_20 >= other.recall_20,
+            "ranker vs {}:\n{report}",
+            other.name
+        );
     }
 }
 
@@ -101,13 +128,20 @@ fn ranker_beats_every_single_source_on_a_synthetic_holdout() {
 fn nothing_at_or_after_t_leaks_into_the_recommender() {
     let s = synthetic();
     let mut ev = raw_events(&s);
-    let t = cutoff(&SynthConfig { seed: 7, ..Default::default() });
+    let t = cutoff(&SynthConfig {
+        seed: 7,
+        ..Default::default()
+    });
     let cfg = small_config();
     let before = Recommender::fit(&EventStore::from_events(&ev), t, &cfg).unwrap();
     // Heavy purchases exactly at T and after it, by existing customers of existing items.
     for c in 0..50 {
         for i in 0..5 {
-            let mut e = RawEvent::purchase(&synth::customer_id(c), &synth::item_id(i), t + (i as i64 % 2) * DAY);
+            let mut e = RawEvent::purchase(
+                &synth::customer_id(c),
+                &synth::item_id(i),
+                t + (i as i64 % 2) * DAY,
+            );
             e.order_id = Some(format!("leak{c}-{i}"));
             ev.push(e);
         }
@@ -129,7 +163,15 @@ fn nothing_at_or_after_t_leaks_into_the_recommender() {
 fn fitted() -> (EventStore, Recommender) {
     let s = synthetic();
     let store = EventStore::from_events(&raw_events(&s));
-    let rec = Recommender::fit(&store, cutoff(&SynthConfig { seed: 7, ..Default::default() }), &small_config()).unwrap();
+    let rec = Recommender::fit(
+        &store,
+        cutoff(&SynthConfig {
+            seed: 7,
+            ..Default::default()
+        }),
+        &small_config(),
+    )
+    .unwrap();
     (store, rec)
 }
 
@@ -138,7 +180,10 @@ fn request_filters_are_honoured() {
     let (_, rec) = fitted();
     let snap = &rec.snapshot;
     let mut out = Vec::new();
-    let known: Vec<u32> = (0..snap.n_customers() as u32).filter(|&c| rec.is_known(c)).take(40).collect();
+    let known: Vec<u32> = (0..snap.n_customers() as u32)
+        .filter(|&c| rec.is_known(c))
+        .take(40)
+        .collect();
     assert!(!known.is_empty());
     let mut saw_buy_again = false;
     for &c in &known {
@@ -146,25 +191,65 @@ fn request_filters_are_honoured() {
         rec.recommend(Some(c), &RecommendRequest::default(), &mut out);
         assert_eq!(out.len(), 10);
         saw_buy_again |= out.iter().any(|r| r.source == Source::BuyAgain);
-        assert!(out.windows(2).all(|w| w[0].score >= w[1].score), "best first");
+        assert!(
+            out.windows(2).all(|w| w[0].score >= w[1].score),
+            "best first"
+        );
         let banned = [out[0].item, out[1].item];
-        let req = RecommendRequest { k: 20, exclude_purchased: true, exclude: &banned, ..Default::default() };
+        let req = RecommendRequest {
+            k: 20,
+            exclude_purchased: true,
+            exclude: &banned,
+            ..Default::default()
+        };
         rec.recommend(Some(c), &req, &mut out);
         assert!(!out.is_empty());
-        assert!(out.iter().all(|r| !own.contains(&r.item) && !banned.contains(&r.item)), "customer {c}");
+        assert!(
+            out.iter()
+                .all(|r| !own.contains(&r.item) && !banned.contains(&r.item)),
+            "customer {c}"
+        );
         let cat = snap.item_category[own[0] as usize];
-        rec.recommend(Some(c), &RecommendRequest { category: Some(cat), ..Default::default() }, &mut out);
+        rec.recommend(
+            Some(c),
+            &RecommendRequest {
+                category: Some(cat),
+                ..Default::default()
+            },
+            &mut out,
+        );
         assert!(!out.is_empty());
-        assert!(out.iter().all(|r| snap.item_category[r.item as usize] == cat));
-        rec.recommend(Some(c), &RecommendRequest { k: 12, max_per_category: Some(2), ..Default::default() }, &mut out);
+        assert!(
+            out.iter()
+                .all(|r| snap.item_category[r.item as usize] == cat)
+        );
+        rec.recommend(
+            Some(c),
+            &RecommendRequest {
+                k: 12,
+                max_per_category: Some(2),
+                ..Default::default()
+            },
+            &mut out,
+        );
         let mut per_cat = std::collections::HashMap::new();
         for r in &out {
-            *per_cat.entry(snap.item_category[r.item as usize]).or_insert(0) += 1;
+            *per_cat
+                .entry(snap.item_category[r.item as usize])
+                .or_insert(0) += 1;
         }
         assert!(per_cat.values().all(|&n| n <= 2), "{per_cat:?}");
         let cart = [own[0]];
         let avail: Vec<bool> = (0..snap.n_items()).map(|i| i % 2 == 0).collect();
-        rec.recommend(Some(c), &RecommendRequest { cart: &cart, available: Some(&avail), ..Default::default() }, &mut out);
+        rec.recommend(
+            Some(c),
+            &RecommendRequest {
+                cart: &cart,
+                available: Some(&avail),
+                ..Default::default()
+            },
+            &mut out,
+        );
         assert!(out.iter().all(|r| r.item != own[0] && r.item % 2 == 0));
     }
     assert!(saw_buy_again, "history items never won a slot");
@@ -174,7 +259,13 @@ fn request_filters_are_honoured() {
 fn cold_start_gets_recent_popularity() {
     let (_, rec) = fitted();
     let snap = &rec.snapshot;
-    let want: Vec<u32> = snap.popular.iter().copied().filter(|&i| snap.item_available[i as usize]).take(10).collect();
+    let want: Vec<u32> = snap
+        .popular
+        .iter()
+        .copied()
+        .filter(|&i| snap.item_available[i as usize])
+        .take(10)
+        .collect();
     let mut out = Vec::new();
     for customer in [None, Some(snap.n_customers() as u32 + 3)] {
         rec.recommend(customer, &RecommendRequest::default(), &mut out);
@@ -184,28 +275,45 @@ fn cold_start_gets_recent_popularity() {
     // A popular item is more popular than anything not listed.
     let least = out.last().map(|r| r.score).unwrap_or(0.0);
     let listed: Vec<u32> = out.iter().map(|r| r.item).collect();
-    assert!((0..snap.n_items() as u32)
-        .filter(|i| !listed.contains(i) && snap.item_available[*i as usize])
-        .all(|i| snap.pop_recent[i as usize] <= least));
+    assert!(
+        (0..snap.n_items() as u32)
+            .filter(|i| !listed.contains(i) && snap.item_available[*i as usize])
+            .all(|i| snap.pop_recent[i as usize] <= least)
+    );
 }
 
 #[test]
 fn similar_finds_planted_complementary_pairs() {
     let s = synthetic();
     let store = EventStore::from_events(&raw_events(&s));
-    let rec = Recommender::fit(&store, cutoff(&SynthConfig { seed: 7, ..Default::default() }), &small_config()).unwrap();
+    let rec = Recommender::fit(
+        &store,
+        cutoff(&SynthConfig {
+            seed: 7,
+            ..Default::default()
+        }),
+        &small_config(),
+    )
+    .unwrap();
     let mut checked = 0;
     let mut found = 0;
     for &(a, b) in &s.pairs {
-        let (Some(ia), Some(ib)) = (store.item_idx(&synth::item_id(a)), store.item_idx(&synth::item_id(b))) else {
+        let (Some(ia), Some(ib)) = (
+            store.item_idx(&synth::item_id(a)),
+            store.item_idx(&synth::item_id(b)),
+        ) else {
             continue;
         };
-        if rec.snapshot.pop_all[ia.0 as usize] < 10.0 || !rec.snapshot.item_available[ib.0 as usize] {
+        if rec.snapshot.pop_all[ia.0 as usize] < 10.0 || !rec.snapshot.item_available[ib.0 as usize]
+        {
             continue;
         }
         checked += 1;
         found += rec.similar(ia.0, 3).iter().any(|r| r.item == ib.0) as usize;
     }
     assert!(checked >= 5, "too few pairs with buyers: {checked}");
-    assert!(found * 10 >= checked * 8, "partner in top 3 for {found} of {checked} pairs");
+    assert!(
+        found * 10 >= checked * 8,
+        "partner in top 3 for {found} of {checked} pairs"
+    );
 }
