@@ -298,7 +298,8 @@ impl Snapshot {
         if !basket_items.is_empty() {
             basket_ptr.push(basket_items.len() as u32);
         }
-        for ((tr, &recent), &previous) in s.trend.iter_mut().zip(&recent_lines).zip(&previous_lines) {
+        for ((tr, &recent), &previous) in s.trend.iter_mut().zip(&recent_lines).zip(&previous_lines)
+        {
             *tr = (recent + 1.0) / (previous + 1.0);
         }
         s.popular = ranked(&s.pop_recent, POPULAR_KEPT, |_| true);
