@@ -267,9 +267,9 @@ impl Snapshot {
             s.last_item.extend_from_slice(&h.last_items);
             s.last_ptr.push(s.last_item.len() as u32);
         }
-        for i in 0..n_items {
-            if s.pop_all[i] > 0.0 {
-                s.repurchase[i] = repeaters[i] / s.pop_all[i];
+        for ((r, &rep), &buyers) in s.repurchase.iter_mut().zip(&repeaters).zip(&s.pop_all) {
+            if buyers > 0.0 {
+                *r = rep / buyers;
             }
         }
         // Trend from line counts in the recent window and the one before it.
@@ -298,8 +298,9 @@ impl Snapshot {
         if !basket_items.is_empty() {
             basket_ptr.push(basket_items.len() as u32);
         }
-        for i in 0..n_items {
-            s.trend[i] = (recent_lines[i] + 1.0) / (previous_lines[i] + 1.0);
+        for ((tr, &recent), &previous) in s.trend.iter_mut().zip(&recent_lines).zip(&previous_lines)
+        {
+            *tr = (recent + 1.0) / (previous + 1.0);
         }
         s.popular = ranked(&s.pop_recent, POPULAR_KEPT, |_| true);
         s.popular_all = ranked(&s.pop_all, POPULAR_KEPT, |_| true);
