@@ -4,7 +4,9 @@
 use anyhow::Context;
 use propensity::ingest::{Format, LoadOptions, load_events};
 use propensity::propensity::{EvalOptions, PropensityConfig, Split, evaluate};
+use propensity::ranking::{RecommendConfig, RecommendReport, evaluate_recommend};
 use propensity::time::parse_timestamp;
+use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// Evaluate the propensity models at a cutoff and print/write the report.
@@ -34,6 +36,9 @@ pub struct Args {
     /// Skip the baselines (recency, BG/NBD, Pareto/NBD, last gap): faster, for tuning.
     #[arg(long)]
     no_baselines: bool,
+    /// Skip the recommendation evaluation (it runs with --split time on logs with items).
+    #[arg(long)]
+    no_recommend: bool,
     /// Count and skip malformed rows instead of stopping at the first.
     #[arg(long)]
     skip_bad_rows: bool,
@@ -55,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let (store, _) = load_events(&args.events, &opts)
         .with_context(|| format!("loading events from {}", args.events.display()))?;
-    let report = evaluate(
+    let mut report = evaluate(
         &store,
         &EvalOptions {
             cutoff,
@@ -66,10 +71,55 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     )?;
     print!("{report}");
+    if !args.no_recommend && args.split == Split::Time && store.n_items() > 1 {
+        let started = std::time::Instant::now();
+        let rec = evaluate_recommend(
+            &store,
+            cutoff,
+            args.horizon_days,
+            &RecommendConfig::default(),
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "\nrecommend (truth: distinct items bought in the horizon; n_users {})",
+            rec.n_users
+        );
+        print!("{rec}");
+        report
+            .extra
+            .insert("recommend".to_string(), recommend_json(&rec, seconds));
+    }
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json + "\n")
             .with_context(|| format!("writing report {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The DESIGN.md `recommend` section: the final ranker's metrics at the top, every single
+/// source beside them so the value of each stage is visible.
+fn recommend_json(rec: &RecommendReport, seconds: f64) -> Value {
+    let row = |r: &propensity::ranking::ReportRow| {
+        json!({
+            "recall@10": r.recall_10,
+            "ndcg@10": r.ndcg_10,
+            "recall@20": r.recall_20,
+            "hit@10": r.hit_10,
+        })
+    };
+    let mut out = rec.rows.first().map_or_else(|| json!({}), row);
+    if let Value::Object(m) = &mut out {
+        m.insert("n_users".into(), json!(rec.n_users));
+        m.insert("candidate_recall".into(), json!(rec.candidate_recall));
+        m.insert("train_seconds".into(), json!(seconds));
+        let sources: serde_json::Map<String, Value> = rec
+            .rows
+            .iter()
+            .skip(1)
+            .map(|r| (r.name.clone(), row(r)))
+            .collect();
+        m.insert("sources".into(), Value::Object(sources));
+    }
+    out
 }
