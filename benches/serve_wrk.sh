@@ -3,7 +3,9 @@
 # k=10) and /healthz (the HTTP floor), side by side in one run, plus a 10,000-id batch churn
 # call and the bundle load time from the server log.
 #
-#   benches/serve_wrk.sh BUNDLE [DURATION_SECONDS]
+#   IDS=ids.txt benches/serve_wrk.sh BUNDLE [DURATION_SECONDS]
+#
+# IDS holds known customer ids, one per line (for Ta-Feng: the CUSTOMER_ID column).
 #
 # Needs wrk (Debian package; installed if missing) and a release build.
 set -euo pipefail
@@ -16,13 +18,11 @@ cargo build --release --quiet
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# Known customer ids, read from the bundle through the trainer's JSON inspect of a profile call
-# would be circular; instead ask the server for /v1/model counts and sample ids from the log
-# the bundle was trained on when given, else from the first profile answers.
+
 target/release/propensity-serve --bundle "$bundle" --bind "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
-grep -o 'millis[^ ]*' "$work/serve.log" | head -1 | sed 's/^/bundle load: /'
+sed 's/\x1b\[[0-9;]*m//g' "$work/serve.log" | grep -o 'millis=[0-9]*' | head -1 | sed 's/^/bundle load: /'
 
 ids_file=${IDS:-}
 if [[ -z "$ids_file" ]]; then
