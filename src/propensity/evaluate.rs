@@ -432,8 +432,9 @@ fn measure(
 
 fn cell(v: Option<&f64>) -> String {
     match v {
-        Some(v) if v.is_finite() => format!("{v:>10.4}"),
-        _ => format!("{:>10}", "-"),
+        // A leading space keeps columns apart when a total needs more than ten characters.
+        Some(v) if v.is_finite() => format!(" {v:>10.4}"),
+        _ => format!(" {:>10}", "-"),
     }
 }
 
@@ -463,7 +464,7 @@ impl fmt::Display for EvalReport {
         for c in [
             "auc", "logloss", "brier", "mae_days", "tx_mae", "tx_rmse", "total",
         ] {
-            write!(f, "{c:>10}")?;
+            write!(f, "{c:>11}")?;
         }
         writeln!(f)?;
         let mut line = |section: &str, model: &str, m: &BaselineMetrics| -> fmt::Result {
