@@ -1,8 +1,8 @@
 //! `propensity-train evaluate`: train before the cutoff (or on half the customers), measure
 //! churn, repurchase and next purchase at the cutoff next to baselines.
 
+use crate::input::EventsArgs;
 use anyhow::Context;
-use propensity::ingest::{Format, LoadOptions, load_events};
 use propensity::propensity::{EvalOptions, PropensityConfig, Split, evaluate};
 use propensity::ranking::{RecommendConfig, RecommendReport, evaluate_recommend};
 use propensity::time::parse_timestamp;
@@ -12,12 +12,8 @@ use std::path::PathBuf;
 /// Evaluate the propensity models at a cutoff and print/write the report.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Events file.
-    #[arg(long)]
-    events: PathBuf,
-    /// Events format; guessed from the extension when left out.
-    #[arg(long, value_enum)]
-    format: Option<Format>,
+    #[command(flatten)]
+    input: EventsArgs,
     /// Evaluation snapshot (YYYY-MM-DD or RFC 3339).
     #[arg(long)]
     cutoff: String,
@@ -39,9 +35,6 @@ pub struct Args {
     /// Skip the recommendation evaluation (it runs with --split time on logs with items).
     #[arg(long)]
     no_recommend: bool,
-    /// Count and skip malformed rows instead of stopping at the first.
-    #[arg(long)]
-    skip_bad_rows: bool,
 }
 
 /// Runs the command.
@@ -53,13 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(p) => PropensityConfig::load(p)?,
         None => PropensityConfig::default(),
     };
-    let opts = LoadOptions {
-        format: args.format,
-        skip_bad_rows: args.skip_bad_rows,
-        ..Default::default()
-    };
-    let (store, _) = load_events(&args.events, &opts)
-        .with_context(|| format!("loading events from {}", args.events.display()))?;
+    let (store, _) = args.input.load()?;
     let mut report = evaluate(
         &store,
         &EvalOptions {

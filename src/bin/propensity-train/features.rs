@@ -1,8 +1,8 @@
 //! `propensity-train features`: write the exact training and evaluation feature table
 //! (with labels) that `evaluate` uses, for `gbdt train` or any other learner.
 
+use crate::input::EventsArgs;
 use anyhow::Context;
-use propensity::ingest::{Format, LoadOptions, load_events};
 use propensity::propensity::evaluate::{protocol_config, protocol_tables};
 use propensity::propensity::export::write_csv;
 use propensity::propensity::{EvalOptions, PropensityConfig, Split};
@@ -13,12 +13,8 @@ use std::path::PathBuf;
 /// snapshot (set "eval").
 #[derive(clap::Args)]
 pub struct Args {
-    /// Events file.
-    #[arg(long)]
-    events: PathBuf,
-    /// Events format; guessed from the extension when left out.
-    #[arg(long, value_enum)]
-    format: Option<Format>,
+    #[command(flatten)]
+    input: EventsArgs,
     /// Evaluation snapshot (YYYY-MM-DD or RFC 3339).
     #[arg(long)]
     cutoff: String,
@@ -34,9 +30,6 @@ pub struct Args {
     /// Output CSV.
     #[arg(long)]
     out: PathBuf,
-    /// Count and skip malformed rows instead of stopping at the first.
-    #[arg(long)]
-    skip_bad_rows: bool,
 }
 
 /// Runs the command.
@@ -48,13 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(p) => PropensityConfig::load(p)?,
         None => PropensityConfig::default(),
     };
-    let opts = LoadOptions {
-        format: args.format,
-        skip_bad_rows: args.skip_bad_rows,
-        ..Default::default()
-    };
-    let (store, _) = load_events(&args.events, &opts)
-        .with_context(|| format!("loading events from {}", args.events.display()))?;
+    let (store, _) = args.input.load()?;
     let eval_opts = EvalOptions {
         cutoff,
         horizon_days: args.horizon_days,

@@ -6,6 +6,7 @@
 mod evaluate;
 mod features;
 mod gbdt;
+mod input;
 mod inspect;
 mod stats;
 

@@ -1,27 +1,13 @@
 //! `propensity-train stats`: load an event log and report what was read.
 
-use anyhow::Context;
-use propensity::ingest::{Format, LoadOptions, Stats, load_events};
-use std::path::PathBuf;
+use crate::input::EventsArgs;
+use propensity::ingest::{Format, Stats};
 
 /// Load an event log and print rows, customers, items, baskets, time range and skips.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Events file (CSV with header, JSON Lines, or a data set as shipped).
-    #[arg(long)]
-    events: PathBuf,
-    /// Events format; guessed from the extension (.csv, .jsonl, .ndjson) when left out.
-    #[arg(long, value_enum)]
-    format: Option<Format>,
-    /// Items file: item_id, category, name, price, available.
-    #[arg(long)]
-    items: Option<PathBuf>,
-    /// Customers file: customer_id and categorical attribute columns.
-    #[arg(long)]
-    customers: Option<PathBuf>,
-    /// Count and skip malformed rows (reported at the end) instead of stopping at the first.
-    #[arg(long)]
-    skip_bad_rows: bool,
+    #[command(flatten)]
+    input: EventsArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -29,15 +15,8 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let opts = LoadOptions {
-        format: args.format,
-        skip_bad_rows: args.skip_bad_rows,
-        items: args.items,
-        customers: args.customers,
-    };
     let started = std::time::Instant::now();
-    let (store, report) = load_events(&args.events, &opts)
-        .with_context(|| format!("loading events from {}", args.events.display()))?;
+    let (store, report) = args.input.load()?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         events = store.len(),
@@ -48,7 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&stats)?);
     } else {
         let format = report.format.map_or("?", Format::as_str);
-        println!("file        {} ({format})", args.events.display());
+        println!("file        {} ({format})", args.input.events.display());
         print!("{stats}");
     }
     Ok(())
@@ -58,6 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use std::path::PathBuf;
 
     #[derive(Parser)]
     struct Wrapper {
@@ -73,9 +53,12 @@ mod tests {
     #[test]
     fn flags_parse_with_defaults() {
         let a = parse(&["--events", "e.csv"]).unwrap();
-        assert_eq!(a.events, PathBuf::from("e.csv"));
-        assert_eq!((a.format, a.skip_bad_rows, a.json), (None, false, false));
-        assert!(a.items.is_none() && a.customers.is_none());
+        assert_eq!(a.input.events, PathBuf::from("e.csv"));
+        assert_eq!(
+            (a.input.format, a.input.skip_bad_rows, a.json),
+            (None, false, false)
+        );
+        assert!(a.input.items.is_none() && a.input.customers.is_none());
 
         let a = parse(&[
             "--events",
@@ -90,10 +73,10 @@ mod tests {
             "--json",
         ])
         .unwrap();
-        assert_eq!(a.format, Some(Format::Tafeng));
-        assert_eq!(a.items, Some(PathBuf::from("i.csv")));
-        assert_eq!(a.customers, Some(PathBuf::from("c.csv")));
-        assert!(a.skip_bad_rows && a.json);
+        assert_eq!(a.input.format, Some(Format::Tafeng));
+        assert_eq!(a.input.items, Some(PathBuf::from("i.csv")));
+        assert_eq!(a.input.customers, Some(PathBuf::from("c.csv")));
+        assert!(a.input.skip_bad_rows && a.json);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `propensity-train train`: fit every model on an event log and write one bundle.
 
+use crate::input::EventsArgs;
 use anyhow::{Context, bail};
-use propensity::ingest::{Format, LoadOptions, load_events};
 use propensity::propensity::PropensityConfig;
 use propensity::scoring::{TrainConfig, TrainedModels};
 use propensity::time::{DAY, format_rfc3339, parse_timestamp};
@@ -11,21 +11,8 @@ use std::time::Instant;
 /// Train all models on an event log and write a versioned model bundle.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Events file (CSV with header, JSON Lines, or a data set as shipped).
-    #[arg(long)]
-    events: PathBuf,
-    /// Events format; guessed from the extension when left out.
-    #[arg(long, value_enum)]
-    format: Option<Format>,
-    /// Items file: item_id, category, name, price, available.
-    #[arg(long)]
-    items: Option<PathBuf>,
-    /// Customers file: customer_id and categorical attribute columns.
-    #[arg(long)]
-    customers: Option<PathBuf>,
-    /// Count and skip malformed rows instead of stopping at the first.
-    #[arg(long)]
-    skip_bad_rows: bool,
+    #[command(flatten)]
+    input: EventsArgs,
     /// Training cutoff (RFC 3339 or YYYY-MM-DD); models use only events before it.
     /// Default: midnight after the last event, so the whole log is used.
     #[arg(long)]
@@ -41,25 +28,11 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let total = Instant::now();
-    let opts = LoadOptions {
-        format: args.format,
-        skip_bad_rows: args.skip_bad_rows,
-        items: args.items.clone(),
-        customers: args.customers.clone(),
-    };
     let t = Instant::now();
-    let (store, report) = load_events(&args.events, &opts)
-        .with_context(|| format!("loading events from {}", args.events.display()))?;
+    let (store, _) = args.input.load()?;
     let load_s = t.elapsed().as_secs_f64();
-    let skipped = &report.events.skipped;
-    if skipped.total > 0 {
-        eprintln!("skipped {} malformed rows:", skipped.total);
-        for e in &skipped.examples {
-            eprintln!("  {e}");
-        }
-    }
     let Some((_, last)) = store.time_range() else {
-        bail!("{}: no events to train on", args.events.display());
+        bail!("{}: no events to train on", args.input.events.display());
     };
     let cutoff = match &args.cutoff {
         Some(s) => parse_timestamp(s)
