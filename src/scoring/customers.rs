@@ -2,20 +2,18 @@
 //! customer's point-in-time features, order summary, RFM segment and value. This is the
 //! state the server answers profile questions from without the event log.
 
-use crate::clv::rfm::{RfmInput, Segment, rfm_scores};
-use crate::clv::{
-    BgNbd, BgNbdParams, ClvOptions, CustomerSummary, FitOptions, GammaGamma, GammaGammaParams,
-    PurchaseModel,
-};
-use crate::features::{self, FeatureLayout, OrderSummary};
+use crate::clv::rfm::Segment;
+use crate::clv::{BgNbdParams, GammaGammaParams, PurchaseModel};
+use crate::features::{self, FeatureLayout};
 use crate::ingest::{CustomerIdx, EventStore, MISSING};
-use crate::time::DAY;
+use crate::propensity::customer_values;
+use crate::propensity::table::summary_days;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Horizon (days) of the value estimate shown in profiles.
-pub const VALUE_HORIZON_DAYS: f64 = 365.0;
+pub const VALUE_HORIZON_DAYS: u32 = 365;
 
 /// Why the customer base could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +24,9 @@ pub enum CustomerBaseError {
         /// The cutoff, RFC 3339.
         cutoff: String,
     },
-    /// A count model or RFM scoring refused the summaries.
+    /// RFM scoring or the value model refused the summaries.
     #[error("customer value models: {0}")]
-    Clv(#[from] crate::clv::Error),
+    Value(#[from] crate::propensity::PropensityError),
 }
 
 /// One customer's scores at the cutoff (RFM and value), compact for the bundle.
@@ -42,7 +40,7 @@ pub struct CustomerScores {
     pub m: u8,
     /// Named RFM segment.
     pub segment: Segment,
-    /// BG/NBD probability the customer is still active.
+    /// BG/NBD probability the customer is still active (NaN without a fitted model).
     pub p_alive: f32,
     /// Expected orders over the value horizon (BG/NBD).
     pub expected_orders: f32,
@@ -87,37 +85,17 @@ pub struct CustomerBase {
     pub spend: Vec<f64>,
     /// RFM and value per row.
     pub scores: Vec<CustomerScores>,
-    /// Fitted BG/NBD parameters (days).
-    pub bgnbd: BgNbdParams,
-    /// Fitted Gamma-Gamma parameters.
-    pub gamma_gamma: GammaGammaParams,
-    /// Whether a count-model fit needed the penalised fallback (reported by `inspect`).
-    pub penalised_fit: bool,
-}
-
-/// BG/NBD summary (days) of an order history at `t`.
-pub fn clv_summary(s: &OrderSummary, t: i64) -> Option<CustomerSummary> {
-    let (first, last) = (s.first?, s.last?);
-    let repeat = s.orders.saturating_sub(1) as f64;
-    Some(CustomerSummary {
-        x: repeat,
-        t_x: if repeat > 0.0 {
-            (last - first) as f64 / DAY as f64
-        } else {
-            0.0
-        },
-        t: (t - first) as f64 / DAY as f64,
-        monetary: if s.orders > 0 {
-            s.spend / s.orders as f64
-        } else {
-            0.0
-        },
-    })
 }
 
 impl CustomerBase {
-    /// Builds the base from every event before `cutoff`.
-    pub fn fit(store: &EventStore, cutoff: i64) -> Result<CustomerBase, CustomerBaseError> {
+    /// Builds the base from every event before `cutoff`; `bgnbd` and `gamma_gamma` are the
+    /// count and spend models the propensity model fitted at the same cutoff (not refitted).
+    pub fn fit(
+        store: &EventStore,
+        cutoff: i64,
+        bgnbd: Option<&BgNbdParams>,
+        gamma_gamma: Option<&GammaGammaParams>,
+    ) -> Result<CustomerBase, CustomerBaseError> {
         let modelled = features::customers_with_history(store, cutoff);
         if modelled.is_empty() {
             return Err(CustomerBaseError::NoHistory {
@@ -125,47 +103,41 @@ impl CustomerBase {
             });
         }
         let rows = features::compute(store, &modelled, cutoff);
-        let summaries: Vec<CustomerSummary> = rows
+        let values = customer_values(
+            &rows.summaries,
+            cutoff,
+            bgnbd,
+            gamma_gamma,
+            VALUE_HORIZON_DAYS,
+        )?;
+        let scores: Vec<CustomerScores> = rows
             .summaries
-            .iter()
-            .map(|s| {
-                clv_summary(s, cutoff).unwrap_or(CustomerSummary {
-                    x: 0.0,
-                    t_x: 0.0,
-                    t: 0.0,
-                    monetary: 0.0,
-                })
-            })
-            .collect();
-        let opts = FitOptions::default();
-        let bg = BgNbd::fit(&summaries, &opts)?;
-        let gg = GammaGamma::fit(&summaries, &opts)?;
-        let rfm_in: Vec<RfmInput> = rows
-            .summaries
-            .iter()
-            .map(|s| RfmInput {
-                recency: s
-                    .last
-                    .map_or(f64::MAX, |l| (cutoff - l) as f64 / DAY as f64),
-                frequency: s.orders as f64,
-                monetary: s.spend,
-            })
-            .collect();
-        let rfm = rfm_scores(&rfm_in)?;
-        let value_opts = ClvOptions::new(VALUE_HORIZON_DAYS, 30.0, 0.0)?;
-        let (bgp, ggp) = (bg.params, gg.params);
-        let scores: Vec<CustomerScores> = summaries
             .par_iter()
-            .zip(rfm.par_iter())
-            .map(|(s, r)| CustomerScores {
-                r: r.recency,
-                f: r.frequency,
-                m: r.monetary,
-                segment: r.segment,
-                p_alive: bgp.p_alive(s) as f32,
-                expected_orders: bgp.expected_purchases(s, VALUE_HORIZON_DAYS) as f32,
-                expected_order_value: ggp.expected_spend(s) as f32,
-                value: ggp.clv(&bgp, s, &value_opts) as f32,
+            .zip(values.par_iter())
+            .map(|(s, v)| {
+                let cs = summary_days(s, cutoff);
+                let nan = f64::NAN;
+                let (p_alive, expected_orders) = match (bgnbd, &cs) {
+                    (Some(bg), Some(cs)) => (
+                        bg.p_alive(cs),
+                        bg.expected_purchases(cs, VALUE_HORIZON_DAYS as f64),
+                    ),
+                    _ => (nan, nan),
+                };
+                let expected_order_value = match (gamma_gamma, &cs) {
+                    (Some(gg), Some(cs)) => gg.expected_spend(cs),
+                    _ => nan,
+                };
+                CustomerScores {
+                    r: v.rfm.recency,
+                    f: v.rfm.frequency,
+                    m: v.rfm.monetary,
+                    segment: v.rfm.segment,
+                    p_alive: p_alive as f32,
+                    expected_orders: expected_orders as f32,
+                    expected_order_value: expected_order_value as f32,
+                    value: v.value as f32,
+                }
             })
             .collect();
         let mut row_of = vec![u32::MAX; store.n_customers()];
@@ -192,9 +164,6 @@ impl CustomerBase {
             spend: rows.summaries.iter().map(|s| s.spend).collect(),
             features: rows.values,
             scores,
-            bgnbd: bgp,
-            gamma_gamma: ggp,
-            penalised_fit: bg.report.penalised || gg.report.penalised,
         })
     }
 

@@ -4,7 +4,7 @@
 pub mod customers;
 pub mod demo;
 
-pub use customers::{CustomerBase, CustomerBaseError, CustomerScores, clv_summary};
+pub use customers::{CustomerBase, CustomerBaseError, CustomerScores};
 
 use crate::bundle::{Bundle, BundleError, BundleWriter, DataRange, FeatureImportance, Metadata};
 use crate::gbdt::ImportanceKind;
@@ -88,15 +88,21 @@ impl TrainedModels {
     ) -> Result<(TrainedModels, StageTimes), TrainError> {
         let mut times = StageTimes::default();
         let t = Instant::now();
-        let mut base = CustomerBase::fit(store, cutoff)?;
-        times
-            .stages
-            .push(("customer base", t.elapsed().as_secs_f64()));
-        let t = Instant::now();
         let propensity = PropensityModel::fit(store, cutoff, &config.propensity)?;
         times
             .stages
             .push(("propensity models", t.elapsed().as_secs_f64()));
+        let t = Instant::now();
+        // Profiles reuse the propensity model's BG/NBD and Gamma-Gamma fits at the cutoff.
+        let mut base = CustomerBase::fit(
+            store,
+            cutoff,
+            propensity.bgnbd.as_ref(),
+            propensity.gamma_gamma.as_ref(),
+        )?;
+        times
+            .stages
+            .push(("customer base", t.elapsed().as_secs_f64()));
         let t = Instant::now();
         let recommender = Recommender::fit(store, cutoff, &config.recommend)?;
         times
