@@ -63,7 +63,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // 2 like the server and ripgrep; clap's own usage errors are 2 as well.
+            ExitCode::from(2)
         }
     }
 }
