@@ -168,7 +168,7 @@ fn bad_cells_and_corrupted_models_are_refused_with_their_place() {
         &p("m.gbdt"),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("line 502") && stderr.contains("\"x2\"") && stderr.contains("abc"),
         "{stderr}"
