@@ -150,11 +150,13 @@ struct Frame {
     /// Chart height and bottom margin (taller when bar labels are tilted).
     h: f64,
     mb: f64,
+    /// Left margin (wider when the first tilted label needs room).
+    ml: f64,
 }
 
 impl Frame {
     fn x(&self, v: f64) -> f64 {
-        ML + (W - ML - MR) * (v / self.x_max).clamp(0.0, 1.0)
+        self.ml + (W - self.ml - MR) * (v / self.x_max).clamp(0.0, 1.0)
     }
     fn y(&self, v: f64) -> f64 {
         self.h - self.mb - (self.h - MT - self.mb) * (v / self.y_max).clamp(0.0, 1.0)
@@ -176,9 +178,10 @@ fn open(out: &mut String, title: &str, x_label: &str, y_label: &str, f: &Frame) 
         let y = f.y(v);
         let _ = write!(
             out,
-            r##"<line class="grid" x1="{ML}" y1="{y:.1}" x2="{x2}" y2="{y:.1}"/><text class="tick" x="{tx}" y="{ty:.1}" text-anchor="end">{l}</text>"##,
+            r##"<line class="grid" x1="{ml}" y1="{y:.1}" x2="{x2}" y2="{y:.1}"/><text class="tick" x="{tx}" y="{ty:.1}" text-anchor="end">{l}</text>"##,
+            ml = f.ml,
             x2 = W - MR,
-            tx = ML - 6.0,
+            tx = f.ml - 6.0,
             ty = y + 4.0,
             l = tick(v, step),
         );
@@ -186,10 +189,11 @@ fn open(out: &mut String, title: &str, x_label: &str, y_label: &str, f: &Frame) 
     }
     let _ = write!(
         out,
-        r##"<line class="axis" x1="{ML}" y1="{yb}" x2="{xr}" y2="{yb}"/><line class="axis" x1="{ML}" y1="{MT}" x2="{ML}" y2="{yb}"/><text class="label" x="{cx}" y="{lx}" text-anchor="middle">{xl}</text><text class="label" transform="translate(14 {cy}) rotate(-90)" text-anchor="middle">{yl}</text>"##,
+        r##"<line class="axis" x1="{ml}" y1="{yb}" x2="{xr}" y2="{yb}"/><line class="axis" x1="{ml}" y1="{MT}" x2="{ml}" y2="{yb}"/><text class="label" x="{cx}" y="{lx}" text-anchor="middle">{xl}</text><text class="label" transform="translate(14 {cy}) rotate(-90)" text-anchor="middle">{yl}</text>"##,
         yb = f.h - f.mb,
         xr = W - MR,
-        cx = ML + (W - ML - MR) / 2.0,
+        ml = f.ml,
+        cx = f.ml + (W - f.ml - MR) / 2.0,
         lx = f.h - 8.0,
         cy = MT + (f.h - MT - f.mb) / 2.0,
         xl = escape(x_label),
@@ -206,11 +210,11 @@ pub enum Corner {
     BottomRight,
 }
 
-fn legend(out: &mut String, names: &[&str], corner: Corner) {
+fn legend(out: &mut String, names: &[&str], corner: Corner, ml: f64) {
     let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0) as f64;
     for (i, name) in names.iter().enumerate() {
         let (x, y) = match corner {
-            Corner::TopLeft => (ML + 10.0, MT + 6.0 + 16.0 * i as f64),
+            Corner::TopLeft => (ml + 10.0, MT + 6.0 + 16.0 * i as f64),
             Corner::BottomRight => (
                 W - MR - 24.0 - 6.2 * longest,
                 H - MB - 8.0 - 16.0 * (names.len() - 1 - i) as f64,
@@ -235,6 +239,7 @@ pub fn line_chart(c: &LineChart) -> String {
         y_max: if c.y_max > 0.0 { c.y_max } else { 1.0 },
         h: H,
         mb: MB,
+        ml: ML,
     };
     let mut out = String::new();
     open(&mut out, &c.title, &c.x_label, &c.y_label, &f);
@@ -292,7 +297,7 @@ pub fn line_chart(c: &LineChart) -> String {
         }
     }
     let names: Vec<&str> = c.series.iter().map(|s| s.name.as_str()).collect();
-    legend(&mut out, &names, c.legend);
+    legend(&mut out, &names, c.legend, ML);
     out.push_str("</svg>");
     out
 }
@@ -308,28 +313,37 @@ pub fn bar_chart(c: &BarChart) -> String {
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
     let n_cat = c.categories.len().max(1) as f64;
-    let slot = (W - ML - MR) / n_cat;
     let n_series = c.series.len().max(1) as f64;
-    let bar_w = slot * 0.8 / n_series;
-    // Long labels would overlap: tilt them when they do not fit their slot, and make room.
-    let longest = c
-        .categories
-        .iter()
-        .map(|s| s.chars().count())
-        .max()
-        .unwrap_or(0) as f64;
-    let tilt = longest * 6.0 > slot;
+    // Long labels would overlap: tilt them when they do not fit their slot, and make room
+    // below for all of them and on the left for the first.
+    let chars = |s: &String| s.chars().count() as f64;
+    let longest = c.categories.iter().map(chars).fold(0.0, f64::max);
+    let first = c.categories.first().map_or(0.0, chars);
+    let tilt = longest * 6.0 > (W - ML - MR) / n_cat;
     let extra = if tilt { longest * 6.0 * 0.35 } else { 0.0 };
+    let ml = if tilt {
+        // The smallest ml with ml + slot / 2 >= the first label's width, where
+        // slot = (W - ml - MR) / n_cat.
+        let need = first * 6.0 * 0.94 + 4.0;
+        ML.max((need * 2.0 * n_cat - (W - MR)) / (2.0 * n_cat - 1.0))
+    } else {
+        ML
+    };
+    let slot = (W - ml - MR) / n_cat;
+    let bar_w = slot * 0.8 / n_series;
+    // Headroom above the bars for the legend when there is one.
+    let headroom = if c.series.len() > 1 { 1.3 } else { 1.05 };
     let f = Frame {
         x_max: 1.0,
-        y_max: nice_max(top * 1.05),
+        y_max: nice_max(top * headroom),
         h: H + extra,
         mb: MB + extra,
+        ml,
     };
     let mut out = String::new();
     open(&mut out, &c.title, &c.x_label, &c.y_label, &f);
     for (k, cat) in c.categories.iter().enumerate() {
-        let x0 = ML + slot * k as f64;
+        let x0 = ml + slot * k as f64;
         let (cx, cy) = (x0 + slot / 2.0, f.h - f.mb + 14.0);
         if tilt {
             let _ = write!(
@@ -367,14 +381,14 @@ pub fn bar_chart(c: &BarChart) -> String {
         let y = f.y(*v);
         let _ = write!(
             out,
-            r##"<line class="diagonal" x1="{ML}" y1="{y:.1}" x2="{}" y2="{y:.1}"><title>{}</title></line>"##,
+            r##"<line class="diagonal" x1="{ml}" y1="{y:.1}" x2="{}" y2="{y:.1}"><title>{}</title></line>"##,
             W - MR,
             escape(label),
         );
     }
     if c.series.len() > 1 {
         let names: Vec<&str> = c.series.iter().map(|s| s.0.as_str()).collect();
-        legend(&mut out, &names, Corner::TopLeft);
+        legend(&mut out, &names, Corner::TopLeft, ml);
     }
     out.push_str("</svg>");
     out
