@@ -8,8 +8,9 @@ use super::error::{PropensityError, Result};
 use super::model::{PropensityModel, TrainingTables, time_split_tables};
 use super::table::{FeatureTable, Population, fit_bgnbd_at, snapshot_table, summary_days};
 use crate::clv::{CustomerSummary, FitOptions, ParetoNbd, PurchaseModel};
+use crate::eval::curves::{DecileRow, decile_table, lift_at};
 use crate::eval::metrics::{auc, brier, logloss, mae, rmse};
-use crate::features::col;
+use crate::features::{OrderSummary, col};
 use crate::ingest::{CustomerIdx, EventStore};
 use crate::time::{DAY, format_date};
 use rayon::prelude::*;
@@ -55,6 +56,11 @@ pub struct BinaryMetrics {
     pub base_rate: f64,
     /// Rows measured.
     pub n: usize,
+    /// Share of positives among the 10 % highest scores divided by the base rate.
+    #[serde(rename = "lift@10pct")]
+    pub lift_10pct: f64,
+    /// Lift and cumulative gain by decile of score, highest scores first.
+    pub deciles: Vec<DecileRow>,
 }
 
 impl BinaryMetrics {
@@ -66,6 +72,8 @@ impl BinaryMetrics {
             brier: brier(probs, labels, None),
             base_rate: labels.iter().sum::<f64>() / n.max(1) as f64,
             n,
+            lift_10pct: lift_at(scores, labels, 0.1),
+            deciles: decile_table(scores, labels, 10),
         }
     }
 
@@ -74,6 +82,7 @@ impl BinaryMetrics {
             ("auc".into(), self.auc),
             ("logloss".into(), self.logloss),
             ("brier".into(), self.brier),
+            ("lift@10pct".into(), self.lift_10pct),
         ])
     }
 }
@@ -135,6 +144,34 @@ pub struct EvalReport {
     /// Further top-level sections added by other evaluations.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Per-customer predictions and outcomes behind an [`EvalReport`], for charts (ROC,
+/// calibration, lift, next-purchase error by horizon). Rows follow the evaluated customers.
+#[derive(Clone, Debug, Default)]
+pub struct EvalDetail {
+    /// Evaluated customers.
+    pub customers: Vec<CustomerIdx>,
+    /// Order history of each customer before the cutoff.
+    pub summaries: Vec<OrderSummary>,
+    /// 1 when the customer did not buy in the horizon.
+    pub churned: Vec<f64>,
+    /// Calibrated GBDT churn probability.
+    pub p_churn: Vec<f64>,
+    /// Baseline churn scores by baseline name (higher = more likely to churn; the same
+    /// scores the report's AUCs are computed from, e.g. days since the last order).
+    pub baseline_churn_scores: BTreeMap<String, Vec<f64>>,
+    /// Baseline churn probabilities by baseline name (for calibration).
+    pub baseline_churn_probs: BTreeMap<String, Vec<f64>>,
+    /// Repurchase curve horizons (days) inside the label window.
+    pub curve_days: Vec<u32>,
+    /// P(purchase within d days) per customer, one value per entry of `curve_days`.
+    pub p_within: Vec<Vec<f64>>,
+    /// Days from the cutoff to the first order in the horizon (`None`: no order).
+    pub days_to_next: Vec<Option<f64>>,
+    /// Predicted day of the next order given one in the horizon (the curve's conditional
+    /// median), the figure `next_purchase.mae_days` measures.
+    pub predicted_days: Vec<f64>,
 }
 
 /// True for the customers the customers split trains on: a stable hash of the external id,
@@ -221,6 +258,14 @@ pub fn protocol_tables(
 
 /// Runs the protocol of `opts` on `store`.
 pub fn evaluate(store: &EventStore, opts: &EvalOptions) -> Result<EvalReport> {
+    evaluate_detailed(store, opts).map(|(report, _)| report)
+}
+
+/// Runs the protocol of `opts` on `store` and keeps the per-customer predictions.
+pub fn evaluate_detailed(
+    store: &EventStore,
+    opts: &EvalOptions,
+) -> Result<(EvalReport, EvalDetail)> {
     let cutoff = opts.cutoff;
     let h = opts.horizon_days;
     let config = protocol_config(opts)?;
@@ -271,7 +316,7 @@ fn measure(
     protocol: Protocol,
     train_seconds: f64,
     with_baselines: bool,
-) -> Result<EvalReport> {
+) -> Result<(EvalReport, EvalDetail)> {
     let h = protocol.horizon_days;
     let cutoff = model.cutoff;
     let n = eval.len();
@@ -293,6 +338,34 @@ fn measure(
     let p_buy: Vec<f64> = p_churn.iter().map(|p| 1.0 - p).collect();
     let expected: Vec<f64> = scored.iter().map(|s| s.1).collect();
     let churn = BinaryMetrics::of(&p_churn, &p_churn, &churned);
+    let curve_days: Vec<u32> = model
+        .curve_days
+        .iter()
+        .copied()
+        .filter(|&d| d <= h)
+        .collect();
+    let p_within: Vec<Vec<f64>> = (0..n)
+        .into_par_iter()
+        .map(|r| {
+            model
+                .repurchase_curve(eval.row(r))
+                .into_iter()
+                .filter(|&(d, _)| d <= h)
+                .map(|(_, p)| p)
+                .collect()
+        })
+        .collect();
+    let mut detail = EvalDetail {
+        customers: eval.customers.clone(),
+        summaries: eval.summaries.clone(),
+        churned: churned.clone(),
+        p_churn: p_churn.clone(),
+        curve_days,
+        p_within,
+        days_to_next: eval.labels.iter().map(|l| l.days_to_next).collect(),
+        predicted_days: scored.iter().map(|s| s.2).collect(),
+        ..EvalDetail::default()
+    };
     let repurchase = BinaryMetrics::of(&p_buy, &p_buy, &bought);
 
     // Timing, over customers who did buy: the model's median day vs "the last gap repeats".
@@ -325,7 +398,7 @@ fn measure(
 
     let mut baselines: BTreeMap<String, BTreeMap<String, BaselineMetrics>> = BTreeMap::new();
     if !with_baselines {
-        return Ok(EvalReport {
+        let report = EvalReport {
             protocol,
             churn,
             repurchase,
@@ -333,7 +406,8 @@ fn measure(
             baselines,
             train_seconds,
             extra: serde_json::Map::new(),
-        });
+        };
+        return Ok((report, detail));
     }
     // Recency only: days since the last order, mapped to a probability by isotonic
     // regression on the training rows.
@@ -354,6 +428,12 @@ fn measure(
         "recency_only".into(),
         BinaryMetrics::of(&eval_rec, &rec_p, &churned).as_map(),
     );
+    detail
+        .baseline_churn_scores
+        .insert("recency_only".into(), eval_rec);
+    detail
+        .baseline_churn_probs
+        .insert("recency_only".into(), rec_p);
 
     // Count models fitted at the cutoff on every customer's history before it.
     let summaries: Vec<Option<CustomerSummary>> = eval
@@ -406,6 +486,17 @@ fn measure(
             name.into(),
             BinaryMetrics::of(&p_any, &p_any, &bought).as_map(),
         );
+        // Churn = no purchase: the same model read the other way round, so churn charts
+        // and lift@10pct can set it beside the GBDT.
+        let p_gone: Vec<f64> = p_any.iter().map(|p| 1.0 - p).collect();
+        baselines.entry("churn".into()).or_default().insert(
+            name.into(),
+            BinaryMetrics::of(&p_gone, &p_gone, &churned).as_map(),
+        );
+        detail
+            .baseline_churn_scores
+            .insert(name.into(), p_gone.clone());
+        detail.baseline_churn_probs.insert(name.into(), p_gone);
         baselines.entry("next_purchase".into()).or_default().insert(
             name.into(),
             BTreeMap::from([
@@ -419,7 +510,7 @@ fn measure(
         "last_gap_repeats".into(),
         BTreeMap::from([("mae_days".into(), mae(&last_gap_days, &actual_days, None))]),
     );
-    Ok(EvalReport {
+    let report = EvalReport {
         protocol,
         churn,
         repurchase,
@@ -427,7 +518,8 @@ fn measure(
         baselines,
         train_seconds,
         extra: serde_json::Map::new(),
-    })
+    };
+    Ok((report, detail))
 }
 
 fn cell(v: Option<&f64>) -> String {
@@ -435,6 +527,52 @@ fn cell(v: Option<&f64>) -> String {
         // A leading space keeps columns apart when a total needs more than ten characters.
         Some(v) if v.is_finite() => format!(" {v:>10.4}"),
         _ => format!(" {:>10}", "-"),
+    }
+}
+
+/// Columns of the headline table: metric key in [`BaselineMetrics`] and short header.
+pub const TABLE_COLUMNS: [(&str, &str); 8] = [
+    ("auc", "auc"),
+    ("logloss", "logloss"),
+    ("brier", "brier"),
+    ("lift@10pct", "lift@10"),
+    ("mae_days", "mae_days"),
+    ("transactions_mae", "tx_mae"),
+    ("transactions_rmse", "tx_rmse"),
+    ("total_predicted", "total"),
+];
+
+impl EvalReport {
+    /// Rows of the headline table, `(section, model, metrics)`: each model section followed
+    /// by its baselines (the console table and the HTML report show the same rows).
+    pub fn table_rows(&self) -> Vec<(String, String, BaselineMetrics)> {
+        let mut rows = vec![(
+            "churn".into(),
+            "gbdt_calibrated".into(),
+            self.churn.as_map(),
+        )];
+        for section in ["churn", "repurchase", "next_purchase"] {
+            if section == "repurchase" {
+                rows.push((section.into(), "1-churn".into(), self.repurchase.as_map()));
+            }
+            if section == "next_purchase" {
+                let n = &self.next_purchase;
+                rows.push((
+                    section.into(),
+                    "gbdt_poisson".into(),
+                    BTreeMap::from([
+                        ("mae_days".into(), n.mae_days),
+                        ("transactions_mae".into(), n.transactions_mae),
+                        ("transactions_rmse".into(), n.transactions_rmse),
+                        ("total_predicted".into(), n.total_predicted),
+                    ]),
+                ));
+            }
+            for (model, m) in self.baselines.get(section).into_iter().flatten() {
+                rows.push((section.into(), model.clone(), m.clone()));
+            }
+        }
+        rows
     }
 }
 
@@ -451,60 +589,24 @@ impl fmt::Display for EvalReport {
             p.curve_train_rows,
             p.train_snapshots.join(",")
         )?;
-        let cols = [
-            "auc",
-            "logloss",
-            "brier",
-            "mae_days",
-            "transactions_mae",
-            "transactions_rmse",
-            "total_predicted",
-        ];
         write!(f, "{:<14}{:<18}", "section", "model")?;
-        for c in [
-            "auc", "logloss", "brier", "mae_days", "tx_mae", "tx_rmse", "total",
-        ] {
-            write!(f, "{c:>11}")?;
+        for (_, header) in TABLE_COLUMNS {
+            write!(f, "{header:>11}")?;
         }
         writeln!(f)?;
-        let mut line = |section: &str, model: &str, m: &BaselineMetrics| -> fmt::Result {
+        for (section, model, m) in self.table_rows() {
             write!(f, "{section:<14}{model:<18}")?;
-            for c in cols {
-                write!(f, "{}", cell(m.get(c)))?;
+            for (key, _) in TABLE_COLUMNS {
+                write!(f, "{}", cell(m.get(key)))?;
             }
-            writeln!(f)
-        };
-        line("churn", "gbdt_calibrated", &self.churn.as_map())?;
-        for (name, section) in [
-            ("churn", "churn"),
-            ("repurchase", "repurchase"),
-            ("next_purchase", "next_purchase"),
-        ] {
-            if name == "repurchase" {
-                line("repurchase", "1-churn", &self.repurchase.as_map())?;
-            }
-            if name == "next_purchase" {
-                let n = &self.next_purchase;
-                line(
-                    "next_purchase",
-                    "gbdt_poisson",
-                    &BTreeMap::from([
-                        ("mae_days".into(), n.mae_days),
-                        ("transactions_mae".into(), n.transactions_mae),
-                        ("transactions_rmse".into(), n.transactions_rmse),
-                        ("total_predicted".into(), n.total_predicted),
-                    ]),
-                )?;
-            }
-            for (model, m) in self.baselines.get(section).into_iter().flatten() {
-                line(section, model, m)?;
-            }
+            writeln!(f)?;
         }
         writeln!(
             f,
-            "churn n {} base rate {:.4}; purchasers {}; actual orders {}; train {:.2} s",
+            "churn n {} base rate {:.4} lift@10pct {:.4}; purchasers {}; actual orders {}; train {:.2} s",
             self.churn.n,
             self.churn.base_rate,
+            self.churn.lift_10pct,
             self.next_purchase.n_purchasers,
             self.next_purchase.total_actual,
             self.train_seconds

@@ -21,7 +21,7 @@ pub mod value;
 pub use calibrate::Calibrator;
 pub use config::{CalibrationKind, PropensityConfig};
 pub use error::PropensityError;
-pub use evaluate::{EvalOptions, EvalReport, Split, evaluate};
+pub use evaluate::{EvalDetail, EvalOptions, EvalReport, Split, evaluate, evaluate_detailed};
 pub use explain::Factor;
 pub use model::PropensityModel;
 pub use staples::{LikelyItem, likely_items};

@@ -2,9 +2,11 @@
 
 use super::features::{Scratch, gather};
 use super::recommender::customers_with_truth;
-use super::{RankingError, RecommendConfig, RecommendRequest, Recommender, Snapshot};
+use super::{
+    RankingError, RecommendConfig, RecommendRequest, Recommendation, Recommender, Snapshot,
+};
 use crate::cf::topk::TopK;
-use crate::eval::ranking::{RankingAccumulator, ranking_metrics_at_k};
+use crate::eval::ranking::{RankingAccumulator, RankingMetrics, ranking_metrics_at_k};
 use crate::ingest::EventStore;
 use crate::time::DAY;
 use rayon::prelude::*;
@@ -63,7 +65,7 @@ impl fmt::Display for RecommendReport {
 }
 
 /// Methods in report order.
-const METHODS: [&str; 6] = [
+pub const METHODS: [&str; 6] = [
     "ranker",
     "popularity",
     "top_frequency",
@@ -131,15 +133,7 @@ pub fn evaluate_fitted(
                     .count();
                 acc.cand_recall += found as f64 / truth.len() as f64;
                 for (m, name) in METHODS.iter().enumerate() {
-                    list.clear();
-                    match *name {
-                        "ranker" => list.extend(out.iter().map(|r| r.item)),
-                        "popularity" => list.extend(snap.popular_all.iter().take(K)),
-                        "top_frequency" => top_frequency(snap, c, &mut list),
-                        "buy_again" => buy_again(snap, c, &mut list),
-                        "copurchase" => copurchase(snap, c, &mut list),
-                        _ => als(snap, c, &mut list),
-                    }
+                    method_list(snap, c, name, &out, &mut list);
                     acc.at10[m].add(ranking_metrics_at_k(&list, truth, 10));
                     acc.at20[m].add(ranking_metrics_at_k(&list, truth, 20));
                 }
@@ -171,6 +165,114 @@ pub fn evaluate_fitted(
             })
             .collect(),
     }
+}
+
+/// The top-`K` list of method `name` for customer `c` (`ranked`: the ranker's answer).
+fn method_list(
+    snap: &Snapshot,
+    c: u32,
+    name: &str,
+    ranked: &[Recommendation],
+    list: &mut Vec<u32>,
+) {
+    list.clear();
+    match name {
+        "ranker" => list.extend(ranked.iter().map(|r| r.item)),
+        "popularity" => list.extend(snap.popular_all.iter().take(K)),
+        "top_frequency" => top_frequency(snap, c, list),
+        "buy_again" => buy_again(snap, c, list),
+        "copurchase" => copurchase(snap, c, list),
+        _ => als(snap, c, list),
+    }
+}
+
+/// One evaluated customer's metrics for every method of [`METHODS`], so reports can break
+/// the averages down by customer group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomerRanking {
+    /// Customer (dense index of the store).
+    pub customer: u32,
+    /// Baskets before the cutoff.
+    pub baskets: u32,
+    /// Metrics at 10, per method.
+    pub at10: [RankingMetrics; METHODS.len()],
+    /// Metrics at 20, per method.
+    pub at20: [RankingMetrics; METHODS.len()],
+}
+
+/// Like [`evaluate_fitted`], and also every customer's own metrics (in customer order).
+pub fn evaluate_fitted_detailed(
+    store: &EventStore,
+    rec: &Recommender,
+    horizon_days: u32,
+) -> (RecommendReport, Vec<CustomerRanking>) {
+    let snap = &rec.snapshot;
+    let users = customers_with_truth(store, snap, snap.t + horizon_days as i64 * DAY);
+    let scored: Vec<(f64, CustomerRanking)> = users
+        .par_iter()
+        .map_init(
+            || (Scratch::new(), Vec::new(), Vec::new()),
+            |(s, out, list), (c, truth)| {
+                let c = *c;
+                let req = RecommendRequest {
+                    k: K,
+                    ..RecommendRequest::default()
+                };
+                rec.recommend_with(Some(c), &req, s, out);
+                gather(snap, &rec.config, Some(c), &[], s);
+                let found = s
+                    .cands
+                    .iter()
+                    .filter(|x| truth.binary_search(&x.item).is_ok())
+                    .count();
+                let mut row = CustomerRanking {
+                    customer: c,
+                    baskets: snap.cust_baskets[c as usize],
+                    at10: Default::default(),
+                    at20: Default::default(),
+                };
+                for (m, name) in METHODS.iter().enumerate() {
+                    method_list(snap, c, name, out, list);
+                    row.at10[m] = ranking_metrics_at_k(list, truth, 10);
+                    row.at20[m] = ranking_metrics_at_k(list, truth, 20);
+                }
+                (found as f64 / truth.len() as f64, row)
+            },
+        )
+        .collect();
+    // Sums in customer order: the same figures whatever the thread count.
+    let mut acc = Acc::default();
+    for (cand, row) in &scored {
+        acc.cand_recall += cand;
+        for m in 0..METHODS.len() {
+            acc.at10[m].add(row.at10[m]);
+            acc.at20[m].add(row.at20[m]);
+        }
+    }
+    let n = scored.len();
+    let report = RecommendReport {
+        n_users: n,
+        candidate_recall: if n == 0 {
+            0.0
+        } else {
+            acc.cand_recall / n as f64
+        },
+        rows: METHODS
+            .iter()
+            .enumerate()
+            .map(|(m, name)| {
+                let (a, b) = (acc.at10[m].mean(), acc.at20[m].mean());
+                ReportRow {
+                    name: name.to_string(),
+                    recall_10: a.recall,
+                    ndcg_10: a.ndcg,
+                    recall_20: b.recall,
+                    hit_10: a.hit,
+                }
+            })
+            .collect(),
+    };
+    (report, scored.into_iter().map(|x| x.1).collect())
 }
 
 /// Own items by purchase lines, ties by recency then popularity, filled with popular items.

@@ -22,7 +22,10 @@ mod tests;
 
 pub use config::RecommendConfig;
 pub use error::RankingError;
-pub use eval::{RecommendReport, ReportRow, evaluate_recommend};
+pub use eval::{
+    CustomerRanking, METHODS, RecommendReport, ReportRow, evaluate_fitted,
+    evaluate_fitted_detailed, evaluate_recommend,
+};
 pub use features::{FEATURE_NAMES, N_FEATURES, Scratch};
 pub use recommender::{RecommendRequest, Recommendation, Recommender, Source};
 pub use snapshot::Snapshot;

@@ -3,8 +3,10 @@
 
 use crate::input::EventsArgs;
 use anyhow::Context;
-use propensity::propensity::{EvalOptions, PropensityConfig, Split, evaluate};
-use propensity::ranking::{RecommendConfig, RecommendReport, evaluate_recommend};
+use propensity::propensity::{EvalOptions, PropensityConfig, Split, evaluate_detailed};
+use propensity::ranking::{
+    RecommendConfig, RecommendReport, Recommender, evaluate_fitted, evaluate_fitted_detailed,
+};
 use propensity::time::parse_timestamp;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub struct Args {
     /// Skip the recommendation evaluation (it runs with --split time on logs with items).
     #[arg(long)]
     no_recommend: bool,
+    /// Also write a self-contained HTML report (inline SVG charts: ROC, calibration, lift,
+    /// recommendations by segment and history, next-purchase error) here.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -47,7 +53,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => PropensityConfig::default(),
     };
     let (store, _) = args.input.load()?;
-    let mut report = evaluate(
+    let seed = config.seed;
+    let (mut report, detail) = evaluate_detailed(
         &store,
         &EvalOptions {
             cutoff,
@@ -58,20 +65,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     )?;
     print!("{report}");
+    let mut recommend_run = None;
     if !args.no_recommend && args.split == Split::Time && store.n_items() > 1 {
         let started = std::time::Instant::now();
-        let rec = evaluate_recommend(
-            &store,
-            cutoff,
-            args.horizon_days,
-            &RecommendConfig::default(),
-        )?;
+        let fitted = Recommender::fit(&store, cutoff, &RecommendConfig::default())?;
+        // Per-customer metrics only when the HTML report breaks them down.
+        let rec = if args.html.is_some() {
+            let (rec, customers) = evaluate_fitted_detailed(&store, &fitted, args.horizon_days);
+            recommend_run = Some((rec.clone(), customers));
+            rec
+        } else {
+            evaluate_fitted(&store, &fitted, args.horizon_days)
+        };
         let seconds = started.elapsed().as_secs_f64();
         println!(
             "\nrecommend (truth: distinct items bought in the horizon; n_users {})",
             rec.n_users
         );
-        print!("{rec}");
+        println!("{rec}");
         report
             .extra
             .insert("recommend".to_string(), recommend_json(&rec, seconds));
@@ -81,7 +92,69 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::fs::write(path, json + "\n")
             .with_context(|| format!("writing report {}", path.display()))?;
     }
+    if let Some(path) = &args.html {
+        let html = crate::report::build(
+            &store,
+            cutoff,
+            protocol_rows(&args, seed, &report),
+            &report,
+            &detail,
+            recommend_run.as_ref(),
+        )?
+        .render();
+        std::fs::write(path, html)
+            .with_context(|| format!("writing HTML report {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(())
+}
+
+/// What the report was measured on, enough to run it again.
+fn protocol_rows(
+    args: &Args,
+    seed: u64,
+    report: &propensity::propensity::EvalReport,
+) -> Vec<(String, String)> {
+    let p = &report.protocol;
+    let path = |p: &Option<PathBuf>| p.as_ref().map_or("-".into(), |p| p.display().to_string());
+    vec![
+        ("events".into(), args.input.events.display().to_string()),
+        (
+            "format".into(),
+            args.input
+                .format
+                .map_or("guessed from the extension".into(), |f| {
+                    format!("{f:?}").to_lowercase()
+                }),
+        ),
+        ("items".into(), path(&args.input.items)),
+        ("customers".into(), path(&args.input.customers)),
+        ("cutoff".into(), p.cutoff.clone()),
+        ("horizon".into(), format!("{} days", p.horizon_days)),
+        ("split".into(), format!("{:?}", p.split).to_lowercase()),
+        (
+            "config".into(),
+            args.config
+                .as_ref()
+                .map_or("built-in defaults".into(), |c| c.display().to_string()),
+        ),
+        ("seed".into(), seed.to_string()),
+        ("baselines".into(), (!args.no_baselines).to_string()),
+        (
+            "training rows".into(),
+            format!("{} (curve {})", p.train_rows, p.curve_train_rows),
+        ),
+        ("training snapshots".into(), p.train_snapshots.join(", ")),
+        (
+            "train seconds".into(),
+            format!("{:.1}", report.train_seconds),
+        ),
+        (
+            "command".into(),
+            std::env::args().collect::<Vec<_>>().join(" "),
+        ),
+        ("propensity".into(), env!("CARGO_PKG_VERSION").into()),
+    ]
 }
 
 /// The DESIGN.md `recommend` section: the final ranker's metrics at the top, every single

@@ -8,6 +8,7 @@ mod features;
 mod gbdt;
 mod input;
 mod inspect;
+mod report;
 mod stats;
 
 use clap::{Parser, Subcommand};
