@@ -18,8 +18,10 @@ use serde::Serialize;
 use super::auth::KeyRing;
 use super::config::ServeConfig;
 use super::error::ApiError;
+use super::listing::CustomerListing;
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
+use crate::propensity::{CalibrationPoint, calibration_points};
 use crate::scoring::TrainedModels;
 use std::collections::HashMap;
 
@@ -103,6 +105,8 @@ pub struct ServingState {
     pub generation: u64,
     /// When it was installed (seconds since the epoch).
     pub loaded_at: i64,
+    /// Every customer's churn score and the pre-sorted customer lists.
+    pub listing: CustomerListing,
     version_header: HeaderValue,
     model_json: Bytes,
     health_json: Bytes,
@@ -114,6 +118,8 @@ struct ModelAnswer<'a> {
     generation: u64,
     loaded_at: String,
     path: String,
+    /// Held-out churn reliability curve; `null` for bundles written before it was recorded.
+    churn_calibration: Option<Vec<CalibrationPoint>>,
     bundle: BundleSummary,
 }
 
@@ -126,6 +132,7 @@ impl ServingState {
     /// Decodes models from an opened bundle and pre-renders the cheap answers.
     pub fn from_bundle(bundle: Bundle, generation: u64) -> Result<ServingState, LoadError> {
         let models = ServingModels::from_bundle(&bundle)?;
+        let listing = CustomerListing::build(&models.trained.base, &models.trained.propensity);
         let version = bundle.metadata().model_version.clone();
         let version_header = HeaderValue::from_str(&version)
             .ok()
@@ -139,6 +146,7 @@ impl ServingState {
             generation,
             loaded_at: crate::time::format_rfc3339(loaded_at),
             path: bundle.path().display().to_string(),
+            churn_calibration: calibration_points(&bundle.metadata().metrics),
             bundle: BundleSummary::of(&bundle),
         })
         .map_err(LoadError::Render)?;
@@ -152,10 +160,18 @@ impl ServingState {
             models,
             generation,
             loaded_at,
+            listing,
             version_header,
             model_json: Bytes::from(model_json),
             health_json: Bytes::from(health_json),
         })
+    }
+
+    /// Whether modelled customer `row` may appear in customer lists and segment
+    /// aggregates. Every listing goes through this one predicate, so a customer hidden
+    /// from the API (e.g. erased) disappears from lists, counts and exports together.
+    pub fn is_listed(&self, row: usize) -> bool {
+        row < self.models.trained.base.rows()
     }
 
     /// The model version answered in every response.
