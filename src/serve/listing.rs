@@ -1,7 +1,7 @@
 //! Customer lists and segment aggregates for CRM work (`GET /v1/customers`,
-//! `GET /v1/segments`): every modelled customer's churn probability, scored once when a
-//! bundle is loaded, and one pre-sorted order per sort key, so a page of the riskiest
-//! valuable customers is a filtered walk down a ready permutation instead of a sort.
+//! `GET /v1/segments`): every modelled customer's churn probability, scored once per loaded
+//! bundle, and one pre-sorted order per sort key, so a page of the riskiest valuable
+//! customers is a filtered walk down a ready permutation instead of a sort.
 //!
 //! Which customers appear is decided by the caller's `listed` predicate (the serving
 //! state's `is_listed`), never here, so a customer hidden from answers is hidden from
@@ -105,7 +105,7 @@ impl CustomerListing {
         let orders: Vec<f32> = base.orders.iter().map(|&o| o as f32).collect();
         let value: Vec<f32> = base.scores.iter().map(|s| s.value).collect();
         let keys: [&[f32]; 5] = [&value_at_risk, &churn, &value, &recency_days, &orders];
-        let ascending = keys.map(|k| sorted_rows(k));
+        let ascending = keys.map(sorted_rows);
         CustomerListing {
             churn,
             value_at_risk,

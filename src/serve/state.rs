@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 use std::time::Instant;
 
 use actix_web::http::header::HeaderValue;
@@ -105,8 +105,7 @@ pub struct ServingState {
     pub generation: u64,
     /// When it was installed (seconds since the epoch).
     pub loaded_at: i64,
-    /// Every customer's churn score and the pre-sorted customer lists.
-    pub listing: CustomerListing,
+    listing: OnceLock<CustomerListing>,
     version_header: HeaderValue,
     model_json: Bytes,
     health_json: Bytes,
@@ -132,7 +131,6 @@ impl ServingState {
     /// Decodes models from an opened bundle and pre-renders the cheap answers.
     pub fn from_bundle(bundle: Bundle, generation: u64) -> Result<ServingState, LoadError> {
         let models = ServingModels::from_bundle(&bundle)?;
-        let listing = CustomerListing::build(&models.trained.base, &models.trained.propensity);
         let version = bundle.metadata().model_version.clone();
         let version_header = HeaderValue::from_str(&version)
             .ok()
@@ -160,10 +158,27 @@ impl ServingState {
             models,
             generation,
             loaded_at,
-            listing,
+            listing: OnceLock::new(),
             version_header,
             model_json: Bytes::from(model_json),
             health_json: Bytes::from(health_json),
+        })
+    }
+
+    /// Every customer's churn score and the pre-sorted customer lists. Built on first use
+    /// (a reload warms it on a background thread right after the swap) because scoring
+    /// every customer would more than double the bundle load time on a large store.
+    pub fn listing(&self) -> &CustomerListing {
+        self.listing.get_or_init(|| {
+            let started = Instant::now();
+            let base = &self.models.trained.base;
+            let listing = CustomerListing::build(base, &self.models.trained.propensity);
+            tracing::debug!(
+                rows = base.rows(),
+                millis = started.elapsed().as_secs_f64() * 1e3,
+                "customer listing built"
+            );
+            listing
         })
     }
 
@@ -289,6 +304,13 @@ impl AppState {
                 let state = Arc::new(state);
                 let previous = self.current.swap(Some(state.clone()));
                 self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+                let warm = state.clone();
+                // If no thread can be spawned, the first list request builds it instead.
+                let _ = std::thread::Builder::new()
+                    .name("listing-warmup".to_string())
+                    .spawn(move || {
+                        warm.listing();
+                    });
                 tracing::info!(
                     path = %path.display(),
                     model_version = state.model_version(),

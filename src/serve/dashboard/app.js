@@ -266,7 +266,7 @@ async function customerPage(id) {
       h("p", {}, "Predicted date: ", h("strong", { id: "next-purchase-date" }, next.predicted_date ?? "not within the modelled horizons"),
         ` · expected purchases in ${next.expected_purchases_horizon_days} days: ${fmt(next.expected_purchases)}`),
       h("div", { id: "next-purchase-chart" }, curve([{ points: next.probabilities.map((x) => [x.days, x.probability]) }],
-        { label: "P(purchase within d days)", xDomain: [0, Math.max(...next.probabilities.map((x) => x.days))], xLabel: "days", yLabel: "P(purchase within d days)", yFormat: pct })),
+        { label: "P(purchase within d days)", xDomain: [0, Math.max(...next.probabilities.map((x) => x.days))], xTicks: next.probabilities.map((x) => x.days), xLabel: "days", yLabel: "P(purchase within d days)", yFormat: pct })),
       next.likely_items.length ? h("p", { class: "legend" }, "Likely to buy again: ", next.likely_items.map((i) => i.item_id).join(", ")) : null),
     card(recs.cold_start ? "Recommendations (cold start)" : "Recommendations",
       h("table", { id: "recommendations" }, h("thead", {}, h("tr", {}, h("th", {}, "item"), h("th", {}, "source"), h("th", {}, "category"), h("th", { class: "num" }, "score"))),
@@ -282,13 +282,17 @@ async function itemPage(id) {
   const out = [h("h1", {}, "Item lookup"), lookupForm(id, "item id", "item")];
   if (!id) return out;
   const r = await api(`/v1/items/${enc(id)}/similar?k=15`);
-  out.push(card(`Bought together with / similar to ${id}`,
-    r.items.length ? [
-      h("div", { id: "similar-chart" }, hbar(r.items.map((i) => ({ label: i.item_id, value: i.score })), { label: "similar items" })),
+  if (!r.items.length) {
+    out.push(card(`Bought together with / similar to ${id}`, h("p", { class: "muted" }, "No similar items for this item.")));
+    return out;
+  }
+  out.push(h("div", { class: "grid" },
+    card(`Bought together with / similar to ${id}`,
+      h("div", { id: "similar-chart" }, hbar(r.items.map((i) => ({ label: i.item_id, value: i.score })), { label: "similar items" }))),
+    card("Details",
       h("table", { id: "similar-items" }, h("thead", {}, h("tr", {}, h("th", {}, "item"), h("th", {}, "source"), h("th", {}, "category"), h("th", { class: "num" }, "score"))),
         h("tbody", {}, r.items.map((i) => h("tr", {}, h("td", {}, h("a", { href: `#/item/${enc(i.item_id)}` }, i.item_id)),
-          h("td", {}, i.source.replaceAll("_", " ")), h("td", {}, i.category ?? ""), h("td", { class: "num" }, fmt(i.score))))))]
-      : h("p", { class: "muted" }, "No similar items for this item.")));
+          h("td", {}, i.source.replaceAll("_", " ")), h("td", {}, i.category ?? ""), h("td", { class: "num" }, fmt(i.score)))))))));
   return out;
 }
 

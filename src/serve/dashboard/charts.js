@@ -82,7 +82,7 @@ export function columns(data, { label = "histogram", xLabel = "", yLabel = "", c
 /** Line chart: series [{points: [[x, y]], cls}] over fixed domains, with dots and an
  *  optional y = x diagonal (calibration). */
 export function curve(series, { label = "curve", xDomain, yDomain = [0, 1], diagonal = false,
-  xLabel = "", yLabel = "", xFormat = fmt, yFormat = fmt } = {}) {
+  xTicks, xLabel = "", yLabel = "", xFormat = fmt, yFormat = fmt } = {}) {
   const width = 520, height = 280;
   const box = { x0: 52, y0: height - 42, x1: width - 14, y1: 12 };
   const s = svg(width, height, label);
@@ -92,7 +92,7 @@ export function curve(series, { label = "curve", xDomain, yDomain = [0, 1], diag
   const x = (v) => box.x0 + ((v - xa) / (xb - xa || 1)) * (box.x1 - box.x0);
   const y = (v) => box.y0 - ((v - ya) / (yb - ya || 1)) * (box.y0 - box.y1);
   const ticks = (a, b) => [0, 0.25, 0.5, 0.75, 1].map((f) => a + f * (b - a));
-  axes(s, box, ticks(xa, xb).map((v) => ({ x: x(v), label: xFormat(v) })),
+  axes(s, box, (xTicks ?? ticks(xa, xb)).map((v) => ({ x: x(v), label: xFormat(v) })),
     ticks(ya, yb).map((v) => ({ y: y(v), label: yFormat(v) })), xLabel, yLabel);
   if (diagonal) s.append(el("line", { class: "diagonal", x1: x(xa), y1: y(ya), x2: x(xb), y2: y(yb) }));
   for (const se of series) {

@@ -132,15 +132,15 @@ fn customer_of(s: &ServingState, r: usize) -> Option<ListedCustomer<'_>> {
     let base = &s.models.trained.base;
     let sc = base.scores.get(r)?;
     let c = *base.modelled.get(r)? as usize;
-    let churn = s.listing.churn(r);
+    let churn = s.listing().churn(r);
     Some(ListedCustomer {
         customer_id: base.customer_ids.get(c)?,
         segment: sc.segment,
         churn,
         risk_band: risk_band(churn as f64),
         value: sc.value,
-        value_at_risk: s.listing.value_at_risk(r),
-        recency_days: s.listing.recency_days(r),
+        value_at_risk: s.listing().value_at_risk(r),
+        recency_days: s.listing().recency_days(r),
         orders: *base.orders.get(r)?,
         spend: *base.spend.get(r)?,
         last_purchase: format_date(base.first_last.get(r)?.1),
@@ -168,7 +168,7 @@ pub async fn list(
     let body = web::block(move || -> Result<Vec<u8>, ApiError> {
         let base = &st.models.trained.base;
         let (total, rows) =
-            st.listing
+            st.listing()
                 .page(base, sort, &filter, |r| st.is_listed(r), offset, limit);
         let customers: Vec<ListedCustomer<'_>> =
             rows.iter().filter_map(|&r| customer_of(&st, r)).collect();
@@ -239,14 +239,22 @@ pub async fn segments(
     _q: web::Query<SegmentsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state.current().ok_or(ApiError::NoModel)?;
-    let base = &s.models.trained.base;
-    let summary = s.listing.summary(base, |r| s.is_listed(r));
-    let body = serde_json::to_vec(&SegmentsAnswer {
-        model_version: s.model_version(),
-        horizon_days: s.models.trained.propensity.horizon_days,
-        value_horizon_days: crate::scoring::customers::VALUE_HORIZON_DAYS,
-        summary,
+    let st = s.clone();
+    // Walks every customer (and may build the listing): keep it off the async workers.
+    let body = web::block(move || {
+        let base = &st.models.trained.base;
+        let summary = st.listing().summary(base, |r| st.is_listed(r));
+        serde_json::to_vec(&SegmentsAnswer {
+            model_version: st.model_version(),
+            horizon_days: st.models.trained.propensity.horizon_days,
+            value_horizon_days: crate::scoring::customers::VALUE_HORIZON_DAYS,
+            summary,
+        })
     })
+    .await
+    .map_err(|_| ApiError::Internal {
+        reason: "segments task failed",
+    })?
     .map_err(|_| ApiError::Internal {
         reason: "serialising segments",
     })?;
