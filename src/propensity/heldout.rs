@@ -9,9 +9,11 @@
 //! curve `churn.oof.calibration.{BB}.{predicted,observed,rows}` for bin `BB` of
 //! [`CALIBRATION_BINS`] equal-width bins of the calibrated prediction.
 //!
-//! The booster's predictions are out of fold; the calibrator is fitted on these same
-//! predictions, so the calibration curve shows how well the calibrator fits them (an
-//! optimistic view of calibration), while AUC is an honest out-of-fold measure.
+//! Both steps are out of fold: the booster's predictions of a row come from a booster that
+//! did not see its customer, and they are calibrated by a calibrator fitted on the other
+//! folds' predictions (the served calibrator, fitted on all of them, would flatter the
+//! curve). The recency baseline's isotonic map is fitted on the same rows it is measured
+//! on, so it is, if anything, flattered.
 
 use std::collections::BTreeMap;
 
@@ -29,7 +31,7 @@ const PREFIX: &str = "churn.oof";
 /// Out-of-fold churn predictions of the training rows.
 #[derive(Debug, Clone, Default)]
 pub struct HeldOut {
-    /// Calibrated out-of-fold churn probability per row.
+    /// Out-of-fold churn probability per row, calibrated out of fold (NaN: not predicted).
     pub predicted: Vec<f64>,
     /// 1 if the row's customer churned, else 0.
     pub labels: Vec<f64>,
@@ -52,9 +54,32 @@ impl HeldOut {
     /// Metrics of the model and baselines, and the calibration curve, by metric name.
     pub fn metrics(&self) -> BTreeMap<String, f64> {
         let mut m = BTreeMap::new();
+        if self.predicted.len() != self.labels.len() {
+            return m;
+        }
+        if self.predicted.iter().any(|p| p.is_nan()) {
+            let keep: Vec<usize> = (0..self.predicted.len())
+                .filter(|&r| !self.predicted[r].is_nan())
+                .collect();
+            let pick = |v: &[f64]| {
+                keep.iter()
+                    .map(|&r| v.get(r).copied().unwrap_or(f64::NAN))
+                    .collect()
+            };
+            return HeldOut {
+                predicted: pick(&self.predicted),
+                labels: pick(&self.labels),
+                recency_days: if self.recency_days.is_empty() {
+                    Vec::new()
+                } else {
+                    pick(&self.recency_days)
+                },
+            }
+            .metrics();
+        }
         let y = &self.labels;
         let n = y.len();
-        if n == 0 || self.predicted.len() != n {
+        if n == 0 {
             return m;
         }
         let mut put = |k: String, v: f64| {
@@ -76,8 +101,8 @@ impl HeldOut {
         );
         put("baseline.base_rate.brier".into(), brier(&constant, y, None));
 
-        // Days since the last order, made a probability by isotonic regression (fitted on
-        // the same rows, like the model's calibrator).
+        // Days since the last order, made a probability by isotonic regression fitted on
+        // these rows.
         if self.recency_days.len() == n {
             let rec: Vec<f64> = self
                 .recency_days
@@ -181,6 +206,18 @@ mod tests {
         assert_eq!(points.iter().map(|p| p.rows).sum::<u64>(), 6);
         assert!(points.windows(2).all(|w| w[0].predicted < w[1].predicted));
         assert_eq!(calibration_points(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn unpredicted_rows_are_left_out() {
+        let held = HeldOut {
+            predicted: vec![0.2, f64::NAN, 0.8],
+            labels: vec![0.0, 1.0, 1.0],
+            recency_days: vec![1.0, 2.0, 3.0],
+        };
+        let m = held.metrics();
+        assert_eq!(m["churn.oof.rows"], 2.0);
+        assert_eq!(m["churn.oof.auc"], 1.0);
     }
 
     #[test]

@@ -165,6 +165,49 @@ fn fold_of(seed: u64, c: CustomerIdx, folds: usize) -> usize {
     (derive_seed(&[seed, 0xF01D, c.0 as u64]) % folds as u64) as usize
 }
 
+/// Out-of-fold churn predictions calibrated out of fold as well: each fold's raw
+/// predictions go through a calibrator fitted on the other folds' (the served calibrator
+/// saw every row, so applying it here would flatter the calibration curve).
+fn held_out_churn(
+    oof: &[f64],
+    labels: &[f64],
+    recency_days: Option<&[f64]>,
+    customers: &[CustomerIdx],
+    config: &PropensityConfig,
+) -> HeldOut {
+    let rows: Vec<usize> = (0..labels.len()).filter(|&r| !oof[r].is_nan()).collect();
+    let fold: Vec<usize> = rows
+        .iter()
+        .map(|&r| fold_of(config.seed, customers[r], config.folds))
+        .collect();
+    let mut predicted = vec![f64::NAN; rows.len()];
+    for k in 0..config.folds {
+        let (fit_p, fit_y): (Vec<f64>, Vec<f64>) = rows
+            .iter()
+            .zip(&fold)
+            .filter(|(_, f)| **f != k)
+            .map(|(&r, _)| (oof[r], labels[r]))
+            .unzip();
+        if fit_p.is_empty() {
+            continue;
+        }
+        let cal = Calibrator::fit(config.calibration, &fit_p, &fit_y);
+        for (i, &r) in rows.iter().enumerate() {
+            if fold[i] == k {
+                predicted[i] = cal.apply(oof[r]);
+            }
+        }
+    }
+    HeldOut {
+        predicted,
+        labels: rows.iter().map(|&r| labels[r]).collect(),
+        recency_days: rows
+            .iter()
+            .map(|&r| recency_days.map_or(f64::NAN, |d| d[r]))
+            .collect(),
+    }
+}
+
 fn subset(columns: &[Vec<f64>], rows: &[usize]) -> Vec<Vec<f64>> {
     columns
         .iter()
@@ -316,21 +359,13 @@ impl PropensityModel {
             &churned,
             &main.customers,
         )?;
-        let held_out = {
-            let rows = (0..churned.len()).filter(|&r| !churn_oof[r].is_nan());
-            let (mut predicted, mut labels, mut recency_days) =
-                (Vec::new(), Vec::new(), Vec::new());
-            for r in rows {
-                predicted.push(churn_calibrator.apply(churn_oof[r]));
-                labels.push(churned[r]);
-                recency_days.push(columns.get(col::RECENCY).map_or(f64::NAN, |c| c[r]));
-            }
-            HeldOut {
-                predicted,
-                labels,
-                recency_days,
-            }
-        };
+        let held_out = held_out_churn(
+            &churn_oof,
+            &churned,
+            columns.get(col::RECENCY).map(Vec::as_slice),
+            &main.customers,
+            config,
+        );
         let orders: Vec<f64> = main.labels.iter().map(|l| l.orders as f64).collect();
         let count = train_one(
             "count",
