@@ -6,9 +6,10 @@ use super::calibrate::Calibrator;
 use super::config::PropensityConfig;
 use super::error::{PropensityError, Result};
 use super::explain::{Factor, describe};
+use super::heldout::HeldOut;
 use super::table::{FeatureTable, Population, fit_bgnbd_at, model_layout, stacked_table};
 use crate::clv::{BgNbdParams, GammaGammaParams};
-use crate::features::training_snapshots;
+use crate::features::{col, training_snapshots};
 use crate::gbdt::{Booster, Dataset, DenseInput, Params};
 use crate::ingest::{CustomerIdx, EventStore};
 use crate::rng::derive_seed;
@@ -164,6 +165,49 @@ fn fold_of(seed: u64, c: CustomerIdx, folds: usize) -> usize {
     (derive_seed(&[seed, 0xF01D, c.0 as u64]) % folds as u64) as usize
 }
 
+/// Out-of-fold churn predictions calibrated out of fold as well: each fold's raw
+/// predictions go through a calibrator fitted on the other folds' (the served calibrator
+/// saw every row, so applying it here would flatter the calibration curve).
+fn held_out_churn(
+    oof: &[f64],
+    labels: &[f64],
+    recency_days: Option<&[f64]>,
+    customers: &[CustomerIdx],
+    config: &PropensityConfig,
+) -> HeldOut {
+    let rows: Vec<usize> = (0..labels.len()).filter(|&r| !oof[r].is_nan()).collect();
+    let fold: Vec<usize> = rows
+        .iter()
+        .map(|&r| fold_of(config.seed, customers[r], config.folds))
+        .collect();
+    let mut predicted = vec![f64::NAN; rows.len()];
+    for k in 0..config.folds {
+        let (fit_p, fit_y): (Vec<f64>, Vec<f64>) = rows
+            .iter()
+            .zip(&fold)
+            .filter(|(_, f)| **f != k)
+            .map(|(&r, _)| (oof[r], labels[r]))
+            .unzip();
+        if fit_p.is_empty() {
+            continue;
+        }
+        let cal = Calibrator::fit(config.calibration, &fit_p, &fit_y);
+        for (i, &r) in rows.iter().enumerate() {
+            if fold[i] == k {
+                predicted[i] = cal.apply(oof[r]);
+            }
+        }
+    }
+    HeldOut {
+        predicted,
+        labels: rows.iter().map(|&r| labels[r]).collect(),
+        recency_days: rows
+            .iter()
+            .map(|&r| recency_days.map_or(f64::NAN, |d| d[r]))
+            .collect(),
+    }
+}
+
 fn subset(columns: &[Vec<f64>], rows: &[usize]) -> Vec<Vec<f64>> {
     columns
         .iter()
@@ -194,7 +238,8 @@ fn train_one(
     Booster::train(params, &ds, None).map_err(err)
 }
 
-/// Trains a binary model on all rows and a calibrator on out-of-fold predictions.
+/// Trains a binary model on all rows and a calibrator on out-of-fold predictions; also
+/// returns those raw out-of-fold predictions (NaN for rows no fold predicted).
 #[allow(clippy::too_many_arguments)]
 fn train_calibrated(
     model: &'static str,
@@ -205,7 +250,7 @@ fn train_calibrated(
     categorical: &[String],
     labels: &[f64],
     row_customers: &[CustomerIdx],
-) -> Result<(Booster, Calibrator)> {
+) -> Result<(Booster, Calibrator, Vec<f64>)> {
     let folds: Vec<usize> = row_customers
         .iter()
         .map(|&c| fold_of(config.seed, c, config.folds))
@@ -241,7 +286,7 @@ fn train_calibrated(
         .unzip();
     let calibrator = Calibrator::fit(config.calibration, &p, &y);
     let booster = train_one(model, params, columns, names, categorical, labels)?;
-    Ok((booster, calibrator))
+    Ok((booster, calibrator, oof))
 }
 
 impl PropensityModel {
@@ -253,6 +298,18 @@ impl PropensityModel {
         Self::fit_tables(store, &tables, cutoff, h, config)
     }
 
+    /// [`PropensityModel::fit`], also returning the churn model's out-of-fold predictions.
+    pub fn fit_with_held_out(
+        store: &EventStore,
+        cutoff: i64,
+        config: &PropensityConfig,
+    ) -> Result<(Self, HeldOut)> {
+        config.validate()?;
+        let h = config.horizon_days;
+        let tables = time_split_tables(store, cutoff, h, config, &|_| true)?;
+        Self::fit_tables_with_held_out(store, &tables, cutoff, h, config)
+    }
+
     /// Fits every model on prepared training tables; the BG/NBD and Gamma-Gamma parameters
     /// are fitted at `cutoff` on data before it.
     pub fn fit_tables(
@@ -262,6 +319,18 @@ impl PropensityModel {
         horizon_days: u32,
         config: &PropensityConfig,
     ) -> Result<Self> {
+        Self::fit_tables_with_held_out(store, tables, cutoff, horizon_days, config).map(|(m, _)| m)
+    }
+
+    /// [`PropensityModel::fit_tables`], also returning the churn model's out-of-fold
+    /// predictions (the rows its calibrator was fitted on).
+    pub fn fit_tables_with_held_out(
+        store: &EventStore,
+        tables: &TrainingTables,
+        cutoff: i64,
+        horizon_days: u32,
+        config: &PropensityConfig,
+    ) -> Result<(Self, HeldOut)> {
         let main = &tables.main;
         if main.is_empty() {
             return Err(PropensityError::Empty {
@@ -280,7 +349,7 @@ impl PropensityModel {
         };
         let columns = main.columns(None);
         let churned: Vec<f64> = main.labels.iter().map(|l| f64::from(l.churned())).collect();
-        let (churn, churn_calibrator) = train_calibrated(
+        let (churn, churn_calibrator, churn_oof) = train_calibrated(
             "churn",
             &seeded(&config.churn),
             config,
@@ -290,6 +359,13 @@ impl PropensityModel {
             &churned,
             &main.customers,
         )?;
+        let held_out = held_out_churn(
+            &churn_oof,
+            &churned,
+            columns.get(col::RECENCY).map(Vec::as_slice),
+            &main.customers,
+            config,
+        );
         let orders: Vec<f64> = main.labels.iter().map(|l| l.orders as f64).collect();
         let count = train_one(
             "count",
@@ -324,7 +400,7 @@ impl PropensityModel {
             .iter()
             .map(|&r| curve_source.customers[r])
             .collect();
-        let (curve, curve_calibrator) = train_calibrated(
+        let (curve, curve_calibrator, _) = train_calibrated(
             "curve",
             &seeded(&config.curve),
             config,
@@ -341,7 +417,7 @@ impl PropensityModel {
         );
         let bgnbd = fit_bgnbd_at(store, cutoff)?;
         let gamma_gamma = super::value::fit_gamma_gamma_at(store, cutoff)?;
-        Ok(PropensityModel {
+        let model = PropensityModel {
             config: config.clone(),
             cutoff,
             horizon_days,
@@ -354,7 +430,8 @@ impl PropensityModel {
             curve_days,
             bgnbd,
             gamma_gamma,
-        })
+        };
+        Ok((model, held_out))
     }
 
     /// Calibrated P(no purchase in `[cutoff, cutoff + H)`) of one feature row.

@@ -34,7 +34,9 @@ pub fn train_on_whole_log(store: &EventStore) -> Result<(TrainedModels, i64), Tr
 /// Builds the demo models and writes them as a bundle at `path`.
 pub fn write_demo_bundle(path: &Path, cfg: &SynthConfig) -> Result<Metadata, TrainError> {
     let store = demo_store(cfg);
+    let started = std::time::Instant::now();
     let (models, cutoff) = train_on_whole_log(&store)?;
+    let train_seconds = started.elapsed().as_secs_f64();
     let config = format!(
         "# demo model: synthetic data (customers = {}, items = {}, seed = {})\ncutoff = \"{}\"\n",
         cfg.customers,
@@ -46,6 +48,8 @@ pub fn write_demo_bundle(path: &Path, cfg: &SynthConfig) -> Result<Metadata, Tra
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let mut meta = models.metadata(&store, &config, created);
+    meta.metrics
+        .insert("train.seconds".to_string(), train_seconds);
     meta.model_version = format!("demo-{}", crate::time::format_date(created));
     Ok(models.write_bundle(meta, path)?)
 }

@@ -12,6 +12,7 @@ use crate::ingest::EventStore;
 use crate::propensity::table::{CLV_FEATURES, clv_features};
 use crate::propensity::{PropensityConfig, PropensityError, PropensityModel};
 use crate::ranking::{RankingError, RecommendConfig, Recommender};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -77,6 +78,10 @@ pub struct TrainedModels {
     pub propensity: PropensityModel,
     /// Next-best products.
     pub recommender: Recommender,
+    /// Churn metrics and calibration curve measured out of fold while fitting
+    /// ([`crate::propensity::heldout`]); empty for models read from a bundle, whose
+    /// metadata holds them.
+    pub held_out_metrics: BTreeMap<String, f64>,
 }
 
 impl TrainedModels {
@@ -88,7 +93,8 @@ impl TrainedModels {
     ) -> Result<(TrainedModels, StageTimes), TrainError> {
         let mut times = StageTimes::default();
         let t = Instant::now();
-        let propensity = PropensityModel::fit(store, cutoff, &config.propensity)?;
+        let (propensity, held_out) =
+            PropensityModel::fit_with_held_out(store, cutoff, &config.propensity)?;
         times
             .stages
             .push(("propensity models", t.elapsed().as_secs_f64()));
@@ -120,6 +126,7 @@ impl TrainedModels {
                 base,
                 propensity,
                 recommender,
+                held_out_metrics: held_out.metrics(),
             },
             times,
         ))
@@ -154,6 +161,7 @@ impl TrainedModels {
         m.items = store.n_items() as u64;
         m.config = config.to_string();
         m.features = self.churn_importance();
+        m.metrics.extend(self.held_out_metrics.clone());
         m
     }
 
@@ -214,6 +222,7 @@ impl TrainedModels {
             base,
             propensity,
             recommender,
+            held_out_metrics: BTreeMap::new(),
         })
     }
 }

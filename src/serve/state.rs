@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 use std::time::Instant;
 
 use actix_web::http::header::HeaderValue;
@@ -18,8 +18,10 @@ use serde::Serialize;
 use super::auth::KeyRing;
 use super::config::ServeConfig;
 use super::error::ApiError;
+use super::listing::CustomerListing;
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
+use crate::propensity::{CalibrationPoint, calibration_points};
 use crate::scoring::TrainedModels;
 use std::collections::HashMap;
 
@@ -103,6 +105,7 @@ pub struct ServingState {
     pub generation: u64,
     /// When it was installed (seconds since the epoch).
     pub loaded_at: i64,
+    listing: OnceLock<CustomerListing>,
     version_header: HeaderValue,
     model_json: Bytes,
     health_json: Bytes,
@@ -114,6 +117,8 @@ struct ModelAnswer<'a> {
     generation: u64,
     loaded_at: String,
     path: String,
+    /// Held-out churn reliability curve; `null` for bundles written before it was recorded.
+    churn_calibration: Option<Vec<CalibrationPoint>>,
     bundle: BundleSummary,
 }
 
@@ -139,6 +144,7 @@ impl ServingState {
             generation,
             loaded_at: crate::time::format_rfc3339(loaded_at),
             path: bundle.path().display().to_string(),
+            churn_calibration: calibration_points(&bundle.metadata().metrics),
             bundle: BundleSummary::of(&bundle),
         })
         .map_err(LoadError::Render)?;
@@ -152,10 +158,35 @@ impl ServingState {
             models,
             generation,
             loaded_at,
+            listing: OnceLock::new(),
             version_header,
             model_json: Bytes::from(model_json),
             health_json: Bytes::from(health_json),
         })
+    }
+
+    /// Every customer's churn score and the pre-sorted customer lists. Built on first use
+    /// (a reload warms it on a background thread right after the swap) because scoring
+    /// every customer would more than double the bundle load time on a large store.
+    pub fn listing(&self) -> &CustomerListing {
+        self.listing.get_or_init(|| {
+            let started = Instant::now();
+            let base = &self.models.trained.base;
+            let listing = CustomerListing::build(base, &self.models.trained.propensity);
+            tracing::debug!(
+                rows = base.rows(),
+                millis = started.elapsed().as_secs_f64() * 1e3,
+                "customer listing built"
+            );
+            listing
+        })
+    }
+
+    /// Whether modelled customer `row` may appear in customer lists and segment
+    /// aggregates. Every listing goes through this one predicate, so a customer hidden
+    /// from the API (e.g. erased) disappears from lists, counts and exports together.
+    pub fn is_listed(&self, row: usize) -> bool {
+        row < self.models.trained.base.rows()
     }
 
     /// The model version answered in every response.
@@ -273,6 +304,13 @@ impl AppState {
                 let state = Arc::new(state);
                 let previous = self.current.swap(Some(state.clone()));
                 self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+                let warm = state.clone();
+                // If no thread can be spawned, the first list request builds it instead.
+                let _ = std::thread::Builder::new()
+                    .name("listing-warmup".to_string())
+                    .spawn(move || {
+                        warm.listing();
+                    });
                 tracing::info!(
                     path = %path.display(),
                     model_version = state.model_version(),

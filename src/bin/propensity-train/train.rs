@@ -57,7 +57,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let meta = models.metadata(&store, &config, created);
+    let mut meta = models.metadata(&store, &config, created);
+    meta.metrics.insert("train.seconds".to_string(), fit_s);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

@@ -3,10 +3,12 @@
 
 mod admin;
 mod customers;
+mod dashboard;
 mod health;
+mod lists;
 mod model;
 mod recommend;
-mod scores;
+pub(crate) mod scores;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +41,10 @@ pub const ROUTE_NAMES: &[&str] = &[
     "churn",
     "next_purchase",
     "churn_batch",
+    "customer_list",
+    "segments",
+    "dashboard",
+    "dashboard_asset",
 ];
 
 /// Registers every route.
@@ -67,7 +73,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("next_purchase", "/v1/customers/{id}/next-purchase")
                 .route(web::get().to(scores::next_purchase)),
         )
-        .service(resource("churn_batch", "/v1/churn").route(web::post().to(scores::churn_batch)));
+        .service(resource("churn_batch", "/v1/churn").route(web::post().to(scores::churn_batch)))
+        .service(resource("customer_list", "/v1/customers").route(web::get().to(lists::list)))
+        .service(resource("segments", "/v1/segments").route(web::get().to(lists::segments)))
+        .service(resource("dashboard", "/").route(web::get().to(dashboard::index)))
+        .service(
+            resource("dashboard_asset", "/assets/{file}").route(web::get().to(dashboard::asset)),
+        );
 }
 
 /// A named resource whose wrong-method answer uses the error envelope.
