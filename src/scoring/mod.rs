@@ -3,8 +3,10 @@
 
 pub mod customers;
 pub mod demo;
+pub mod history;
 
 pub use customers::{CustomerBase, CustomerBaseError, CustomerScores};
+pub use history::{EventColumns, EventHistory};
 
 use crate::bundle::{Bundle, BundleError, BundleWriter, DataRange, FeatureImportance, Metadata};
 use crate::gbdt::ImportanceKind;
@@ -77,6 +79,9 @@ pub struct TrainedModels {
     pub propensity: PropensityModel,
     /// Next-best products.
     pub recommender: Recommender,
+    /// Training events before the cutoff, for recomputing customers online; `None` for
+    /// bundles written before it was stored.
+    pub history: Option<EventHistory>,
 }
 
 impl TrainedModels {
@@ -108,6 +113,7 @@ impl TrainedModels {
         times
             .stages
             .push(("recommender", t.elapsed().as_secs_f64()));
+        let history = Some(EventHistory::from_store(store, cutoff));
         widen_with_clv_features(&mut base, &propensity);
         if base.layout.names != propensity.feature_names {
             return Err(TrainError::Layout {
@@ -120,6 +126,7 @@ impl TrainedModels {
                 base,
                 propensity,
                 recommender,
+                history,
             },
             times,
         ))
@@ -164,6 +171,9 @@ impl TrainedModels {
         w.put_array_f32(CUSTOMER_FEATURES, &b.features, &[b.rows(), b.layout.len()])?;
         w.put_struct(PROPENSITY, &self.propensity)?;
         w.put_struct(RECOMMENDER, &self.recommender)?;
+        if let Some(h) = &self.history {
+            h.put_sections(w)?;
+        }
         Ok(())
     }
 
@@ -210,10 +220,13 @@ impl TrainedModels {
             });
         }
         let recommender: Recommender = bundle.get_struct(RECOMMENDER)?;
+        let history =
+            EventHistory::from_bundle(bundle, base.customer_ids.len(), base.item_ids.len())?;
         Ok(TrainedModels {
             base,
             propensity,
             recommender,
+            history,
         })
     }
 }
