@@ -12,6 +12,7 @@
 //! a read lock only to clone one `Arc`. Reads never wait for a recomputation.
 
 pub mod customer;
+pub mod parse;
 pub mod rfm;
 
 use std::sync::atomic::{AtomicU64, Ordering};

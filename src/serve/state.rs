@@ -20,6 +20,7 @@ use super::config::ServeConfig;
 use super::error::ApiError;
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
+use crate::live::{ApplyError, Change, Lookup, Overlay};
 use crate::scoring::TrainedModels;
 use std::collections::HashMap;
 
@@ -103,6 +104,8 @@ pub struct ServingState {
     pub generation: u64,
     /// When it was installed (seconds since the epoch).
     pub loaded_at: i64,
+    /// What was learned since the bundle: live customers and erasures.
+    pub live: Overlay,
     version_header: HeaderValue,
     model_json: Bytes,
     health_json: Bytes,
@@ -147,8 +150,10 @@ impl ServingState {
             "model_version": version,
         }))
         .map_err(LoadError::Render)?;
+        let live = Overlay::new(&models.trained);
         Ok(ServingState {
             bundle,
+            live,
             models,
             generation,
             loaded_at,
@@ -156,6 +161,33 @@ impl ServingState {
             model_json: Bytes::from(model_json),
             health_json: Bytes::from(health_json),
         })
+    }
+
+    /// Whether bundle customer `idx` was erased; every endpoint that lists or looks up
+    /// bundle customers by index must skip those.
+    pub fn is_erased(&self, idx: u32) -> bool {
+        self.live.is_erased(idx)
+    }
+
+    /// What the overlay knows about customer `id` (live state, erased, or nothing).
+    pub fn lookup(&self, id: &str) -> Lookup {
+        self.live.lookup(id)
+    }
+
+    /// Bundle index of customer `id` unless erased.
+    pub fn bundle_customer(&self, id: &str) -> Option<u32> {
+        self.models.customer(id).filter(|&c| !self.is_erased(c))
+    }
+
+    /// Applies changes (events, erasures) to the overlay with this bundle's id maps.
+    pub fn apply(&self, changes: Vec<Change>) -> Result<(), ApplyError> {
+        let m = &self.models;
+        self.live.apply(
+            &m.trained,
+            &|id| m.customer(id),
+            &|id| m.item(id),
+            changes,
+        )
     }
 
     /// The model version answered in every response.
