@@ -13,6 +13,7 @@ pub mod eval;
 pub mod features;
 pub mod gbdt;
 pub mod ingest;
+pub mod journal;
 pub mod propensity;
 pub mod ranking;
 pub mod rng;
