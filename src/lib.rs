@@ -14,6 +14,7 @@ pub mod eval;
 pub mod features;
 pub mod gbdt;
 pub mod ingest;
+pub mod journal;
 pub mod live;
 pub mod propensity;
 pub mod ranking;
