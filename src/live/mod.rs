@@ -49,8 +49,8 @@ enum OrderKey {
 /// One customer with events since the bundle.
 #[derive(Debug, Clone)]
 pub struct LiveCustomer {
-    /// The customer's bundle index, when their bundle history is part of the state (not
-    /// for new customers, nor for customers who come back after an erasure).
+    /// The customer's bundle index, when they have bundle history (`None` for customers
+    /// the bundle does not know).
     pub bundle_idx: Option<u32>,
     /// Events received since the bundle, in time order.
     pub events: EventColumns,
@@ -115,10 +115,10 @@ pub struct Overlay {
     hasher: hashbrown::DefaultHashBuilder,
 }
 
-/// The customers of one group of changes: erased first or not, then their events.
+/// One customer's part of a group of changes: erased, or their events.
 #[derive(Default)]
 struct Group {
-    erase_first: bool,
+    erase: bool,
     events: Vec<RawEvent>,
 }
 
@@ -221,14 +221,16 @@ impl Overlay {
         let mut groups: HashMap<String, Group> = HashMap::new();
         for c in changes {
             match c {
-                Change::Event(e) => groups
-                    .entry(e.customer_id.clone())
-                    .or_default()
-                    .events
-                    .push(e),
+                Change::Event(e) => {
+                    let g = groups.entry(e.customer_id.clone()).or_default();
+                    // An erasure excludes the customer's events before and after it.
+                    if !g.erase {
+                        g.events.push(e);
+                    }
+                }
                 Change::Erase(id) => {
                     let g = groups.entry(id).or_default();
-                    g.erase_first = true;
+                    g.erase = true;
                     g.events.clear();
                 }
             }
@@ -255,8 +257,9 @@ impl Overlay {
         g: &Group,
     ) {
         let bundle_idx = customer_index(id);
-        if g.erase_first {
+        if g.erase {
             self.erase(id, bundle_idx);
+            return;
         }
         if g.events.is_empty() {
             return;
@@ -271,8 +274,8 @@ impl Overlay {
             let before = lock_read(shard).get(id).cloned();
             let (mut next, previous_events) = match &before {
                 Some(Entry::Live(c)) => ((**c).clone(), c.n_events()),
-                // After an erasure the customer starts anew, without their bundle history.
-                Some(Entry::Erased) => (LiveCustomer::empty(None), 0),
+                // The journal's rule: an erasure excludes events before and after it.
+                Some(Entry::Erased) => return,
                 None => (LiveCustomer::empty(bundle_idx), 0),
             };
             for (e, &item) in g.events.iter().zip(&items) {
@@ -292,7 +295,7 @@ impl Overlay {
             let added = (next.n_events() - previous_events) as u64;
             let mut map = lock_write(shard);
             let unchanged = match (map.get(id), &before) {
-                (None, None) | (Some(Entry::Erased), Some(Entry::Erased)) => true,
+                (None, None) => true,
                 (Some(Entry::Live(a)), Some(Entry::Live(b))) => Arc::ptr_eq(a, b),
                 _ => false,
             };

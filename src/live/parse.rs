@@ -33,6 +33,8 @@ pub struct Rejected {
 pub struct Parsed {
     /// Valid events, in body order.
     pub events: Vec<RawEvent>,
+    /// `(index, line)` of each valid event, as in [`Rejected`].
+    pub positions: Vec<(usize, u64)>,
     /// Refused events.
     pub rejected: Vec<Rejected>,
 }
@@ -103,7 +105,10 @@ fn one(obj: &Map<String, Value>, index: usize, line: u64, now: i64, out: &mut Pa
                 ),
             })
         }
-        (Ok(()), Some(e)) => out.events.push(e),
+        (Ok(()), Some(e)) => {
+            out.events.push(e);
+            out.positions.push((index, line));
+        }
         (Ok(()), None) => out.rejected.push(Rejected {
             index,
             line,
@@ -167,7 +172,9 @@ pub fn parse_events(
         let line = index as u64 + 1;
         match v {
             Value::Object(obj) => one(obj, index, line, now, &mut out),
-            other => out.rejected.push(not_object(index, line, &other.to_string())),
+            other => out
+                .rejected
+                .push(not_object(index, line, &other.to_string())),
         }
     }
     Ok(out)
@@ -186,7 +193,10 @@ mod tests {
         let a = parse_events(one_obj, false, NOW, 10).unwrap();
         assert_eq!(a.events.len(), 1);
         let e = &a.events[0];
-        assert_eq!((e.item_id.as_str(), e.kind, e.quantity), ("7", EventKind::Cart, 2.0));
+        assert_eq!(
+            (e.item_id.as_str(), e.kind, e.quantity),
+            ("7", EventKind::Cart, 2.0)
+        );
         assert_eq!(e.order_id.as_deref(), Some("o1"));
         let arr = [b"[".as_slice(), one_obj, b",", one_obj, b"]"].concat();
         assert_eq!(parse_events(&arr, false, NOW, 10).unwrap().events.len(), 2);
@@ -220,10 +230,17 @@ mod tests {
                 (5, 6, "timestamp"),
             ]
         );
-        assert!(p.rejected[4].message.contains("one day"), "{:?}", p.rejected[4]);
+        assert!(
+            p.rejected[4].message.contains("one day"),
+            "{:?}",
+            p.rejected[4]
+        );
         let arr = br#"[{"customer_id":"a","item_id":"x","timestamp":"2001-01-01"}, 5]"#;
         let p = parse_events(arr, false, NOW, 100).unwrap();
-        assert_eq!((p.events.len(), p.rejected[0].index, p.rejected[0].line), (1, 1, 2));
+        assert_eq!(
+            (p.events.len(), p.rejected[0].index, p.rejected[0].line),
+            (1, 1, 2)
+        );
     }
 
     #[test]
@@ -242,8 +259,14 @@ mod tests {
 
     #[test]
     fn whole_body_errors() {
-        assert!(matches!(parse_events(b"[1,", false, NOW, 5), Err(BodyError::Json(_))));
-        assert!(matches!(parse_events(b"\"x\"", false, NOW, 5), Err(BodyError::NotEvents)));
+        assert!(matches!(
+            parse_events(b"[1,", false, NOW, 5),
+            Err(BodyError::Json(_))
+        ));
+        assert!(matches!(
+            parse_events(b"\"x\"", false, NOW, 5),
+            Err(BodyError::NotEvents)
+        ));
         assert!(matches!(
             parse_events(b"[{},{},{}]", false, NOW, 2),
             Err(BodyError::TooMany { len: 3, limit: 2 })

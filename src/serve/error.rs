@@ -213,10 +213,11 @@ pub enum ApiError {
         limit: usize,
     },
     /// The journal refused the append; the request was not acknowledged.
-    #[error("the event journal could not be written ({reason}); nothing was stored, retry later")]
+    #[error("the event journal failed; nothing was acknowledged, retry later: {source}")]
     Journal {
         /// The journal's error.
-        reason: String,
+        #[source]
+        source: crate::journal::JournalError,
     },
     /// Server-side failure.
     #[error("internal error: {reason}")]

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex, RwLock, TryLockError};
 use std::time::Instant;
 
 use actix_web::http::header::HeaderValue;
@@ -20,6 +20,7 @@ use super::config::ServeConfig;
 use super::error::ApiError;
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
+use crate::journal::{Journal, JournalError, Record};
 use crate::live::{ApplyError, Change, Lookup, Overlay};
 use crate::scoring::TrainedModels;
 use std::collections::HashMap;
@@ -182,12 +183,8 @@ impl ServingState {
     /// Applies changes (events, erasures) to the overlay with this bundle's id maps.
     pub fn apply(&self, changes: Vec<Change>) -> Result<(), ApplyError> {
         let m = &self.models;
-        self.live.apply(
-            &m.trained,
-            &|id| m.customer(id),
-            &|id| m.item(id),
-            changes,
-        )
+        self.live
+            .apply(&m.trained, &|id| m.customer(id), &|id| m.item(id), changes)
     }
 
     /// The model version answered in every response.
@@ -226,6 +223,9 @@ pub enum ReloadError {
         #[source]
         source: LoadError,
     },
+    /// The journal could not be replayed onto the new bundle.
+    #[error("replaying the event journal: {0}")]
+    Journal(#[source] JournalError),
 }
 
 impl From<ReloadError> for ApiError {
@@ -233,6 +233,7 @@ impl From<ReloadError> for ApiError {
         match e {
             ReloadError::InProgress => ApiError::ReloadInProgress,
             ReloadError::Refused { source, .. } => ApiError::InvalidBundle(source),
+            ReloadError::Journal(source) => ApiError::Journal { source },
         }
     }
 }
@@ -257,6 +258,12 @@ pub struct AppState {
     /// One reload at a time; never held by readers.
     reload_lock: Mutex<()>,
     generations: AtomicU64,
+    /// The event journal, once opened (`None` in bare test states).
+    journal: Option<Journal>,
+    /// Event requests hold it shared across journal append and overlay update; erasures
+    /// and the last step of a reload hold it exclusively, so the overlay always applies
+    /// changes in journal order where order matters (an erasure against events).
+    gate: RwLock<()>,
 }
 
 impl AppState {
@@ -269,7 +276,51 @@ impl AppState {
             config,
             reload_lock: Mutex::new(()),
             generations: AtomicU64::new(0),
+            journal: None,
+            gate: RwLock::new(()),
         }
+    }
+
+    /// Opens the configured event journal (before the first load, which replays it).
+    pub fn open_journal(&mut self) -> Result<(), JournalError> {
+        self.journal = Some(Journal::open(&self.config.journal_dir())?);
+        Ok(())
+    }
+
+    /// The event journal, if opened.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
+    }
+
+    /// Journals `records` (one append, one fsync) and, once durable, applies `changes` to
+    /// the serving state, holding the gate shared (events) or exclusive (erasures).
+    /// Blocking: call it from `web::block`.
+    pub fn journal_and_apply(
+        &self,
+        snapshot: &ServingState,
+        records: &[Record],
+        changes: Vec<Change>,
+        exclusive: bool,
+    ) -> Result<u64, JournalOrApply> {
+        let _shared;
+        let _exclusive;
+        if exclusive {
+            _exclusive = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        } else {
+            _shared = self.gate.read().unwrap_or_else(|p| p.into_inner());
+        }
+        let journal = self.journal.as_ref().ok_or(JournalOrApply::NoJournal)?;
+        // A reload may have swapped the state since the handler took its snapshot; the
+        // gate keeps it from swapping now, so apply to whatever is current.
+        let current = self.current();
+        let target = current.as_deref().unwrap_or(snapshot);
+        let started = Instant::now();
+        let appended = journal.append(records).map_err(JournalOrApply::Journal)?;
+        self.metrics
+            .journal_append
+            .observe(started.elapsed().as_micros() as u64);
+        target.apply(changes).map_err(JournalOrApply::Apply)?;
+        Ok(appended.last_seq)
     }
 
     /// The serving state to answer one request from (take it once per request).
@@ -301,8 +352,16 @@ impl AppState {
         let generation = self.generations.load(Ordering::Relaxed) + 1;
         match ServingState::load(&path, generation) {
             Ok(state) => {
-                self.generations.store(generation, Ordering::Relaxed);
                 let state = Arc::new(state);
+                // Replay everything journaled so far without blocking ingestion, then the
+                // tail written meanwhile with ingestion paused, and swap.
+                let _gate;
+                if let Some(j) = &self.journal {
+                    let done = replay_into(j, &state, 0).map_err(ReloadError::Journal)?;
+                    _gate = self.gate.write().unwrap_or_else(|p| p.into_inner());
+                    replay_into(j, &state, done).map_err(ReloadError::Journal)?;
+                }
+                self.generations.store(generation, Ordering::Relaxed);
                 let previous = self.current.swap(Some(state.clone()));
                 self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
@@ -311,6 +370,8 @@ impl AppState {
                     previous = previous.as_ref().map(|p| p.model_version()),
                     generation,
                     bytes = state.bundle.len_bytes(),
+                    live_customers = state.live.live_customers(),
+                    live_events = state.live.events_total(),
                     millis = started.elapsed().as_millis() as u64,
                     "bundle loaded"
                 );
@@ -326,6 +387,68 @@ impl AppState {
             }
         }
     }
+}
+
+/// Why journaled changes were not (all) applied.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalOrApply {
+    /// The server runs without a journal.
+    #[error("no event journal is open")]
+    NoJournal,
+    /// The append failed: nothing was acknowledged.
+    #[error(transparent)]
+    Journal(JournalError),
+    /// Journaled, but the overlay refused (the bundle cannot recompute customers).
+    #[error(transparent)]
+    Apply(ApplyError),
+}
+
+/// The seq a bundle's training read the journal up to (its events are in the bundle).
+/// Bundles trained without the journal saw none of it, whatever the events' times.
+pub fn bundle_journal_seq(bundle: &Bundle) -> u64 {
+    // This bundle format does not record a journal position yet: no bundle has learned
+    // from the journal, so every journaled event is replayed.
+    let _ = bundle;
+    0
+}
+
+/// Applies journal records after `after_seq` to `state`: every erasure, and the events
+/// the bundle was not trained on. Returns the last seq read.
+fn replay_into(
+    journal: &Journal,
+    state: &ServingState,
+    after_seq: u64,
+) -> Result<u64, JournalError> {
+    let trained_upto = bundle_journal_seq(&state.bundle);
+    let accepts = state.live.accepts_events().is_ok();
+    let mut changes = Vec::new();
+    let mut skipped = 0u64;
+    let started = Instant::now();
+    let stats = journal.replay(after_seq, |seq, record| match record {
+        Record::Event(e) if seq > trained_upto && accepts => changes.push(Change::Event(e)),
+        Record::Event(_) => skipped += u64::from(seq > trained_upto),
+        Record::Erase { customer_id, .. } => changes.push(Change::Erase(customer_id)),
+    })?;
+    let n = changes.len();
+    // Only events can be refused, and those were filtered by `accepts` above.
+    let _ = state.apply(changes);
+    if skipped > 0 {
+        tracing::warn!(
+            skipped,
+            "the bundle has no event history: journaled events are kept for the next training but not served"
+        );
+    }
+    if n > 0 {
+        tracing::info!(
+            records = stats.records,
+            applied = n,
+            after_seq,
+            last_seq = stats.last_seq,
+            millis = started.elapsed().as_millis() as u64,
+            "journal replayed"
+        );
+    }
+    Ok(stats.last_seq)
 }
 
 /// Seconds since the epoch; a clock before 1970 reads as 0.

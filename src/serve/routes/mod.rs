@@ -3,6 +3,7 @@
 
 mod admin;
 mod customers;
+mod events;
 mod health;
 mod model;
 mod recommend;
@@ -39,6 +40,7 @@ pub const ROUTE_NAMES: &[&str] = &[
     "churn",
     "next_purchase",
     "churn_batch",
+    "events",
 ];
 
 /// Registers every route.
@@ -49,7 +51,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("model", "/v1/model").route(web::get().to(model::model)))
         .service(resource("admin_reload", "/admin/reload").route(web::post().to(admin::reload)))
         .service(
-            resource("customer", "/v1/customers/{id}").route(web::get().to(customers::profile)),
+            resource("customer", "/v1/customers/{id}")
+                .route(web::get().to(customers::profile))
+                .route(web::delete().to(events::erase)),
         )
         .service(
             resource("recommendations", "/v1/customers/{id}/recommendations")
@@ -67,7 +71,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("next_purchase", "/v1/customers/{id}/next-purchase")
                 .route(web::get().to(scores::next_purchase)),
         )
-        .service(resource("churn_batch", "/v1/churn").route(web::post().to(scores::churn_batch)));
+        .service(resource("churn_batch", "/v1/churn").route(web::post().to(scores::churn_batch)))
+        .service(resource("events", "/v1/events").route(web::post().to(events::post)));
 }
 
 /// A named resource whose wrong-method answer uses the error envelope.

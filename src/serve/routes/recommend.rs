@@ -6,6 +6,7 @@ use actix_web::web::{self, Bytes};
 use serde::{Deserialize, Serialize};
 
 use super::json_ok;
+use crate::live::Lookup;
 use crate::ranking::{RecommendRequest, Recommendation, Source};
 use crate::serve::auth::{Auth, Recommend};
 use crate::serve::error::ApiError;
@@ -158,9 +159,6 @@ pub async fn for_customer(
             reason: "must be at least 1".to_string(),
         });
     }
-    let customer = m.customer(&id);
-    let rec = &m.trained.recommender;
-    let cold_start = !customer.is_some_and(|c| rec.is_known(c));
     let req = RecommendRequest {
         k,
         exclude_purchased: q.exclude_purchased,
@@ -171,8 +169,27 @@ pub async fn for_customer(
         max_per_category: q.max_per_category,
     };
     let mut out = Vec::with_capacity(k);
-    rec.recommend(customer.filter(|_| !cold_start), &req, &mut out);
+    let cold_start = recommend_known(&s, &id, &req, &mut out);
     render(&s, Some(&id), cold_start, &out)
+}
+
+/// Recommends for customer `id` as the server knows them now: erased customers get the
+/// cold-start list with nothing personal. Returns whether the answer is cold-start.
+pub(crate) fn recommend_known(
+    s: &ServingState,
+    id: &str,
+    req: &RecommendRequest<'_>,
+    out: &mut Vec<Recommendation>,
+) -> bool {
+    let rec = &s.models.trained.recommender;
+    let customer = match s.lookup(id) {
+        Lookup::Erased => None,
+        Lookup::Live(c) => c.bundle_idx,
+        Lookup::Untouched => s.bundle_customer(id),
+    };
+    let known = customer.filter(|&c| rec.is_known(c));
+    rec.recommend(known, req, out);
+    known.is_none()
 }
 
 /// Basket/cart-aware recommendations.
@@ -187,7 +204,11 @@ pub async fn for_cart(
     let cart_ids: Vec<&str> = body.cart.iter().map(String::as_str).collect();
     let cart = item_ids(m, &cart_ids, "cart")?;
     let rec = &m.trained.recommender;
-    let customer = body.customer_id.as_deref().and_then(|c| m.customer(c));
+    let customer = body.customer_id.as_deref().and_then(|c| match s.lookup(c) {
+        Lookup::Erased => None,
+        Lookup::Live(l) => l.bundle_idx,
+        Lookup::Untouched => s.bundle_customer(c),
+    });
     let known = customer.is_some_and(|c| rec.is_known(c));
     let req = RecommendRequest {
         k,
