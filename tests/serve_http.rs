@@ -191,6 +191,13 @@ fn health_ready_and_model_description() {
             "customer_features",
             "propensity",
             "recommender",
+            "history.offsets",
+            "history.ts",
+            "history.item",
+            "history.kind",
+            "history.basket",
+            "history.quantity",
+            "history.price",
             "metadata"
         ]
     );
