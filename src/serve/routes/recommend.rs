@@ -169,6 +169,7 @@ pub async fn for_customer(
         cart: &[],
         available: Some(&m.trained.base.item_available),
         max_per_category: q.max_per_category,
+        live: None,
     };
     let mut out = Vec::with_capacity(k);
     rec.recommend(customer.filter(|_| !cold_start), &req, &mut out);
@@ -197,6 +198,7 @@ pub async fn for_cart(
         cart: &cart,
         available: Some(&m.trained.base.item_available),
         max_per_category: None,
+        live: None,
     };
     let mut out = Vec::with_capacity(k);
     rec.recommend(customer.filter(|_| known), &req, &mut out);
