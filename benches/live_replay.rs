@@ -29,7 +29,10 @@ fn load_seconds(bundle: &std::path::Path, journal: &std::path::Path) -> (f64, u6
         state.open_journal().expect("journal opens");
         let r = state.reload(None).expect("loads");
         times.push(t.elapsed().as_secs_f64());
-        live = (r.current.live.events_total(), r.current.live.live_customers());
+        live = (
+            r.current.live.events_total(),
+            r.current.live.live_customers(),
+        );
     }
     times.sort_by(f64::total_cmp);
     (times[1], live.0, live.1)

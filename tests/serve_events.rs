@@ -193,7 +193,10 @@ fn a_purchase_changes_churn_recency_and_buy_again_at_once() {
     view["event"] = json!("view");
     let mut cart = purchase(&id, &new_item, t - 60, 25.0);
     cart["event"] = json!("cart");
-    let r = post_events(addr, &json!([view, cart, purchase(&id, &new_item, t, 25.0)]));
+    let r = post_events(
+        addr,
+        &json!([view, cart, purchase(&id, &new_item, t, 25.0)]),
+    );
     assert_eq!(r.status, 200, "{}", r.json());
     assert_eq!(r.json()["accepted"], 3);
 

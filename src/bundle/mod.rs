@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! [header: magic b"PRPNSTY\0", format_version u32, flags u32]
-//! [section]*  each at a 64-byte-aligned offset: postcard structs or raw LE f32/u32 arrays
+//! [section]*  each at a 64-byte-aligned offset: postcard structs or raw LE f32/u32/i64 arrays
 //! [manifest]  postcard: the section table {name, kind, offset, len, shape, crc32}
 //! [footer]    manifest offset/len/crc, format_version, whole-file crc32, magic (fixed size)
 //! ```

@@ -239,6 +239,11 @@ impl Bundle {
         self.array(name, SectionKind::U32)
     }
 
+    /// The `i64` array section `name`, without copying.
+    pub fn array_i64(&self, name: &str) -> Result<&[i64], BundleError> {
+        self.array(name, SectionKind::I64)
+    }
+
     /// The row-major shape an array section was written with.
     pub fn shape(&self, name: &str) -> Result<&[u64], BundleError> {
         Ok(&self.section(name)?.shape)
@@ -284,7 +289,7 @@ fn check_section(s: &SectionEntry, data_end: u64, bytes: &[u8]) -> Result<(), Se
         // A struct's shape is its byte length.
         SectionKind::Struct if s.shape.len() == 1 => Some(s.shape[0]),
         SectionKind::Struct => None,
-        SectionKind::F32 | SectionKind::U32 => s
+        SectionKind::F32 | SectionKind::U32 | SectionKind::I64 => s
             .shape
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))

@@ -54,7 +54,7 @@ pub struct SummaryRange {
 pub struct SummarySection {
     /// Section name.
     pub name: String,
-    /// `struct`, `f32` or `u32`.
+    /// `struct`, `f32`, `u32` or `i64`.
     pub kind: &'static str,
     /// Offset in the file.
     pub offset: u64,

@@ -8,6 +8,7 @@ use crate::features::{BEHAVIOUR_FEATURES, OrderSummary, Scratch, behaviour_row};
 use crate::ingest::EventKind;
 use crate::propensity::PropensityModel;
 use crate::propensity::table::{CLV_FEATURES, clv_features, summary_days};
+use crate::ranking::{HistoryEvent, LiveHistory};
 use crate::scoring::customers::VALUE_HORIZON_DAYS;
 use crate::scoring::{CustomerScores, EventColumns, TrainedModels};
 
@@ -30,8 +31,10 @@ pub struct Recomputed {
     pub expected_purchases: f64,
     /// RFM (against the bundle's population) and value.
     pub scores: CustomerScores,
-    /// Purchases `(item, ts, basket)` of known items, in time order, for the recommender.
-    pub purchases: Vec<(u32, i64, u32)>,
+    /// Purchases of items the bundle knows, in time order.
+    pub purchases: Vec<HistoryEvent>,
+    /// Buy-again rows, last basket and last purchase for the recommender, at `as_of`.
+    pub recommender: LiveHistory,
 }
 
 /// Why a bundle cannot recompute customers.
@@ -145,8 +148,13 @@ pub fn recompute(
     let purchases = (0..end)
         .filter(|&e| history.kind[e] == EventKind::Purchase)
         .filter(|&e| (history.item[e].0 as usize) < n_items)
-        .map(|e| (history.item[e].0, history.ts[e], history.basket[e]))
-        .collect();
+        .map(|e| HistoryEvent {
+            item: history.item[e].0,
+            ts: history.ts[e],
+            basket: history.basket[e],
+        })
+        .collect::<Vec<_>>();
+    let recommender = models.recommender.live_history(&purchases, as_of);
     Recomputed {
         as_of,
         churn: model.churn(&row),
@@ -157,6 +165,7 @@ pub fn recompute(
         summary,
         scores,
         purchases,
+        recommender,
     }
 }
 

@@ -276,7 +276,7 @@ impl Overlay {
                 Some(Entry::Live(c)) => ((**c).clone(), c.n_events()),
                 // The journal's rule: an erasure excludes events before and after it.
                 Some(Entry::Erased) => return,
-                None => (LiveCustomer::empty(bundle_idx), 0),
+                None => (LiveCustomer::empty(models, bundle_idx), 0),
             };
             for (e, &item) in g.events.iter().zip(&items) {
                 next.insert(e, item);
@@ -329,7 +329,7 @@ impl Overlay {
 }
 
 impl LiveCustomer {
-    fn empty(bundle_idx: Option<u32>) -> LiveCustomer {
+    fn empty(models: &TrainedModels, bundle_idx: Option<u32>) -> LiveCustomer {
         LiveCustomer {
             bundle_idx,
             events: EventColumns::default(),
@@ -353,6 +353,7 @@ impl LiveCustomer {
                     value: f32::NAN,
                 },
                 purchases: Vec::new(),
+                recommender: models.recommender.live_history(&[], 0),
             },
         }
     }

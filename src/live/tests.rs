@@ -99,7 +99,7 @@ fn an_event_at_exactly_as_of_is_not_seen() {
     let (c, id) = known_customer(f);
     let t = m.base.cutoff + 10 * DAY;
     let item = &m.base.item_ids[0];
-    let mut live = LiveCustomer::empty(Some(c));
+    let mut live = LiveCustomer::empty(m, Some(c));
     live.insert(&purchase(&id, item, t - 1, 500.0), ItemIdx(0));
     live.insert(&purchase(&id, item, t, 9_999.0), ItemIdx(0));
     let history = merged_history(m, Some(c), &live.events);
@@ -112,7 +112,8 @@ fn an_event_at_exactly_as_of_is_not_seen() {
     );
     assert!((got.summary.spend - (m.base.spend[r] + 500.0)).abs() < 1e-6);
     assert_eq!(got.row[crate::features::col::RECENCY], 1.0 / DAY as f32);
-    assert!(got.purchases.iter().all(|p| p.1 < t));
+    assert!(got.purchases.iter().all(|p| p.ts < t));
+    assert_eq!(got.recommender.last_purchase_at(), Some(t - 1));
 }
 
 #[test]
@@ -148,7 +149,13 @@ fn a_purchase_moves_recency_churn_and_counts_at_once() {
     // score moves for this one customer is checked end to end on the demo model).
     assert_eq!(live.state.churn, m.propensity.churn(&live.state.row));
     assert!(!same(&live.state.row, &before));
-    assert!(live.state.purchases.iter().any(|p| p.0 == 1 && p.1 == t));
+    assert!(
+        live.state
+            .purchases
+            .iter()
+            .any(|p| p.item == 1 && p.ts == t)
+    );
+    assert!(live.state.recommender.items().contains(&1));
 }
 
 #[test]
@@ -202,7 +209,7 @@ fn a_new_customer_is_known_from_their_own_events_and_new_items_are_kept_apart() 
     assert!((c.state.summary.spend - 15.0).abs() < 1e-9);
     assert!(c.state.churn.is_finite());
     assert_eq!(
-        c.state.purchases.iter().map(|p| p.0).collect::<Vec<_>>(),
+        c.state.purchases.iter().map(|p| p.item).collect::<Vec<_>>(),
         vec![2],
         "items the bundle does not know are not offered to the recommender"
     );

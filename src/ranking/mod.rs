@@ -15,6 +15,8 @@ mod config;
 mod error;
 mod eval;
 mod features;
+mod forest;
+mod live;
 mod recommender;
 mod snapshot;
 #[cfg(test)]
@@ -24,8 +26,9 @@ pub use config::RecommendConfig;
 pub use error::RankingError;
 pub use eval::{RecommendReport, ReportRow, evaluate_recommend};
 pub use features::{FEATURE_NAMES, N_FEATURES, Scratch};
+pub use live::LiveHistory;
 pub use recommender::{RecommendRequest, Recommendation, Recommender, Source};
-pub use snapshot::Snapshot;
+pub use snapshot::{HistoryEvent, Snapshot};
 
 /// Index value meaning "none" in the snapshot's u32 arrays (category, ranks).
 pub const NONE: u32 = u32::MAX;

@@ -23,7 +23,8 @@ pub const CUSTOMER_BASE: &str = "customer_base";
 pub const CUSTOMER_FEATURES: &str = "customer_features";
 /// Section holding the churn / repurchase / next-purchase models.
 pub const PROPENSITY: &str = "propensity";
-/// Section holding the recommender (sources at the cutoff and the ranker).
+/// Section holding the recommender (sources at the cutoff and the ranker); its snapshot's
+/// large arrays are raw sections named `recommender.FIELD`.
 pub const RECOMMENDER: &str = "recommender";
 
 /// Why training failed.
@@ -171,6 +172,16 @@ impl TrainedModels {
         w.put_array_f32(CUSTOMER_FEATURES, &b.features, &[b.rows(), b.layout.len()])?;
         w.put_struct(PROPENSITY, &self.propensity)?;
         w.put_struct(RECOMMENDER, &self.recommender)?;
+        let arrays = self.recommender.snapshot.large_arrays();
+        for (name, v) in arrays.u32s {
+            w.put_array_u32(&recommender_section(name), v, &[v.len()])?;
+        }
+        for (name, v) in arrays.i64s {
+            w.put_array_i64(&recommender_section(name), v, &[v.len()])?;
+        }
+        for (name, v) in arrays.f32s {
+            w.put_array_f32(&recommender_section(name), v, &[v.len()])?;
+        }
         if let Some(h) = &self.history {
             h.put_sections(w)?;
         }
@@ -219,7 +230,7 @@ impl TrainedModels {
                     .to_string(),
             });
         }
-        let recommender: Recommender = bundle.get_struct(RECOMMENDER)?;
+        let recommender = recommender_from_bundle(bundle)?;
         let history =
             EventHistory::from_bundle(bundle, base.customer_ids.len(), base.item_ids.len())?;
         Ok(TrainedModels {
@@ -229,6 +240,34 @@ impl TrainedModels {
             history,
         })
     }
+}
+
+/// Name of the raw section holding the recommender snapshot's array `field`.
+fn recommender_section(field: &str) -> String {
+    format!("{RECOMMENDER}.{field}")
+}
+
+/// Decodes the recommender: its struct section, then each large array copied from its raw
+/// section (no per-element decoding), then a consistency check of the whole snapshot.
+fn recommender_from_bundle(bundle: &Bundle) -> Result<Recommender, BundleError> {
+    let mut rec: Recommender = bundle.get_struct(RECOMMENDER)?;
+    let arrays = rec.snapshot.large_arrays_mut();
+    for (name, v) in arrays.u32s {
+        *v = bundle.array_u32(&recommender_section(name))?.to_vec();
+    }
+    for (name, v) in arrays.i64s {
+        *v = bundle.array_i64(&recommender_section(name))?.to_vec();
+    }
+    for (name, v) in arrays.f32s {
+        *v = bundle.array_f32(&recommender_section(name))?.to_vec();
+    }
+    rec.snapshot
+        .validate()
+        .and_then(|()| rec.ranker.validate())
+        .map_err(|what| BundleError::Inconsistent {
+            what: format!("recommender: {what}"),
+        })?;
+    Ok(rec)
 }
 
 /// Appends the BG/NBD features the propensity model was trained with to every stored row,

@@ -6,7 +6,10 @@ use actix_web::web::{self, Bytes};
 use serde::{Deserialize, Serialize};
 
 use super::json_ok;
-use crate::live::Lookup;
+use std::sync::Arc;
+
+use super::events::LiveInfo;
+use crate::live::{LiveCustomer, Lookup};
 use crate::ranking::{RecommendRequest, Recommendation, Source};
 use crate::serve::auth::{Auth, Recommend};
 use crate::serve::error::ApiError;
@@ -31,6 +34,8 @@ struct Answer<'a> {
     customer_id: Option<&'a str>,
     cold_start: bool,
     items: Vec<Item<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<LiveInfo>,
 }
 
 /// Query of the customer recommendation endpoint.
@@ -99,6 +104,7 @@ fn render(
     s: &ServingState,
     customer_id: Option<&str>,
     cold_start: bool,
+    live: Option<&LiveCustomer>,
     recs: &[Recommendation],
 ) -> Result<HttpResponse, ApiError> {
     let base = &s.models.trained.base;
@@ -118,6 +124,7 @@ fn render(
         customer_id,
         cold_start,
         items,
+        live: live.map(|c| LiveInfo::of(s, c)),
     })
     .map_err(|_| ApiError::Internal {
         reason: "serialising recommendations",
@@ -167,29 +174,45 @@ pub async fn for_customer(
         cart: &[],
         available: Some(&m.trained.base.item_available),
         max_per_category: q.max_per_category,
+        live: None,
     };
     let mut out = Vec::with_capacity(k);
-    let cold_start = recommend_known(&s, &id, &req, &mut out);
-    render(&s, Some(&id), cold_start, &out)
+    let (cold_start, live) = recommend_known(&s, &id, &req, &mut out);
+    render(&s, Some(&id), cold_start, live.as_deref(), &out)
 }
 
 /// Recommends for customer `id` as the server knows them now: erased customers get the
-/// cold-start list with nothing personal. Returns whether the answer is cold-start.
+/// cold-start list with nothing personal. Returns whether the answer is cold-start and the
+/// customer's live state, if any.
 pub(crate) fn recommend_known(
     s: &ServingState,
     id: &str,
     req: &RecommendRequest<'_>,
     out: &mut Vec<Recommendation>,
-) -> bool {
+) -> (bool, Option<Arc<LiveCustomer>>) {
     let rec = &s.models.trained.recommender;
-    let customer = match s.lookup(id) {
-        Lookup::Erased => None,
-        Lookup::Live(c) => c.bundle_idx,
-        Lookup::Untouched => s.bundle_customer(id),
-    };
-    let known = customer.filter(|&c| rec.is_known(c));
-    rec.recommend(known, req, out);
-    known.is_none()
+    match s.lookup(id) {
+        Lookup::Erased => {
+            rec.recommend(None, req, out);
+            (true, None)
+        }
+        Lookup::Live(c) => {
+            // The live history replaces the bundle's; the bundle index only lends the
+            // customer's ALS state when the snapshot has it.
+            let live = &c.state.recommender;
+            let req = RecommendRequest {
+                live: Some(live),
+                ..*req
+            };
+            rec.recommend(c.bundle_idx, &req, out);
+            (live.is_empty(), Some(c.clone()))
+        }
+        Lookup::Untouched => {
+            let known = s.bundle_customer(id).filter(|&c| rec.is_known(c));
+            rec.recommend(known, req, out);
+            (known.is_none(), None)
+        }
+    }
 }
 
 /// Basket/cart-aware recommendations.
@@ -203,13 +226,6 @@ pub async fn for_cart(
     let k = check_k(body.k)?;
     let cart_ids: Vec<&str> = body.cart.iter().map(String::as_str).collect();
     let cart = item_ids(m, &cart_ids, "cart")?;
-    let rec = &m.trained.recommender;
-    let customer = body.customer_id.as_deref().and_then(|c| match s.lookup(c) {
-        Lookup::Erased => None,
-        Lookup::Live(l) => l.bundle_idx,
-        Lookup::Untouched => s.bundle_customer(c),
-    });
-    let known = customer.is_some_and(|c| rec.is_known(c));
     let req = RecommendRequest {
         k,
         exclude_purchased: body.exclude_purchased,
@@ -218,13 +234,21 @@ pub async fn for_cart(
         cart: &cart,
         available: Some(&m.trained.base.item_available),
         max_per_category: None,
+        live: None,
     };
     let mut out = Vec::with_capacity(k);
-    rec.recommend(customer.filter(|_| known), &req, &mut out);
+    let (cold, live) = match body.customer_id.as_deref() {
+        Some(id) => recommend_known(&s, id, &req, &mut out),
+        None => {
+            m.trained.recommender.recommend(None, &req, &mut out);
+            (true, None)
+        }
+    };
     render(
         &s,
         body.customer_id.as_deref(),
-        !known && cart.is_empty(),
+        cold && cart.is_empty(),
+        live.as_deref(),
         &out,
     )
 }
@@ -243,5 +267,5 @@ pub async fn similar(
         .item(&id)
         .ok_or_else(|| ApiError::UnknownItem { id: id.to_string() })?;
     let recs = s.models.trained.recommender.similar(item, k);
-    render(&s, None, false, &recs)
+    render(&s, None, false, None, &recs)
 }

@@ -217,7 +217,7 @@ pub async fn next_purchase(
         k: 10,
         ..RecommendRequest::default()
     };
-    super::recommend::recommend_known(&s, &id, &req, &mut recs);
+    let _ = super::recommend::recommend_known(&s, &id, &req, &mut recs);
     let base = &m.trained.base;
     let answer = NextPurchase {
         customer_id: &id,
