@@ -305,8 +305,17 @@ fn new_customers_become_known_and_malformed_events_are_refused_one_by_one() {
     assert!(c["churn_probability"].as_f64().is_some(), "{c}");
     assert!(!c["factors"].as_array().expect("factors").is_empty());
     assert_eq!(get(addr, "/v1/customers/newbie/next-purchase").status, 200);
+    // Their own purchase of a known item makes them a (small) history: buy-again works.
     let recs = get(addr, "/v1/customers/newbie/recommendations").json();
-    assert_eq!(recs["cold_start"], true, "{recs}");
+    assert_eq!(recs["cold_start"], false, "{recs}");
+    assert!(
+        recs["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["item_id"] == item.as_str() && i["source"] == "buy_again"),
+        "{recs}"
+    );
     let batch = request(
         addr,
         "POST",
