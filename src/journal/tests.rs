@@ -12,8 +12,8 @@ fn event(k: u64) -> Record {
         kind: EventKind::ALL[(k % 4) as usize],
         quantity: 1.0 + (k % 3) as f32,
         price: 0.5 * k as f32,
-        order_id: (k % 5 == 0).then(|| format!("o{k}")),
-        category: (k % 2 == 0).then(|| "fruit".to_string()),
+        order_id: k.is_multiple_of(5).then(|| format!("o{k}")),
+        category: k.is_multiple_of(2).then(|| "fruit".to_string()),
     })
 }
 
