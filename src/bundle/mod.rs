@@ -32,5 +32,20 @@ pub use write::BundleWriter;
 /// Name of the section every bundle carries its [`Metadata`] in.
 pub const METADATA_SECTION: &str = "metadata";
 
+/// Name of the optional section holding the event-journal position a bundle includes.
+///
+/// A section of its own rather than a [`Metadata`] field: postcard is not self-describing,
+/// so a new field would make every older bundle undecodable, while a missing section
+/// simply means "trained without a journal".
+pub const JOURNAL_SECTION: &str = "journal";
+
+/// The journal position a bundle was trained up to (the [`JOURNAL_SECTION`] section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JournalMark {
+    /// Highest journal seq whose record the training read; the server replays only later
+    /// records and may compact up to it.
+    pub seq: u64,
+}
+
 #[cfg(test)]
 mod tests;

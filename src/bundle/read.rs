@@ -208,6 +208,15 @@ impl Bundle {
         self.sections.iter().map(|s| s.name.as_str())
     }
 
+    /// The journal seq this bundle was trained up to; `None` when trained without a journal.
+    pub fn journal_seq(&self) -> Result<Option<u64>, BundleError> {
+        if !self.by_name.contains_key(super::JOURNAL_SECTION) {
+            return Ok(None);
+        }
+        let mark: super::JournalMark = self.get_struct(super::JOURNAL_SECTION)?;
+        Ok(Some(mark.seq))
+    }
+
     /// The section table entry called `name`.
     pub fn section(&self, name: &str) -> Result<&SectionEntry, BundleError> {
         self.by_name

@@ -46,6 +46,11 @@ impl<'a> BundleWriter<'a> {
         self
     }
 
+    /// Records the journal seq the models were trained up to ([`super::JOURNAL_SECTION`]).
+    pub fn journal_seq(&mut self, seq: u64) -> Result<&mut Self, BundleError> {
+        self.put_struct(super::JOURNAL_SECTION, &super::JournalMark { seq })
+    }
+
     /// Adds a postcard-encoded structure under `name`.
     pub fn put_struct<T: Serialize + ?Sized>(
         &mut self,

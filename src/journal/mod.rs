@@ -38,10 +38,14 @@
 
 #![warn(missing_docs)]
 
+mod compact;
 mod format;
+mod training;
 
 #[cfg(test)]
 mod tests;
+
+pub use training::{TrainingRead, read_for_training, read_journal};
 
 use crate::ingest::RawEvent;
 use format::{FRAME_HEADER_BYTES, HEADER_BYTES, SegmentKind};

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::ingest::EventKind;
+use std::collections::HashSet;
 
 fn event(k: u64) -> Record {
     Record::Event(RawEvent {
@@ -11,8 +12,8 @@ fn event(k: u64) -> Record {
         kind: EventKind::ALL[(k % 4) as usize],
         quantity: 1.0 + (k % 3) as f32,
         price: 0.5 * k as f32,
-        order_id: (k % 5 == 0).then(|| format!("o{k}")),
-        category: (k % 2 == 0).then(|| "fruit".to_string()),
+        order_id: k.is_multiple_of(5).then(|| format!("o{k}")),
+        category: k.is_multiple_of(2).then(|| "fruit".to_string()),
     })
 }
 
@@ -352,5 +353,200 @@ fn concurrent_appends_lose_nothing_and_get_unique_seqs() {
             assert_eq!(*seq, a.first_seq + k);
             assert_eq!(*r, event(base + k));
         }
+    }
+}
+
+/// A journal of 2-record batches over small segments with erasures of c3 (seq 13) and c5
+/// (seq 41) among the events.
+fn with_erasures(dir: &Path) -> Vec<(u64, Record)> {
+    let j = Journal::open_with(dir, small(400)).unwrap();
+    let mut out = Vec::new();
+    for k in 0..30u64 {
+        let batch = match k {
+            6 => vec![event(2 * k), erase("c3", 1)],
+            20 => vec![event(2 * k), erase("c5", 2)],
+            _ => vec![event(2 * k), event(2 * k + 1)],
+        };
+        let a = j.append(&batch).unwrap();
+        out.extend((a.first_seq..).zip(batch));
+    }
+    out
+}
+
+fn first_seq_of(path: &Path) -> u64 {
+    path.file_stem().unwrap().to_str().unwrap().parse().unwrap()
+}
+
+/// What a replay must give after compacting up to a segment boundary `covers`.
+fn compacted(records: &[(u64, Record)], covers: u64) -> Vec<(u64, Record)> {
+    records
+        .iter()
+        .filter(|(seq, r)| *seq > covers || matches!(r, Record::Erase { .. }))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn compaction_keeps_erasures_and_later_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = with_erasures(dir.path());
+    let files = segment_files(dir.path());
+    assert!(files.len() >= 6, "{files:?}");
+    let j = Journal::open_with(dir.path(), small(400)).unwrap();
+    // Up to a seq inside the fourth segment: the first three go.
+    let upto = first_seq_of(&files[3]) + 1;
+    let covers = first_seq_of(&files[3]) - 1;
+    let stats = j.compact(upto).unwrap();
+    assert_eq!(stats.segments_removed, 3);
+    assert_eq!(stats.erasures_kept, 1, "c3 at seq 14 only: {:?}", stats);
+    assert!(stats.bytes_removed > 0);
+    assert_eq!(all(&j, 0), compacted(&records, covers));
+    assert_eq!(j.last_seq(), records.len() as u64);
+    let after = segment_files(dir.path());
+    assert_eq!(after.len(), files.len() - 2);
+    assert_eq!(
+        after[0], files[0],
+        "erasures take the oldest segment's name"
+    );
+
+    // Compacting further merges the old erasures segment with the new ones.
+    let covers2 = first_seq_of(&files[files.len() - 1]) - 1;
+    let stats = j.compact(u64::MAX).unwrap();
+    assert_eq!(stats.erasures_kept, 2);
+    assert_eq!(all(&j, 0), compacted(&records, covers2));
+    assert_eq!(
+        segment_files(dir.path()).len(),
+        2,
+        "erasures + active segment"
+    );
+    // Nothing more to drop: the active segment stays.
+    assert_eq!(j.compact(u64::MAX).unwrap(), CompactStats::default());
+
+    let a = j.append(&[event(500)]).unwrap();
+    assert_eq!(a.first_seq, records.len() as u64 + 1);
+    drop(j);
+    let j = Journal::open_with(dir.path(), small(400)).unwrap();
+    let mut want = compacted(&records, covers2);
+    want.push((a.first_seq, event(500)));
+    assert_eq!(all(&j, 0), want);
+    // A replay after the bundle's seq skips the erasures segment.
+    assert_eq!(
+        all(&j, records.len() as u64),
+        vec![(a.first_seq, event(500))]
+    );
+    let (events, erased, last) = read_for_training(dir.path()).unwrap();
+    assert_eq!(last, a.last_seq);
+    assert_eq!(erased, HashSet::from(["c3".to_string(), "c5".to_string()]));
+    let kept = want
+        .iter()
+        .filter(|(_, r)| matches!(r, Record::Event(e) if !erased.contains(&e.customer_id)))
+        .count();
+    assert_eq!(events.len(), kept);
+}
+
+#[test]
+fn compaction_without_erasures_only_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open_with(dir.path(), small(300)).unwrap();
+    for k in 0..20 {
+        j.append(&[event(k)]).unwrap();
+    }
+    let files = segment_files(dir.path());
+    let covers = first_seq_of(&files[2]) - 1;
+    let stats = j.compact(covers).unwrap();
+    assert_eq!((stats.segments_removed, stats.erasures_kept), (2, 0));
+    assert_eq!(segment_files(dir.path()), files[2..].to_vec());
+    let got = all(&j, 0);
+    assert_eq!(got.first().unwrap().0, covers + 1);
+    assert_eq!(got.len() as u64, 20 - covers);
+}
+
+#[test]
+fn open_finishes_a_compaction_interrupted_before_its_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = with_erasures(dir.path());
+    let files = segment_files(dir.path());
+    // Keep a copy of the segments the compaction will delete.
+    let saved: Vec<(PathBuf, Vec<u8>)> = files[1..4]
+        .iter()
+        .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+        .collect();
+    let covers = first_seq_of(&files[4]) - 1;
+    {
+        let j = Journal::open_with(dir.path(), small(400)).unwrap();
+        j.compact(covers).unwrap();
+    }
+    // As if the process died after the rename: the replaced segments are still there.
+    for (p, bytes) in &saved {
+        std::fs::write(p, bytes).unwrap();
+    }
+    std::fs::write(dir.path().join("00000000000000000001.seg.tmp"), b"junk").unwrap();
+    // The trainer ignores them without touching anything.
+    let r = read_journal(dir.path()).unwrap();
+    assert_eq!(r.last_seq, records.len() as u64);
+    assert_eq!(r.erased.len(), 2);
+    assert_eq!(segment_files(dir.path()).len(), files.len());
+    let j = Journal::open_with(dir.path(), small(400)).unwrap();
+    assert_eq!(all(&j, 0), compacted(&records, covers));
+    assert_eq!(segment_files(dir.path()).len(), files.len() - 3);
+    assert!(!dir.path().join("00000000000000000001.seg.tmp").exists());
+}
+
+#[test]
+fn training_read_drops_erased_customers_and_ignores_a_write_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = with_erasures(dir.path());
+    let j = Journal::open_with(dir.path(), small(400)).unwrap();
+    // c3 comes back after being erased: still dropped.
+    j.append(&[event(3 * 17 + 3)]).unwrap();
+    let last = segment_files(dir.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&last).unwrap();
+    let len = bytes.len();
+    bytes.extend_from_slice(&[7, 0, 0, 0, 1, 2]);
+    std::fs::write(&last, &bytes).unwrap();
+
+    let r = read_journal(dir.path()).unwrap();
+    assert_eq!(r.incomplete_tail_bytes, 6);
+    assert_eq!(
+        std::fs::metadata(&last).unwrap().len(),
+        len as u64 + 6,
+        "read-only"
+    );
+    assert_eq!(r.last_seq, records.len() as u64 + 1);
+    assert_eq!(
+        r.erased,
+        HashSet::from(["c3".to_string(), "c5".to_string()])
+    );
+    let want: Vec<RawEvent> = records
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Record::Event(e) if e.customer_id != "c3" && e.customer_id != "c5" => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(r.events, want);
+    let all_c3_c5 = records
+        .iter()
+        .filter(|(_, r)| matches!(r, Record::Event(e) if e.customer_id == "c3" || e.customer_id == "c5"))
+        .count() as u64;
+    assert_eq!(r.erased_events, all_c3_c5 + 1);
+}
+
+#[test]
+fn a_journaled_event_breaking_the_contract_names_segment_and_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(dir.path()).unwrap();
+    j.append(&[event(1), event(2)]).unwrap();
+    let mut bad = RawEvent::purchase("c1", "", 5);
+    bad.price = 1.0;
+    j.append(&[event(3), Record::Event(bad)]).unwrap();
+    match read_for_training(dir.path()) {
+        Err(JournalError::BadEvent {
+            path, seq, field, ..
+        }) => {
+            assert_eq!(path, segment_files(dir.path())[0]);
+            assert_eq!((seq, field), (4, "item_id"));
+        }
+        other => panic!("expected BadEvent, got {other:?}"),
     }
 }
