@@ -467,6 +467,76 @@ fn an_erased_customer_is_gone_everywhere_and_stays_gone_after_restart() {
     srv.stop().expect("stops");
 }
 
+fn train_cli(args: &[&std::ffi::OsStr]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_propensity-train"))
+        .args(args)
+        .output()
+        .expect("trainer runs");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_erased_customer_stays_gone_after_retraining_with_the_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let events = d.join("events.csv");
+    let bundle = d.join("model.bundle");
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    train_cli(&[
+        os("synth"),
+        os("--customers"),
+        os("200"),
+        os("--items"),
+        os("60"),
+        os("--seed"),
+        os("3"),
+        os("--out"),
+        events.as_os_str(),
+    ]);
+    train_cli(&[os("train"), os("--events"), events.as_os_str(), os("--out"), bundle.as_os_str()]);
+    let text = std::fs::read_to_string(&events).expect("events");
+    let id = text
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .expect("a customer")
+        .to_string();
+    let srv = server(d);
+    let addr = srv.addr();
+    assert_eq!(get(addr, &format!("/v1/customers/{id}")).status, 200);
+    let r = request(addr, "DELETE", &format!("/v1/customers/{id}"), &[], None);
+    assert_eq!(r.status, 200);
+    assert_erased(addr, &id);
+    srv.stop().expect("stops");
+
+    let journal = d.join("journal");
+    train_cli(&[
+        os("train"),
+        os("--events"),
+        events.as_os_str(),
+        os("--journal"),
+        journal.as_os_str(),
+        os("--out"),
+        bundle.as_os_str(),
+    ]);
+    let srv = server(d);
+    assert_erased(srv.addr(), &id);
+    srv.stop().expect("stops");
+    // The new bundle alone (a replica with an empty journal) does not know them either.
+    let srv = start(ServeConfig {
+        journal: Some(d.join("empty-journal")),
+        ..config(d)
+    })
+    .expect("starts");
+    assert_erased(srv.addr(), &id);
+    srv.stop().expect("stops");
+}
+
 /// The log line without terminal colour codes (`ESC [ … letter`).
 fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -107,6 +107,8 @@ pub struct ServingState {
     pub loaded_at: i64,
     /// What was learned since the bundle: live customers and erasures.
     pub live: Overlay,
+    /// The journal seq the bundle was trained up to (`None`: trained without the journal).
+    pub journal_seq: Option<u64>,
     version_header: HeaderValue,
     model_json: Bytes,
     health_json: Bytes,
@@ -152,9 +154,11 @@ impl ServingState {
         }))
         .map_err(LoadError::Render)?;
         let live = Overlay::new(&models.trained);
+        let journal_seq = bundle.journal_seq()?;
         Ok(ServingState {
             bundle,
             live,
+            journal_seq,
             models,
             generation,
             loaded_at,
@@ -287,6 +291,23 @@ impl AppState {
         Ok(())
     }
 
+    /// Drops journal segments the served bundle has learned from (erasures are kept by the
+    /// journal itself). A failure only costs disk space, so it is logged, not raised.
+    fn compact_journal(&self, state: &ServingState) {
+        let (Some(j), Some(upto)) = (&self.journal, state.journal_seq) else {
+            return;
+        };
+        match j.compact(upto) {
+            Ok(stats) => tracing::info!(
+                upto,
+                segments_removed = stats.segments_removed,
+                bytes_removed = stats.bytes_removed,
+                "journal compacted"
+            ),
+            Err(e) => tracing::warn!(upto, error = %e, "journal compaction failed"),
+        }
+    }
+
     /// The event journal, if opened.
     pub fn journal(&self) -> Option<&Journal> {
         self.journal.as_ref()
@@ -355,14 +376,16 @@ impl AppState {
                 let state = Arc::new(state);
                 // Replay everything journaled so far without blocking ingestion, then the
                 // tail written meanwhile with ingestion paused, and swap.
-                let _gate;
+                let mut gate = None;
                 if let Some(j) = &self.journal {
                     let done = replay_into(j, &state, 0).map_err(ReloadError::Journal)?;
-                    _gate = self.gate.write().unwrap_or_else(|p| p.into_inner());
+                    gate = Some(self.gate.write().unwrap_or_else(|p| p.into_inner()));
                     replay_into(j, &state, done).map_err(ReloadError::Journal)?;
                 }
                 self.generations.store(generation, Ordering::Relaxed);
                 let previous = self.current.swap(Some(state.clone()));
+                drop(gate);
+                self.compact_journal(&state);
                 self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
                     path = %path.display(),
@@ -403,15 +426,6 @@ pub enum JournalOrApply {
     Apply(ApplyError),
 }
 
-/// The seq a bundle's training read the journal up to (its events are in the bundle).
-/// Bundles trained without the journal saw none of it, whatever the events' times.
-pub fn bundle_journal_seq(bundle: &Bundle) -> u64 {
-    // This bundle format does not record a journal position yet: no bundle has learned
-    // from the journal, so every journaled event is replayed.
-    let _ = bundle;
-    0
-}
-
 /// Applies journal records after `after_seq` to `state`: every erasure, and the events
 /// the bundle was not trained on. Returns the last seq read.
 fn replay_into(
@@ -419,7 +433,9 @@ fn replay_into(
     state: &ServingState,
     after_seq: u64,
 ) -> Result<u64, JournalError> {
-    let trained_upto = bundle_journal_seq(&state.bundle);
+    // Events up to the bundle's mark are in it; a bundle trained without the journal saw
+    // none of it, whatever the events' times (events before its cutoff still count).
+    let trained_upto = state.journal_seq.unwrap_or(0);
     let accepts = state.live.accepts_events().is_ok();
     let mut changes = Vec::new();
     let mut skipped = 0u64;
