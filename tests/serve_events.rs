@@ -498,7 +498,13 @@ fn an_erased_customer_stays_gone_after_retraining_with_the_journal() {
         os("--out"),
         events.as_os_str(),
     ]);
-    train_cli(&[os("train"), os("--events"), events.as_os_str(), os("--out"), bundle.as_os_str()]);
+    train_cli(&[
+        os("train"),
+        os("--events"),
+        events.as_os_str(),
+        os("--out"),
+        bundle.as_os_str(),
+    ]);
     let text = std::fs::read_to_string(&events).expect("events");
     let id = text
         .lines()

@@ -242,12 +242,12 @@ mod tests {
         // Rows on and around the training values, thresholds themselves, NaN and ±inf.
         let mut rows: Vec<f32> = Vec::new();
         for r in 0..203 {
-            for f in 0..nf {
+            for (f, column) in columns.iter().enumerate() {
                 let v = match (r + f) % 9 {
                     0 => f32::NAN,
                     1 => f32::INFINITY,
                     2 => f32::NEG_INFINITY,
-                    _ => columns[f][r * 7] as f32 + [0.0, 1e-6, -1e-6][r % 3],
+                    _ => column[r * 7] as f32 + [0.0, 1e-6, -1e-6][r % 3],
                 };
                 rows.push(v);
             }

@@ -250,7 +250,7 @@ impl Recommender {
         req: &RecommendRequest<'_>,
         out: &mut Vec<Recommendation>,
     ) {
-        if self.from_cache(customer, req, out) {
+        if self.answer_from_cache(customer, req, out) {
             return;
         }
         with_scratch(|s| self.rank(customer, req, s, out));
@@ -283,7 +283,7 @@ impl Recommender {
         s: &mut Scratch,
         out: &mut Vec<Recommendation>,
     ) {
-        if !self.from_cache(customer, req, out) {
+        if !self.answer_from_cache(customer, req, out) {
             self.rank(customer, req, s, out);
         }
     }
@@ -308,7 +308,7 @@ impl Recommender {
     /// row holds `k` allowed items (or is the customer's whole ranked list); `out` then
     /// equals what [`Recommender::rank`] gives, because filters only remove items from the
     /// same ranked list and the row is its unfiltered prefix.
-    fn from_cache(
+    fn answer_from_cache(
         &self,
         customer: Option<u32>,
         req: &RecommendRequest<'_>,

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod item_json;
 pub mod metrics;
 pub mod routes;
 pub mod state;

@@ -40,13 +40,21 @@ pub struct ServingModels {
     pub item_index: HashMap<String, u32>,
     /// Category name → dense index.
     pub category_index: HashMap<String, u32>,
+    /// Pre-rendered JSON fragments of every item (recommendation answers).
+    pub item_json: super::item_json::ItemJson,
 }
 
 impl ServingModels {
     /// Decodes every model's serving structures from `bundle`.
     pub fn from_bundle(bundle: &Bundle) -> Result<ServingModels, BundleError> {
         let trained = TrainedModels::from_bundle(bundle)?;
+        let item_json = super::item_json::ItemJson::new(&trained.base).map_err(|e| {
+            BundleError::Inconsistent {
+                what: format!("item ids cannot be rendered as JSON: {e}"),
+            }
+        })?;
         Ok(ServingModels {
+            item_json,
             customer_index: trained.base.customer_index(),
             item_index: trained.base.item_index(),
             category_index: trained

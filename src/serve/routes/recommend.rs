@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, Bytes};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::json_ok;
 use std::sync::Arc;
@@ -17,26 +17,6 @@ use crate::serve::state::{AppState, ServingModels, ServingState};
 
 /// Largest `k` any recommendation call accepts.
 pub const MAX_K: usize = 100;
-
-#[derive(Serialize)]
-struct Item<'a> {
-    item_id: &'a str,
-    score: f32,
-    source: Source,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    category: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Answer<'a> {
-    model_version: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    customer_id: Option<&'a str>,
-    cold_start: bool,
-    items: Vec<Item<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    live: Option<LiveInfo>,
-}
 
 /// Query of the customer recommendation endpoint.
 #[derive(Debug, Deserialize)]
@@ -100,6 +80,8 @@ fn item_ids(m: &ServingModels, ids: &[&str], name: &'static str) -> Result<Vec<u
         .collect()
 }
 
+/// The answer `{"model_version","customer_id"?,"cold_start","items":[{"item_id","score",
+/// "source","category"?}]}`, assembled from the items' pre-rendered fragments.
 fn render(
     s: &ServingState,
     customer_id: Option<&str>,
@@ -107,29 +89,56 @@ fn render(
     live: Option<&LiveCustomer>,
     recs: &[Recommendation],
 ) -> Result<HttpResponse, ApiError> {
-    let base = &s.models.trained.base;
-    let items = recs
-        .iter()
-        .filter_map(|r| {
-            Some(Item {
-                item_id: base.item_ids.get(r.item as usize)?,
-                score: r.score,
-                source: r.source,
-                category: base.category_of(r.item),
-            })
-        })
-        .collect();
-    let body = serde_json::to_vec(&Answer {
-        model_version: s.model_version(),
-        customer_id,
-        cold_start,
-        items,
-        live: live.map(|c| LiveInfo::of(s, c)),
-    })
-    .map_err(|_| ApiError::Internal {
-        reason: "serialising recommendations",
-    })?;
+    let fragments = &s.models.item_json;
+    let mut body = Vec::with_capacity(128 + recs.len() * 112);
+    body.extend_from_slice(b"{\"model_version\":");
+    write_json(&mut body, s.model_version())?;
+    if let Some(id) = customer_id {
+        body.extend_from_slice(b",\"customer_id\":");
+        write_json(&mut body, id)?;
+    }
+    let start: &[u8] = if cold_start {
+        b",\"cold_start\":true,\"items\":["
+    } else {
+        b",\"cold_start\":false,\"items\":["
+    };
+    body.extend_from_slice(start);
+    let mut first = true;
+    for r in recs {
+        let Some((head, tail)) = fragments.get(r.item) else {
+            continue;
+        };
+        if !first {
+            body.push(b',');
+        }
+        first = false;
+        body.extend_from_slice(head);
+        write_json(&mut body, &r.score)?;
+        let source: &[u8] = match r.source {
+            Source::BuyAgain => b",\"source\":\"buy_again\"",
+            Source::Collaborative => b",\"source\":\"collaborative\"",
+            Source::Popular => b",\"source\":\"popular\"",
+        };
+        body.extend_from_slice(source);
+        body.extend_from_slice(tail);
+    }
+    body.push(b']');
+    if let Some(c) = live {
+        body.extend_from_slice(b",\"live\":");
+        serde_json::to_writer(&mut body, &LiveInfo::of(s, c)).map_err(|_| ApiError::Internal {
+            reason: "serialising recommendations",
+        })?;
+    }
+    body.push(b'}');
     Ok(json_ok(Some(s), Bytes::from(body)))
+}
+
+/// Appends `v` with serde_json's own escaping and number format (NaN scores become null,
+/// exactly as a derived `Serialize` would write them).
+fn write_json<T: serde::Serialize + ?Sized>(body: &mut Vec<u8>, v: &T) -> Result<(), ApiError> {
+    serde_json::to_writer(body, v).map_err(|_| ApiError::Internal {
+        reason: "serialising recommendations",
+    })
 }
 
 /// Ranked items for one customer; an unknown customer gets the cold-start (popular) list.
