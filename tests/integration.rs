@@ -2,3 +2,4 @@
 
 mod gbdt;
 mod report;
+mod journal;

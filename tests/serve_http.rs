@@ -175,7 +175,10 @@ fn health_ready_and_model_description() {
     let v = r.json();
     assert_eq!(v["model_version"], "model-a");
     assert_eq!(v["generation"], 1);
-    assert_eq!(v["bundle"]["format_version"], 1);
+    assert_eq!(
+        v["bundle"]["format_version"],
+        propensity::bundle::FORMAT_VERSION
+    );
     assert_eq!(v["bundle"]["metrics"]["churn.auc"], 0.8);
     assert_eq!(v["bundle"]["created_at"], "2023-11-14T22:13:20Z");
     let sections: Vec<&str> = v["bundle"]["sections"]
@@ -184,16 +187,35 @@ fn health_ready_and_model_description() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
+    // Model sections first (the recommender's raw arrays after its struct), then the
+    // event history, then the metadata.
     assert_eq!(
-        sections,
+        sections[..4],
         [
             "customer_base",
             "customer_features",
             "propensity",
-            "recommender",
-            "metadata"
+            "recommender"
         ]
     );
+    let history: Vec<&str> = sections
+        .iter()
+        .copied()
+        .filter(|s| s.starts_with("history."))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "history.offsets",
+            "history.ts",
+            "history.item",
+            "history.kind",
+            "history.basket",
+            "history.quantity",
+            "history.price"
+        ]
+    );
+    assert_eq!(sections.last(), Some(&"metadata"));
     server.stop().expect("stops cleanly");
 }
 
@@ -434,10 +456,10 @@ fn corrupted_reload_is_refused_and_old_model_keeps_serving() {
         metrics.contains("propensity_reload_failures_total 1\n"),
         "{metrics}"
     );
-    assert!(
-        metrics
-            .contains("propensity_model_info{model_version=\"model-a\",format_version=\"1\"} 1\n")
-    );
+    assert!(metrics.contains(&format!(
+        "propensity_model_info{{model_version=\"model-a\",format_version=\"{}\"}} 1\n",
+        propensity::bundle::FORMAT_VERSION
+    )));
 }
 
 #[test]

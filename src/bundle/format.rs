@@ -9,7 +9,9 @@ pub const MAGIC: [u8; 8] = *b"PRPNSTY\0";
 
 /// Format version this build writes. postcard is not self-describing: any change to a
 /// manifest or metadata struct, even an added field, must bump it.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: `i64` array sections; the recommender's large arrays moved out of its struct section.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Oldest format version this build still reads.
 pub const OLDEST_SUPPORTED_FORMAT_VERSION: u32 = 1;

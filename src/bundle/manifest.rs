@@ -16,6 +16,8 @@ pub enum SectionKind {
     F32,
     /// Raw little-endian `u32` values.
     U32,
+    /// Raw little-endian `i64` values (timestamps).
+    I64,
 }
 
 impl SectionKind {
@@ -24,6 +26,7 @@ impl SectionKind {
         match self {
             SectionKind::Struct => 1,
             SectionKind::F32 | SectionKind::U32 => 4,
+            SectionKind::I64 => 8,
         }
     }
 
@@ -33,6 +36,7 @@ impl SectionKind {
             SectionKind::Struct => "struct",
             SectionKind::F32 => "f32",
             SectionKind::U32 => "u32",
+            SectionKind::I64 => "i64",
         }
     }
 }

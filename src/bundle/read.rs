@@ -208,6 +208,15 @@ impl Bundle {
         self.sections.iter().map(|s| s.name.as_str())
     }
 
+    /// The journal seq this bundle was trained up to; `None` when trained without a journal.
+    pub fn journal_seq(&self) -> Result<Option<u64>, BundleError> {
+        if !self.by_name.contains_key(super::JOURNAL_SECTION) {
+            return Ok(None);
+        }
+        let mark: super::JournalMark = self.get_struct(super::JOURNAL_SECTION)?;
+        Ok(Some(mark.seq))
+    }
+
     /// The section table entry called `name`.
     pub fn section(&self, name: &str) -> Result<&SectionEntry, BundleError> {
         self.by_name
@@ -237,6 +246,11 @@ impl Bundle {
     /// The `u32` array section `name`, without copying.
     pub fn array_u32(&self, name: &str) -> Result<&[u32], BundleError> {
         self.array(name, SectionKind::U32)
+    }
+
+    /// The `i64` array section `name`, without copying.
+    pub fn array_i64(&self, name: &str) -> Result<&[i64], BundleError> {
+        self.array(name, SectionKind::I64)
     }
 
     /// The row-major shape an array section was written with.
@@ -284,7 +298,7 @@ fn check_section(s: &SectionEntry, data_end: u64, bytes: &[u8]) -> Result<(), Se
         // A struct's shape is its byte length.
         SectionKind::Struct if s.shape.len() == 1 => Some(s.shape[0]),
         SectionKind::Struct => None,
-        SectionKind::F32 | SectionKind::U32 => s
+        SectionKind::F32 | SectionKind::U32 | SectionKind::I64 => s
             .shape
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))

@@ -38,11 +38,13 @@ pub(crate) fn map_copy(bytes: &[u8]) -> std::io::Result<Mmap> {
 pub(crate) trait Plain: Copy + sealed::Sealed {}
 impl Plain for f32 {}
 impl Plain for u32 {}
+impl Plain for i64 {}
 
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for u32 {}
+    impl Sealed for i64 {}
 }
 
 /// Views `bytes` as a slice of `T` without copying, or `None` when the start is not

@@ -36,6 +36,9 @@ pub struct BundleSummary {
     pub feature_importance: Vec<FeatureImportance>,
     /// File size.
     pub len_bytes: u64,
+    /// Event-journal seq the models include (absent when trained without a journal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_seq: Option<u64>,
     /// The section table.
     pub sections: Vec<SummarySection>,
 }
@@ -54,7 +57,7 @@ pub struct SummaryRange {
 pub struct SummarySection {
     /// Section name.
     pub name: String,
-    /// `struct`, `f32` or `u32`.
+    /// `struct`, `f32`, `u32` or `i64`.
     pub kind: &'static str,
     /// Offset in the file.
     pub offset: u64,
@@ -89,6 +92,9 @@ impl BundleSummary {
             metrics: m.metrics.clone(),
             feature_importance,
             len_bytes: bundle.len_bytes(),
+            // The section passed its CRC when the bundle opened; a mark that does not decode
+            // is reported as absent here and refused by the server's own read.
+            journal_seq: bundle.journal_seq().ok().flatten(),
             sections: bundle
                 .sections()
                 .iter()

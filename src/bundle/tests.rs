@@ -362,6 +362,24 @@ fn frozen_v1_fixture_still_reads() {
     assert_eq!(m.metrics.get("churn.auc"), Some(&0.75));
     assert_eq!(m.features[0].name, "recency_days");
     assert_eq!(m.model_version, FIXTURE_MODEL_VERSION);
+    // Written before bundles could carry a journal position.
+    assert_eq!(b.journal_seq().expect("absent is fine"), None);
+}
+
+#[test]
+fn journal_seq_is_an_optional_section() {
+    let mut w = BundleWriter::new();
+    w.metadata(metadata());
+    w.journal_seq(4242).expect("encodes");
+    let b = Bundle::from_bytes(&w.to_bytes().expect("writes")).expect("valid");
+    assert_eq!(b.journal_seq().expect("decodes"), Some(4242));
+    assert_eq!(BundleSummary::of(&b).journal_seq, Some(4242));
+    let mut w = BundleWriter::new();
+    w.metadata(metadata());
+    let b = Bundle::from_bytes(&w.to_bytes().expect("writes")).expect("valid");
+    assert_eq!(b.journal_seq().expect("absent"), None);
+    let json = serde_json::to_string(&BundleSummary::of(&b)).expect("renders");
+    assert!(!json.contains("journal_seq"), "{json}");
 }
 
 /// Model version of the frozen fixture, as written when it was generated.

@@ -16,6 +16,7 @@ enum Data<'a> {
     Bytes(Vec<u8>),
     F32(&'a [f32]),
     U32(&'a [u32]),
+    I64(&'a [i64]),
 }
 
 struct Pending<'a> {
@@ -43,6 +44,11 @@ impl<'a> BundleWriter<'a> {
     pub fn metadata(&mut self, metadata: Metadata) -> &mut Self {
         self.metadata = Some(metadata);
         self
+    }
+
+    /// Records the journal seq the models were trained up to ([`super::JOURNAL_SECTION`]).
+    pub fn journal_seq(&mut self, seq: u64) -> Result<&mut Self, BundleError> {
+        self.put_struct(super::JOURNAL_SECTION, &super::JournalMark { seq })
     }
 
     /// Adds a postcard-encoded structure under `name`.
@@ -92,6 +98,22 @@ impl<'a> BundleWriter<'a> {
             name: name.to_string(),
             shape,
             data: Data::U32(values),
+        });
+        Ok(self)
+    }
+
+    /// Adds a dense `i64` array of the given row-major `shape` under `name`.
+    pub fn put_array_i64(
+        &mut self,
+        name: &str,
+        values: &'a [i64],
+        shape: &[usize],
+    ) -> Result<&mut Self, BundleError> {
+        let shape = self.check_array(name, values.len(), shape)?;
+        self.sections.push(Pending {
+            name: name.to_string(),
+            shape,
+            data: Data::I64(values),
         });
         Ok(self)
     }
@@ -288,6 +310,10 @@ fn write_section<W: Write>(
             write_le(w, v, |x| x.to_le_bytes())?;
             SectionKind::U32
         }
+        Data::I64(v) => {
+            write_le(w, v, |x| x.to_le_bytes())?;
+            SectionKind::I64
+        }
     };
     Ok(SectionEntry {
         name: name.to_string(),
@@ -300,10 +326,10 @@ fn write_section<W: Write>(
 }
 
 /// Encodes in chunks so writing never needs a view of the array as bytes (no `unsafe`).
-fn write_le<W: Write, T: Copy>(
+fn write_le<W: Write, T: Copy, const N: usize>(
     w: &mut CrcWriter<W>,
     values: &[T],
-    to_le: impl Fn(T) -> [u8; 4],
+    to_le: impl Fn(T) -> [u8; N],
 ) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(16 * 1024);
     for chunk in values.chunks(4096) {

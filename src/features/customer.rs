@@ -1,7 +1,7 @@
 //! Point-in-time customer features: everything a churn or repurchase model knows about a
 //! customer at snapshot time `T`, computed only from events with timestamp `< T`.
 
-use crate::ingest::{CustomerIdx, EventKind, EventStore};
+use crate::ingest::{CustomerIdx, EventKind, EventStore, ItemIdx};
 use crate::time::DAY;
 use rayon::prelude::*;
 
@@ -133,7 +133,53 @@ pub fn customer_row(
     out: &mut [f32],
     scratch: &mut Scratch,
 ) -> OrderSummary {
-    let range = store.events_before(c, t);
+    let r = store.events_before(c, t);
+    let events = CustomerEvents {
+        ts: &store.ts[r.clone()],
+        kind: &store.kind[r.clone()],
+        quantity: &store.quantity[r.clone()],
+        price: &store.price[r.clone()],
+        basket: &store.basket[r.clone()],
+        item: &store.item[r],
+    };
+    let summary = behaviour_row(&events, &store.item_category, t, out, scratch);
+    let nan = f32::NAN;
+    for (k, a) in store.customer_attrs.iter().enumerate() {
+        let code = a.codes.get(c.index()).copied().unwrap_or(u32::MAX);
+        out[BEHAVIOUR_FEATURES.len() + k] = if code == u32::MAX { nan } else { code as f32 };
+    }
+    summary
+}
+
+/// One customer's events in time order as column slices: a store's range, or the server's
+/// bundle history merged with events received since. Lines of one basket are adjacent.
+#[derive(Clone, Copy, Debug)]
+pub struct CustomerEvents<'a> {
+    /// Timestamps (seconds), non-decreasing.
+    pub ts: &'a [i64],
+    /// What happened.
+    pub kind: &'a [EventKind],
+    /// Units.
+    pub quantity: &'a [f32],
+    /// Unit price; NaN when unknown.
+    pub price: &'a [f32],
+    /// Basket id; only equality between neighbours matters.
+    pub basket: &'a [u32],
+    /// Item.
+    pub item: &'a [ItemIdx],
+}
+
+/// Fills the behavioural block (`out[..BEHAVIOUR_FEATURES.len()]`, attribute columns are
+/// left alone) from `events` at snapshot `t` and returns the order summary. Events at or
+/// after `t` are ignored, so callers may pass a customer's whole history.
+pub fn behaviour_row(
+    events: &CustomerEvents<'_>,
+    item_category: &[u32],
+    t: i64,
+    out: &mut [f32],
+    scratch: &mut Scratch,
+) -> OrderSummary {
+    let range = 0..events.ts.partition_point(|&x| x < t);
     scratch.orders.clear();
     scratch.items.clear();
     scratch.cats.clear();
@@ -144,28 +190,24 @@ pub fn customer_row(
     let mut current_basket = u32::MAX;
     let t30 = t - 30 * DAY;
     for e in range {
-        let ts = store.ts[e];
-        debug_assert!(ts < t, "events_before must stop before the snapshot");
-        match store.kind[e] {
+        let ts = events.ts[e];
+        debug_assert!(ts < t, "the range stops before the snapshot");
+        match events.kind[e] {
             EventKind::Purchase => {
-                let q = store.quantity[e] as f64;
-                let p = store.price[e] as f64;
+                let q = events.quantity[e] as f64;
+                let p = events.price[e] as f64;
                 let value = if p.is_finite() { q * p } else { 0.0 };
-                if store.basket[e] != current_basket {
-                    current_basket = store.basket[e];
+                if events.basket[e] != current_basket {
+                    current_basket = events.basket[e];
                     scratch.orders.push((ts, value, 1));
                 } else if let Some(o) = scratch.orders.last_mut() {
                     o.1 += value;
                     o.2 += 1;
                 }
                 purchase_lines += 1;
-                let item = store.item[e];
+                let item = events.item[e];
                 scratch.items.push(item.0);
-                let cat = store
-                    .item_category
-                    .get(item.index())
-                    .copied()
-                    .unwrap_or(u32::MAX);
+                let cat = item_category.get(item.index()).copied().unwrap_or(u32::MAX);
                 if cat != u32::MAX {
                     scratch.cats.push(cat);
                 }
@@ -187,7 +229,7 @@ pub fn customer_row(
     let orders = &scratch.orders;
     let n = orders.len();
     let nan = f32::NAN;
-    out.fill(nan);
+    out[..BEHAVIOUR_FEATURES.len()].fill(nan);
     let first = orders.first().map(|o| o.0);
     let last = orders.last().map(|o| o.0);
     let spend_total: f64 = orders.iter().map(|o| o.1).sum();
@@ -255,10 +297,6 @@ pub fn customer_row(
     };
     out[31] = last_view.map_or(nan, |v| days(t - v) as f32);
     out[32] = last_cart.map_or(nan, |v| days(t - v) as f32);
-    for (k, a) in store.customer_attrs.iter().enumerate() {
-        let code = a.codes.get(c.index()).copied().unwrap_or(u32::MAX);
-        out[BEHAVIOUR_FEATURES.len() + k] = if code == u32::MAX { nan } else { code as f32 };
-    }
     OrderSummary {
         orders: n as u32,
         first,

@@ -9,8 +9,8 @@ pub mod labels;
 pub mod snapshots;
 
 pub use customer::{
-    BEHAVIOUR_FEATURES, FeatureLayout, FeatureRows, OrderSummary, WINDOWS, col, compute,
-    customer_row,
+    BEHAVIOUR_FEATURES, CustomerEvents, FeatureLayout, FeatureRows, OrderSummary, Scratch, WINDOWS,
+    behaviour_row, col, compute, customer_row,
 };
 pub use labels::{Label, label, labels};
 pub use snapshots::{active_population, customers_with_history, training_snapshots};

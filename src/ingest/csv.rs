@@ -109,6 +109,11 @@ impl<R: BufRead> CsvReader<R> {
         self.first_line
     }
 
+    /// The current record as read: its lines joined with `\n`, without the final line end.
+    pub fn raw_record(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// Number of fields in the current record.
     pub fn len(&self) -> usize {
         self.ends.len()

@@ -116,6 +116,34 @@ impl RawEvent {
         }
     }
 
+    /// Checks the data contract the file readers enforce while parsing: non-empty ids
+    /// without surrounding space, a finite quantity, a finite or missing (NaN) price, and
+    /// no empty order id or category. Returns the offending field and problem.
+    pub fn validate(&self) -> Result<(), (&'static str, Problem)> {
+        for (field, value) in [
+            ("customer_id", &self.customer_id),
+            ("item_id", &self.item_id),
+        ] {
+            if non_empty(value) != Some(value.as_str()) {
+                return Err((field, Problem::MissingValue));
+            }
+        }
+        for (field, value) in [("order_id", &self.order_id), ("category", &self.category)] {
+            if let Some(v) = value
+                && non_empty(v) != Some(v.as_str())
+            {
+                return Err((field, Problem::MissingValue));
+            }
+        }
+        if !self.quantity.is_finite() {
+            return Err(("quantity", Problem::NotANumber));
+        }
+        if self.price.is_infinite() {
+            return Err(("price", Problem::NotANumber));
+        }
+        Ok(())
+    }
+
     /// Borrows this event in the readers' row shape.
     pub fn as_event(&self) -> Event<'_> {
         Event {
@@ -197,6 +225,38 @@ mod tests {
             assert_eq!(EventKind::parse(k.as_str()), Ok(k));
             assert_eq!(EventKind::ALL[k as usize], k);
         }
+    }
+
+    #[test]
+    fn raw_events_are_validated_like_parsed_rows() {
+        let ok = RawEvent::purchase("c1", "i1", 0);
+        assert_eq!(ok.validate(), Ok(()));
+        let with = |f: &dyn Fn(&mut RawEvent)| {
+            let mut e = ok.clone();
+            f(&mut e);
+            e.validate()
+        };
+        assert_eq!(
+            with(&|e| e.customer_id.clear()),
+            Err(("customer_id", Problem::MissingValue))
+        );
+        assert_eq!(
+            with(&|e| e.item_id = " i1".into()),
+            Err(("item_id", Problem::MissingValue))
+        );
+        assert_eq!(
+            with(&|e| e.order_id = Some(String::new())),
+            Err(("order_id", Problem::MissingValue))
+        );
+        assert_eq!(
+            with(&|e| e.quantity = f32::NAN),
+            Err(("quantity", Problem::NotANumber))
+        );
+        assert_eq!(
+            with(&|e| e.price = f32::INFINITY),
+            Err(("price", Problem::NotANumber))
+        );
+        assert_eq!(with(&|e| e.price = 2.5), Ok(()));
     }
 
     #[test]

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod csv;
+pub mod erase;
 pub mod error;
 pub mod event;
 pub mod formats;
@@ -27,6 +28,7 @@ pub mod sidefiles;
 pub mod stats;
 pub mod store;
 
+pub use erase::{EraseReport, erase_customers};
 pub use error::{IngestError, MAX_LINE_BYTES, Problem, RowError};
 pub use event::{Event, EventKind, RawEvent};
 pub use intern::{CustomerIdx, Interner, ItemIdx};
@@ -34,6 +36,7 @@ pub use read::{Format, ReadReport, SkipReport, read_events, read_events_from};
 pub use stats::{KindCounts, Stats};
 pub use store::{AttributeColumn, BuildNotes, EventStore, MISSING, StoreBuilder};
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// What to load besides the events file.
@@ -47,6 +50,12 @@ pub struct LoadOptions {
     pub items: Option<PathBuf>,
     /// Optional customers file (`customer_id` + attribute columns).
     pub customers: Option<PathBuf>,
+    /// Customers left out entirely (erased): their events in every source and their row
+    /// in the customers file.
+    pub exclude_customers: HashSet<String>,
+    /// Events added after the file's, such as the server's journal; callers check them with
+    /// [`RawEvent::validate`] first, where they can say where each came from.
+    pub extra_events: Vec<RawEvent>,
 }
 
 /// Everything a load read and noticed.
@@ -62,6 +71,10 @@ pub struct LoadReport {
     pub customers: Option<ReadReport>,
     /// Non-fatal oddities found while building.
     pub notes: BuildNotes,
+    /// Extra events added (after exclusions).
+    pub extra_events: u64,
+    /// Extra events left out because their customer is excluded.
+    pub extra_excluded: u64,
 }
 
 /// Reads an events file (and the optional side files) into an [`EventStore`].
@@ -70,8 +83,23 @@ pub fn load_events(
     opts: &LoadOptions,
 ) -> Result<(EventStore, LoadReport), IngestError> {
     let format = Format::resolve(opts.format, path)?;
-    let (mut builder, events) =
-        parallel::read_to_builder(path, format, opts.skip_bad_rows, parallel::MIN_PART_BYTES)?;
+    let exclude = (!opts.exclude_customers.is_empty()).then_some(&opts.exclude_customers);
+    let (mut builder, events) = parallel::read_to_builder(
+        path,
+        format,
+        opts.skip_bad_rows,
+        parallel::MIN_PART_BYTES,
+        exclude,
+    )?;
+    let (mut extra_events, mut extra_excluded) = (0, 0);
+    for e in &opts.extra_events {
+        if exclude.is_some_and(|x| x.contains(&e.customer_id)) {
+            extra_excluded += 1;
+        } else {
+            builder.push(&e.as_event());
+            extra_events += 1;
+        }
+    }
     let items = match &opts.items {
         Some(p) => Some(sidefiles::read_items(p, &mut builder, opts.skip_bad_rows)?),
         None => None,
@@ -81,6 +109,7 @@ pub fn load_events(
             p,
             &mut builder,
             opts.skip_bad_rows,
+            exclude,
         )?),
         None => None,
     };
@@ -93,6 +122,8 @@ pub fn load_events(
             items,
             customers,
             notes,
+            extra_events,
+            extra_excluded,
         },
     ))
 }

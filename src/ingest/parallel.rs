@@ -10,6 +10,7 @@ use super::error::IngestError;
 use super::read::{Format, ReadReport, Sink, read_into};
 use super::store::StoreBuilder;
 use rayon::prelude::*;
+use std::collections::HashSet;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -135,6 +136,7 @@ fn read_part(
     skip_bad_rows: bool,
     part: Part,
     header: &[u8],
+    exclude: Option<&HashSet<String>>,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let io = |e| IngestError::io(path, e);
     let mut file = std::fs::File::open(path).map_err(io)?;
@@ -150,9 +152,15 @@ fn read_part(
     // Rows are rarely shorter than 40 bytes; over-reserving costs address space only
     // until `finish` gathers into exact-size columns.
     let mut builder = StoreBuilder::with_capacity(((part.end - part.start) / 40) as usize);
-    let report = {
-        let mut sink =
-            Sink::with_line_offset(path, skip_bad_rows, line_offset, |_, e| builder.push(e));
+    let mut excluded = 0u64;
+    let mut report = {
+        let mut sink = Sink::with_line_offset(path, skip_bad_rows, line_offset, |_, e| {
+            if exclude.is_some_and(|x| x.contains(e.customer_id)) {
+                excluded += 1;
+            } else {
+                builder.push(e);
+            }
+        });
         match read_into(prefix.chain(body), format, &mut sink) {
             Ok(()) => {}
             // A later part holding only blank lines is empty, not an empty file.
@@ -161,21 +169,24 @@ fn read_part(
         }
         sink.report
     };
+    report.excluded = excluded;
     Ok((builder, report))
 }
 
-/// Reads the events of `path` into one builder, in parallel when the file is large enough.
+/// Reads the events of `path` into one builder, in parallel when the file is large enough,
+/// leaving out the events of customers in `exclude` (counted in [`ReadReport::excluded`]).
 pub fn read_to_builder(
     path: &Path,
     format: Format,
     skip_bad_rows: bool,
     min_part: u64,
+    exclude: Option<&HashSet<String>>,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let plan = plan(path, format, rayon::current_num_threads(), min_part)?;
     let results: Vec<_> = plan
         .parts
         .par_iter()
-        .map(|&part| read_part(path, format, skip_bad_rows, part, &plan.header))
+        .map(|&part| read_part(path, format, skip_bad_rows, part, &plan.header, exclude))
         .collect();
     let mut merged: Option<(StoreBuilder, ReadReport)> = None;
     for result in results {
@@ -185,6 +196,7 @@ pub fn read_to_builder(
             Some((b, r)) => {
                 b.append(builder);
                 r.rows += report.rows;
+                r.excluded += report.excluded;
                 r.skipped.merge(report.skipped);
             }
         }
@@ -230,7 +242,7 @@ mod tests {
     }
 
     fn load(path: &Path, skip: bool, min_part: u64) -> Result<(String, ReadReport), IngestError> {
-        let (b, r) = read_to_builder(path, Format::Csv, skip, min_part)?;
+        let (b, r) = read_to_builder(path, Format::Csv, skip, min_part, None)?;
         let (store, notes) = b.finish(path)?;
         Ok((format!("{store:?} {notes:?}"), r))
     }
@@ -274,12 +286,24 @@ mod tests {
         }
         std::fs::write(&path, &data).unwrap();
         assert_eq!(plan(&path, Format::Jsonl, 4, 64).unwrap().parts.len(), 4);
-        let (seq, _) = read_to_builder(&path, Format::Jsonl, false, u64::MAX).unwrap();
-        let (par, report) = read_to_builder(&path, Format::Jsonl, false, 64).unwrap();
+        let (seq, _) = read_to_builder(&path, Format::Jsonl, false, u64::MAX, None).unwrap();
+        let (par, report) = read_to_builder(&path, Format::Jsonl, false, 64, None).unwrap();
         assert_eq!(report.rows, 300);
         let (seq, par) = (seq.finish(&path).unwrap(), par.finish(&path).unwrap());
         assert!(format!("{seq:?}") == format!("{par:?}"));
         assert_eq!(par.0.customers.name(0), Some("c0\"q"));
+
+        // Excluding a customer: same store in parallel, the rows counted in every part.
+        let gone: HashSet<String> = ["c5\"q".to_string()].into();
+        let (seq, r1) =
+            read_to_builder(&path, Format::Jsonl, false, u64::MAX, Some(&gone)).unwrap();
+        let (par, r2) = read_to_builder(&path, Format::Jsonl, false, 64, Some(&gone)).unwrap();
+        let c5 = (0..300).filter(|k| k % 17 == 5).count() as u64;
+        assert_eq!((r1.excluded, r2.excluded, r2.rows), (c5, c5, 300));
+        let (seq, par) = (seq.finish(&path).unwrap(), par.finish(&path).unwrap());
+        assert!(format!("{seq:?}") == format!("{par:?}"));
+        assert_eq!(par.0.customer_idx("c5\"q"), None);
+        assert_eq!(par.0.len() as u64, 300 - c5);
     }
 
     #[test]

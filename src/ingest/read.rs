@@ -97,6 +97,8 @@ pub struct ReadReport {
     pub skipped: SkipReport,
     /// Header columns the format does not use.
     pub ignored_columns: Vec<String>,
+    /// Valid rows left out because their customer is excluded (erased); counted in `rows`.
+    pub excluded: u64,
 }
 
 /// Where readers send rows: valid events to the callback, bad rows to the skip report

@@ -473,3 +473,51 @@ fn load_with_side_files_round_trips_ids_and_metadata() {
         (1, 1)
     );
 }
+
+#[test]
+fn excluded_customers_leave_no_trace_and_extra_events_are_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.csv");
+    let mut text = String::from("customer_id,item_id,timestamp\n");
+    for k in 0..200 {
+        text.push_str(&format!(
+            "c{},i{},2020-01-{:02}\n",
+            k % 7,
+            k % 5,
+            1 + k % 28
+        ));
+    }
+    std::fs::write(&events, &text).unwrap();
+    let customers = dir.path().join("customers.csv");
+    std::fs::write(&customers, "customer_id,tier\nc3,gold\nc4,silver\n").unwrap();
+    let mut late = RawEvent::purchase("new", "i9", 1_600_000_000);
+    late.price = 2.0;
+    let opts = LoadOptions {
+        customers: Some(customers),
+        exclude_customers: ["c3".to_string(), "nobody".to_string()].into(),
+        extra_events: vec![
+            late,
+            RawEvent::purchase("c3", "i1", 1_600_000_000),
+            RawEvent::purchase("c4", "i1", 1_600_000_000),
+        ],
+        ..LoadOptions::default()
+    };
+    let (s, report) = load_events(&events, &opts).unwrap();
+    let c3_rows = (0..200).filter(|k| k % 7 == 3).count() as u64;
+    assert_eq!(report.events.rows, 200);
+    assert_eq!(report.events.excluded, c3_rows);
+    assert_eq!((report.extra_events, report.extra_excluded), (2, 1));
+    assert_eq!(report.customers.as_ref().unwrap().excluded, 1);
+    assert_eq!(s.customer_idx("c3"), None);
+    assert_eq!(s.len() as u64, 200 - c3_rows + 2);
+    let new = s.customer_idx("new").unwrap();
+    assert_eq!(s.customer_events(new).len(), 1);
+    assert_eq!(
+        s.item_idx("i9").map(|i| s.items.name(i.0)),
+        Some(Some("i9"))
+    );
+    let c4 = s.customer_idx("c4").unwrap();
+    assert_eq!(s.attribute("tier").unwrap().value(c4), Some("silver"));
+    let (all, _) = load_events(&events, &LoadOptions::default()).unwrap();
+    assert!(all.customer_idx("c3").is_some());
+}

@@ -150,7 +150,9 @@ pub fn read_customers(
     path: &Path,
     b: &mut StoreBuilder,
     skip_bad_rows: bool,
+    exclude: Option<&std::collections::HashSet<String>>,
 ) -> Result<ReadReport, IngestError> {
+    let mut excluded = 0u64;
     let mut csv = open(path)?;
     let header = csv.header(path)?;
     let hl = csv.line();
@@ -169,11 +171,19 @@ pub fn read_customers(
         for i in (0..header.len()).filter(|&i| i != id) {
             values.push((i, non_empty(text(csv, &header, i, path)?)));
         }
+        if exclude.is_some_and(|x| x.contains(customer_id)) {
+            excluded += 1;
+            return Ok(());
+        }
         let c = b.customer(customer_id);
         for (i, v) in values {
             b.set_attribute(c, &header[i], v, true);
         }
         Ok(())
+    })
+    .map(|mut report| {
+        report.excluded = excluded;
+        report
     })
 }
 
@@ -204,7 +214,7 @@ mod tests {
         let r = read_items(&items, &mut b, false).unwrap();
         assert_eq!(r.rows, 2);
         assert_eq!(r.ignored_columns, ["colour"]);
-        read_customers(&customers, &mut b, false).unwrap();
+        read_customers(&customers, &mut b, false, None).unwrap();
         let (s, _) = b.finish(Path::new("mem")).unwrap();
         assert_eq!(s.category_of(ItemIdx(0)), Some("dairy"));
         assert_eq!(s.item_name, ["Milk", "Bread"]);

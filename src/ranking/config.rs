@@ -46,6 +46,9 @@ pub struct RecommendConfig {
     pub max_train_customers: usize,
     /// Seed of the row sampling.
     pub seed: u64,
+    /// Length of each known customer's ranked cache row, computed at training time so
+    /// unfiltered and lightly filtered requests skip ranking (0 = no cache; at most 100).
+    pub cached_top: usize,
 }
 
 impl Default for RecommendConfig {
@@ -80,6 +83,7 @@ impl Default for RecommendConfig {
             negative_rate: 0.3,
             max_train_customers: 10_000,
             seed: 0,
+            cached_top: 50,
         }
     }
 }
@@ -116,6 +120,13 @@ impl RecommendConfig {
         }
         if self.popularity_window_days == 0 {
             return bad("popularity_window_days", "0".into(), "must be >= 1");
+        }
+        if self.cached_top > super::recommender::MAX_K {
+            return bad(
+                "cached_top",
+                self.cached_top.to_string(),
+                "must be at most 100 (the largest k)",
+            );
         }
         if self.max_train_customers == 0 {
             return bad("max_train_customers", "0".into(), "must be >= 1");

@@ -125,7 +125,7 @@ pub fn evaluate_fitted(
                     ..RecommendRequest::default()
                 };
                 rec.recommend_with(Some(c), &req, &mut s, &mut out);
-                gather(snap, &rec.config, Some(c), &[], &mut s);
+                gather(snap, &rec.config, &snap.customer_view(c), &[], &mut s);
                 let found = s
                     .cands
                     .iter()

@@ -35,11 +35,58 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "in_last_baskets",
 ];
 
+/// One customer's history rows and profile as candidate generation reads them, whether they
+/// come from the snapshot or from a live history (row `i` of every slice is one item).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CustomerView<'a> {
+    /// Time the customer's day counts and decay are measured from.
+    pub t: i64,
+    pub item: &'a [u32],
+    pub baskets: &'a [u32],
+    pub lines: &'a [u32],
+    pub first: &'a [i64],
+    pub last: &'a [i64],
+    pub gap: &'a [f32],
+    pub decayed: &'a [f32],
+    pub n_baskets: u32,
+    pub n_lines: u32,
+    /// `i64::MIN` when the customer has no purchase.
+    pub last_ts: i64,
+    /// Distinct items of the latest baskets, sorted.
+    pub last_items: &'a [u32],
+    /// Precomputed ALS candidates, best first.
+    pub als_items: &'a [u32],
+    /// The customer's ALS factors, when the snapshot has them.
+    pub factors: Option<&'a [f32]>,
+}
+
+impl CustomerView<'_> {
+    /// A customer with no history at time `t` (cart-only requests).
+    pub fn empty(t: i64) -> CustomerView<'static> {
+        CustomerView {
+            t,
+            item: &[],
+            baskets: &[],
+            lines: &[],
+            first: &[],
+            last: &[],
+            gap: &[],
+            decayed: &[],
+            n_baskets: 0,
+            n_lines: 0,
+            last_ts: i64::MIN,
+            last_items: &[],
+            als_items: &[],
+            factors: None,
+        }
+    }
+}
+
 /// One candidate and where it came from (ranks are [`NONE`] when a source did not offer it).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Candidate {
     pub item: u32,
-    /// Index into the snapshot's `hist_*` arrays, or [`NONE`].
+    /// Row of the customer's history ([`CustomerView`]), or [`NONE`].
     pub hist: u32,
     pub hist_rank: u32,
     pub cop_rank: u32,
@@ -63,6 +110,12 @@ pub struct Scratch {
     pub(crate) cands: Vec<Candidate>,
     pub(crate) feats: Vec<f32>,
     pub(crate) scored: Vec<(f32, u32)>,
+    /// Candidates that pass the request's filters, in candidate order.
+    pub(crate) selected: Vec<u32>,
+    /// Feature rows of `selected` when some candidates were filtered out.
+    pub(crate) picked: Vec<f32>,
+    /// Raw ranker scores of the selected rows.
+    pub(crate) raw: Vec<f64>,
 }
 
 impl Scratch {
@@ -104,30 +157,28 @@ fn rank_or_nan(r: u32) -> f32 {
     if r == NONE { f32::NAN } else { r as f32 }
 }
 
-/// Fills `scratch.cands` with every source's candidates for `customer` (None = unknown) and
-/// `cart`, and `scratch.feats` with one [`N_FEATURES`] row per candidate.
+/// Fills `scratch.cands` with every source's candidates for customer `cv` and `cart`, and
+/// `scratch.feats` with one [`N_FEATURES`] row per candidate.
 pub(crate) fn gather(
     snap: &Snapshot,
     cfg: &RecommendConfig,
-    customer: Option<u32>,
+    cv: &CustomerView<'_>,
     cart: &[u32],
     s: &mut Scratch,
 ) {
     s.fit(snap.n_items(), snap.n_categories as usize);
     s.cands.clear();
     s.feats.clear();
-    let customer = customer.filter(|&c| (c as usize) < snap.n_customers());
-    let hist = customer.map(|c| snap.history(c)).unwrap_or(0..0);
-    let last: &[u32] = customer.map(|c| snap.last_items(c)).unwrap_or(&[]);
+    let last = cv.last_items;
 
     // Own history, best by recency-decayed basket count; also the category profile.
     s.order.clear();
-    s.order.extend(hist.clone().map(|h| h as u32));
+    s.order.extend(0..cv.item.len() as u32);
     s.order.sort_by(|&a, &b| {
         let (a, b) = (a as usize, b as usize);
-        snap.hist_decayed[b]
-            .total_cmp(&snap.hist_decayed[a])
-            .then(snap.hist_last[b].cmp(&snap.hist_last[a]))
+        cv.decayed[b]
+            .total_cmp(&cv.decayed[a])
+            .then(cv.last[b].cmp(&cv.last[a]))
             .then(a.cmp(&b))
     });
     let mut order = std::mem::take(&mut s.order);
@@ -135,17 +186,17 @@ pub(crate) fn gather(
         let h = h as usize;
         let cat = snap
             .item_category
-            .get(snap.hist_item[h] as usize)
+            .get(cv.item[h] as usize)
             .copied()
             .unwrap_or(NONE);
         if let Some(n) = s.cat_lines.get_mut(cat as usize) {
             if *n == 0 {
                 s.cat_touched.push(cat);
             }
-            *n += snap.hist_lines[h];
+            *n += cv.lines[h];
         }
         if rank < cfg.history_cap
-            && let Some(c) = s.add(snap.hist_item[h])
+            && let Some(c) = s.add(cv.item[h])
         {
             c.hist = h as u32;
             c.hist_rank = rank as u32;
@@ -190,11 +241,9 @@ pub(crate) fn gather(
             c.cop_rank = rank as u32;
         }
     }
-    if let Some(c) = customer {
-        for (rank, &j) in snap.als_items(c).iter().enumerate() {
-            if let Some(cand) = s.add(j) {
-                cand.als_rank = rank as u32;
-            }
+    for (rank, &j) in cv.als_items.iter().enumerate() {
+        if let Some(cand) = s.add(j) {
+            cand.als_rank = rank as u32;
         }
     }
     for (rank, &j) in snap.popular.iter().take(cfg.popular_candidates).enumerate() {
@@ -217,7 +266,7 @@ pub(crate) fn gather(
 
     // History entries of candidates that came from other sources (past the cap).
     for &h in &order {
-        let item = snap.hist_item[h as usize] as usize;
+        let item = cv.item[h as usize] as usize;
         if let Some(&slot) = s.slot.get(item)
             && slot != 0
         {
@@ -230,7 +279,7 @@ pub(crate) fn gather(
     order.clear();
     s.order = order;
 
-    fill_features(snap, customer, last, s);
+    fill_features(snap, cv, s);
 
     for &j in &touched {
         s.acc[j as usize] = 0.0;
@@ -246,21 +295,16 @@ pub(crate) fn gather(
     }
 }
 
-fn fill_features(snap: &Snapshot, customer: Option<u32>, last: &[u32], s: &mut Scratch) {
-    let t = snap.t;
+fn fill_features(snap: &Snapshot, cv: &CustomerView<'_>, s: &mut Scratch) {
+    let t = cv.t;
     let days = |ts: i64| (t - ts) as f32 / DAY as f32;
-    let (baskets, lines, last_ts, distinct) = match customer {
-        Some(c) => {
-            let c = c as usize;
-            (
-                snap.cust_baskets[c] as f32,
-                snap.cust_lines[c] as f32,
-                snap.cust_last_ts[c],
-                snap.history(c as u32).len() as f32,
-            )
-        }
-        None => (0.0, 0.0, i64::MIN, 0.0),
-    };
+    let (baskets, lines, last_ts, distinct) = (
+        cv.n_baskets as f32,
+        cv.n_lines as f32,
+        cv.last_ts,
+        cv.item.len() as f32,
+    );
+    let last = cv.last_items;
     let cust_recency = if last_ts == i64::MIN {
         f32::NAN
     } else {
@@ -272,16 +316,16 @@ fn fill_features(snap: &Snapshot, customer: Option<u32>, last: &[u32], s: &mut S
         let mut row = [f32::NAN; N_FEATURES];
         if c.hist != NONE {
             let h = c.hist as usize;
-            let since_last = days(snap.hist_last[h]);
-            let gap = snap.hist_gap_days[h];
-            row[1] = snap.hist_baskets[h] as f32;
-            row[2] = snap.hist_lines[h] as f32;
-            row[3] = snap.hist_baskets[h] as f32 / baskets.max(1.0);
+            let since_last = days(cv.last[h]);
+            let gap = cv.gap[h];
+            row[1] = cv.baskets[h] as f32;
+            row[2] = cv.lines[h] as f32;
+            row[3] = cv.baskets[h] as f32 / baskets.max(1.0);
             row[4] = since_last;
-            row[5] = days(snap.hist_first[h]);
+            row[5] = days(cv.first[h]);
             row[6] = gap;
             row[7] = since_last / gap.max(1.0);
-            row[8] = snap.hist_decayed[h];
+            row[8] = cv.decayed[h];
         } else {
             row[1] = 0.0;
             row[2] = 0.0;
@@ -291,9 +335,7 @@ fn fill_features(snap: &Snapshot, customer: Option<u32>, last: &[u32], s: &mut S
         row[0] = rank_or_nan(c.hist_rank);
         row[9] = s.acc[i];
         row[10] = rank_or_nan(c.cop_rank);
-        row[11] = customer
-            .map(|cu| snap.als_dot(cu, c.item))
-            .unwrap_or(f32::NAN);
+        row[11] = cv.factors.map_or(f32::NAN, |u| snap.item_dot(u, c.item));
         row[12] = rank_or_nan(c.als_rank);
         row[13] = snap.pop_recent[i];
         row[14] = snap.pop_all[i];

@@ -15,6 +15,8 @@ mod config;
 mod error;
 mod eval;
 mod features;
+mod forest;
+mod live;
 mod recommender;
 mod snapshot;
 #[cfg(test)]
@@ -27,8 +29,9 @@ pub use eval::{
     evaluate_fitted_detailed, evaluate_recommend,
 };
 pub use features::{FEATURE_NAMES, N_FEATURES, Scratch};
+pub use live::LiveHistory;
 pub use recommender::{RecommendRequest, Recommendation, Recommender, Source};
-pub use snapshot::Snapshot;
+pub use snapshot::{HistoryEvent, Snapshot};
 
 /// Index value meaning "none" in the snapshot's u32 arrays (category, ranks).
 pub const NONE: u32 = u32::MAX;

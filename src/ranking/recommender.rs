@@ -1,14 +1,19 @@
 //! The served recommender: a snapshot of every source at `T` plus the GBDT ranker, trained
 //! one horizon earlier, answering requests without the event store.
 
-use super::features::{Scratch, gather};
-use super::{FEATURE_NAMES, N_FEATURES, NONE, RankingError, RecommendConfig, Snapshot};
+use super::features::{CustomerView, Scratch, gather};
+use super::forest::Forest;
+use super::snapshot::ITEM_MASK;
+use super::{
+    FEATURE_NAMES, LiveHistory, N_FEATURES, NONE, RankingError, RecommendConfig, Snapshot,
+};
 use crate::gbdt::{Booster, Dataset, DenseInput};
 use crate::ingest::{CustomerIdx, EventKind, EventStore};
 use crate::rng::Rng;
 use crate::time::DAY;
 use rayon::prelude::*;
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 /// Largest `k` a request may ask for.
 pub const MAX_K: usize = 100;
@@ -53,6 +58,9 @@ pub struct RecommendRequest<'a> {
     pub available: Option<&'a [bool]>,
     /// Most items per category in the answer.
     pub max_per_category: Option<usize>,
+    /// The customer's live history: when set it replaces the snapshot's (candidates,
+    /// features and `exclude_purchased`), also for a customer the bundle does not know.
+    pub live: Option<&'a LiveHistory>,
 }
 
 impl Default for RecommendRequest<'_> {
@@ -65,6 +73,7 @@ impl Default for RecommendRequest<'_> {
             cart: &[],
             available: None,
             max_per_category: None,
+            live: None,
         }
     }
 }
@@ -78,6 +87,9 @@ pub struct Recommender {
     pub snapshot: Snapshot,
     /// GBDT over [`FEATURE_NAMES`].
     pub ranker: Booster,
+    /// `ranker` compiled for batch scoring, built on first use (None: not compilable).
+    #[serde(skip)]
+    forest: OnceLock<Option<Forest>>,
 }
 
 thread_local! {
@@ -134,7 +146,7 @@ fn append_training_rows(
     let rows: Vec<(Vec<f32>, Vec<f64>)> = customers
         .par_iter()
         .map_init(Scratch::new, |s, (c, truth)| {
-            gather(snap, cfg, Some(*c), &[], s);
+            gather(snap, cfg, &snap.customer_view(*c), &[], s);
             let mut rng = Rng::derived(cfg.seed, &[snapshot_index, *c as u64]);
             let mut feats = Vec::new();
             let mut y = Vec::new();
@@ -203,26 +215,56 @@ impl Recommender {
         drop(columns);
         let ranker = Booster::train(&cfg.ranker, &data, None)?;
         let snapshot = Snapshot::build(store, t, cfg)?;
-        Ok(Recommender {
-            config: cfg.clone(),
-            snapshot,
-            ranker,
-        })
+        let mut rec = Recommender::new(cfg.clone(), snapshot, ranker);
+        rec.build_cache();
+        Ok(rec)
     }
 
-    /// Top items for `customer` (None or unknown ⇒ popularity; the caller marks cold start)
-    /// into `out`, using this thread's scratch buffers.
+    /// Assembles a recommender from its parts (the ranker is compiled on first use).
+    pub fn new(config: RecommendConfig, snapshot: Snapshot, ranker: Booster) -> Recommender {
+        Recommender {
+            config,
+            snapshot,
+            ranker,
+            forest: OnceLock::new(),
+        }
+    }
+
+    /// The compiled ranker, when its layout allows batch scoring.
+    fn forest(&self) -> Option<&Forest> {
+        self.forest
+            .get_or_init(|| Forest::compile(&self.ranker).filter(|f| f.n_features() == N_FEATURES))
+            .as_ref()
+    }
+
+    /// Top items for `customer` (None or unknown without a live history ⇒ popularity; the
+    /// caller marks cold start, see [`Recommender::has_history`]) into `out`, using this
+    /// thread's scratch buffers.
+    ///
+    /// A known customer without cart or live history is answered from the ranked cache
+    /// when its row holds the answer; the result is the same as
+    /// [`Recommender::recommend_uncached`] either way.
     pub fn recommend(
         &self,
         customer: Option<u32>,
         req: &RecommendRequest<'_>,
         out: &mut Vec<Recommendation>,
     ) {
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut s) => self.recommend_with(customer, req, &mut s, out),
-            // Re-entrant call on this thread: fall back to a fresh scratch.
-            Err(_) => self.recommend_with(customer, req, &mut Scratch::new(), out),
-        })
+        if self.answer_from_cache(customer, req, out) {
+            return;
+        }
+        with_scratch(|s| self.rank(customer, req, s, out));
+    }
+
+    /// [`Recommender::recommend`] through every stage (candidates, features, ranker) even
+    /// when the ranked cache could answer: what the latency bench measures.
+    pub fn recommend_uncached(
+        &self,
+        customer: Option<u32>,
+        req: &RecommendRequest<'_>,
+        out: &mut Vec<Recommendation>,
+    ) {
+        with_scratch(|s| self.rank(customer, req, s, out));
     }
 
     /// True when `customer` has purchases in the snapshot (otherwise answers are cold-start).
@@ -241,6 +283,83 @@ impl Recommender {
         s: &mut Scratch,
         out: &mut Vec<Recommendation>,
     ) {
+        if !self.answer_from_cache(customer, req, out) {
+            self.rank(customer, req, s, out);
+        }
+    }
+
+    /// Whether `item` may be returned for `req` (`purchased`: in the customer's history).
+    fn allowed(&self, req: &RecommendRequest<'_>, item: u32, purchased: bool) -> bool {
+        let snap = &self.snapshot;
+        let i = item as usize;
+        snap.item_available.get(i).copied().unwrap_or(false)
+            && req
+                .available
+                .is_none_or(|m| m.get(i).copied().unwrap_or(false))
+            && !(req.exclude_purchased && purchased)
+            && req
+                .category
+                .is_none_or(|c| snap.item_category.get(i) == Some(&c))
+            && !req.exclude.contains(&item)
+            && !req.cart.contains(&item)
+    }
+
+    /// Answers from the customer's ranked cache row when the request allows it and the
+    /// row holds `k` allowed items (or is the customer's whole ranked list); `out` then
+    /// equals what [`Recommender::rank`] gives, because filters only remove items from the
+    /// same ranked list and the row is its unfiltered prefix.
+    fn answer_from_cache(
+        &self,
+        customer: Option<u32>,
+        req: &RecommendRequest<'_>,
+        out: &mut Vec<Recommendation>,
+    ) -> bool {
+        out.clear();
+        let k = req.k.min(MAX_K);
+        let Some(c) = customer.filter(|&c| self.is_known(c)) else {
+            return false;
+        };
+        if req.live.is_some() || !req.cart.is_empty() || k == 0 {
+            return false;
+        }
+        let (items, scores) = self.snapshot.top(c);
+        if items.is_empty() {
+            return false;
+        }
+        for (&packed, &score) in items.iter().zip(scores) {
+            let (item, source) = unpack(packed);
+            if self.allowed(req, item, source == Source::BuyAgain) {
+                push_capped(
+                    &self.snapshot,
+                    out,
+                    req.max_per_category,
+                    Recommendation {
+                        item,
+                        score,
+                        source,
+                    },
+                );
+                if out.len() == k {
+                    return true;
+                }
+            }
+        }
+        // A row shorter than the cache length is the customer's whole ranked list.
+        if items.len() < self.config.cached_top {
+            return true;
+        }
+        out.clear();
+        false
+    }
+
+    /// Every stage: candidates from all sources, feature rows, ranker scores, filters.
+    fn rank(
+        &self,
+        customer: Option<u32>,
+        req: &RecommendRequest<'_>,
+        s: &mut Scratch,
+        out: &mut Vec<Recommendation>,
+    ) {
         out.clear();
         let k = req.k.min(MAX_K);
         if k == 0 {
@@ -248,24 +367,17 @@ impl Recommender {
         }
         let snap = &self.snapshot;
         let known = customer.filter(|&c| self.is_known(c));
-        let allowed = |item: u32, purchased: bool| {
-            let i = item as usize;
-            snap.item_available.get(i).copied().unwrap_or(false)
-                && req
-                    .available
-                    .is_none_or(|m| m.get(i).copied().unwrap_or(false))
-                && !(req.exclude_purchased && purchased)
-                && req.category.is_none_or(|c| snap.item_category[i] == c)
-                && !req.exclude.contains(&item)
-                && !req.cart.contains(&item)
+        let view = match req.live {
+            Some(live) => (!live.is_empty()).then(|| live.view(snap, known)),
+            None => known.map(|c| snap.customer_view(c)),
         };
-        if known.is_none() && req.cart.is_empty() {
+        if view.is_none() && req.cart.is_empty() {
             let list: &[u32] = match req.category {
                 Some(c) => snap.category_items(c),
                 None => &snap.popular,
             };
             for &item in list {
-                if allowed(item, false) {
+                if self.allowed(req, item, false) {
                     push_capped(
                         snap,
                         out,
@@ -283,20 +395,27 @@ impl Recommender {
             }
             return;
         }
-        gather(snap, &self.config, known, req.cart, s);
+        let view = view.unwrap_or_else(|| CustomerView::empty(snap.t));
+        gather(snap, &self.config, &view, req.cart, s);
         s.scored.clear();
+        s.selected.clear();
         for (idx, c) in s.cands.iter().enumerate() {
-            if allowed(c.item, c.hist != NONE) {
-                let row = &s.feats[idx * N_FEATURES..(idx + 1) * N_FEATURES];
-                let score = self.ranker.predict_row(row).unwrap_or(f64::NEG_INFINITY) as f32;
-                s.scored.push((score, idx as u32));
+            if self.allowed(req, c.item, c.hist != NONE) {
+                s.selected.push(idx as u32);
             }
         }
+        self.score_selected(s);
         let cands = &s.cands;
-        s.scored.sort_unstable_by(|a, b| {
+        let order = |a: &(f32, u32), b: &(f32, u32)| {
             b.0.total_cmp(&a.0)
                 .then(cands[a.1 as usize].item.cmp(&cands[b.1 as usize].item))
-        });
+        };
+        // Without a per-category cap the first k are the answer: select them, sort only them.
+        if req.max_per_category.is_none() && s.scored.len() > k {
+            s.scored.select_nth_unstable_by(k - 1, order);
+            s.scored.truncate(k);
+        }
+        s.scored.sort_unstable_by(order);
         for &(score, idx) in &s.scored {
             let c = &cands[idx as usize];
             let source = if c.hist != NONE {
@@ -322,6 +441,72 @@ impl Recommender {
         }
     }
 
+    /// Fills the snapshot's ranked cache: each known customer's first
+    /// [`RecommendConfig::cached_top`] items for an unfiltered request, in parallel.
+    fn build_cache(&mut self) {
+        let n = self.config.cached_top.min(MAX_K);
+        let snap = &self.snapshot;
+        let req = RecommendRequest {
+            k: n,
+            ..RecommendRequest::default()
+        };
+        let rows: Vec<(Vec<u32>, Vec<f32>)> = (0..snap.n_customers() as u32)
+            .into_par_iter()
+            .map_init(
+                || (Scratch::new(), Vec::new()),
+                |(s, out), c| {
+                    if n == 0 || !self.is_known(c) {
+                        return (Vec::new(), Vec::new());
+                    }
+                    self.rank(Some(c), &req, s, out);
+                    (
+                        out.iter().map(|r| pack(r.item, r.source)).collect(),
+                        out.iter().map(|r| r.score).collect(),
+                    )
+                },
+            )
+            .collect();
+        let (mut ptr, mut items, mut scores) = (vec![0u32], Vec::new(), Vec::new());
+        for (i, sc) in rows {
+            items.extend_from_slice(&i);
+            scores.extend_from_slice(&sc);
+            ptr.push(items.len() as u32);
+        }
+        self.snapshot.top_ptr = ptr;
+        self.snapshot.top_item = items;
+        self.snapshot.top_score = scores;
+    }
+
+    /// Scores the candidates listed in `s.selected` into `s.scored` as (score, candidate).
+    fn score_selected(&self, s: &mut Scratch) {
+        let row = |idx: u32| &s.feats[idx as usize * N_FEATURES..(idx as usize + 1) * N_FEATURES];
+        match self.forest() {
+            Some(forest) => {
+                let rows: &[f32] = if s.selected.len() * N_FEATURES == s.feats.len() {
+                    &s.feats
+                } else {
+                    s.picked.clear();
+                    for &idx in &s.selected {
+                        s.picked.extend_from_slice(row(idx));
+                    }
+                    &s.picked
+                };
+                forest.score(rows, &mut s.raw);
+                s.scored
+                    .extend(s.raw.iter().zip(&s.selected).map(|(&r, &i)| (r as f32, i)));
+            }
+            None => {
+                for &idx in &s.selected {
+                    let score = self
+                        .ranker
+                        .predict_row(row(idx))
+                        .unwrap_or(f64::NEG_INFINITY) as f32;
+                    s.scored.push((score, idx));
+                }
+            }
+        }
+    }
+
     /// Up to `k` items most often bought with `item` (co-purchase neighbours), best first.
     pub fn similar(&self, item: u32, k: usize) -> Vec<Recommendation> {
         let (items, scores) = self.snapshot.neighbours(item);
@@ -343,6 +528,34 @@ impl Recommender {
             })
             .collect()
     }
+}
+
+/// Runs `f` with this thread's scratch buffers (a fresh one on a re-entrant call).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::new()),
+    })
+}
+
+/// Ranked-cache entry: the item in the low 30 bits, the source code above them.
+fn pack(item: u32, source: Source) -> u32 {
+    let code = match source {
+        Source::BuyAgain => 0,
+        Source::Collaborative => 1,
+        Source::Popular => 2,
+    };
+    (item & ITEM_MASK) | code << 30
+}
+
+/// Inverse of [`pack`] (an unknown code, refused by `Snapshot::validate`, reads as popular).
+fn unpack(packed: u32) -> (u32, Source) {
+    let source = match packed >> 30 {
+        0 => Source::BuyAgain,
+        1 => Source::Collaborative,
+        _ => Source::Popular,
+    };
+    (packed & ITEM_MASK, source)
 }
 
 /// Pushes `r` unless its category already has `cap` items in `out`.

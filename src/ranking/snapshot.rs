@@ -1,6 +1,7 @@
 //! Everything the sources know at one time `T`, built from purchases strictly before `T`
 //! and kept as flat arrays so it can be stored as raw bundle sections.
 
+use super::features::CustomerView;
 use super::{NONE, RankingError, RecommendConfig};
 use crate::cf::Interactions;
 use crate::cf::als;
@@ -11,35 +12,52 @@ use crate::time::DAY;
 use rayon::prelude::*;
 
 /// Point-in-time summaries of customers and items (see the module doc of `ranking`).
+///
+/// The large per-customer and per-item arrays are skipped by serde: the model bundle
+/// stores them as raw sections (see [`Snapshot::large_arrays`]) so they load with a copy
+/// instead of per-element decoding.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     /// The snapshot time: every array reflects purchases strictly before it.
     pub t: i64,
     /// CSR offsets over customers into the `hist_*` arrays (`n_customers + 1`).
+    #[serde(skip)]
     pub hist_ptr: Vec<u32>,
     /// Item of each (customer, item) history entry; rows sorted by item.
+    #[serde(skip)]
     pub hist_item: Vec<u32>,
     /// Distinct baskets holding the item.
+    #[serde(skip)]
     pub hist_baskets: Vec<u32>,
     /// Purchase lines of the item.
+    #[serde(skip)]
     pub hist_lines: Vec<u32>,
     /// First purchase time.
+    #[serde(skip)]
     pub hist_first: Vec<i64>,
     /// Last purchase time.
+    #[serde(skip)]
     pub hist_last: Vec<i64>,
     /// Mean days between the baskets holding the item (NaN when bought in one basket).
+    #[serde(skip)]
     pub hist_gap_days: Vec<f32>,
     /// Sum over those baskets of `0.5^(age / half_life)`.
+    #[serde(skip)]
     pub hist_decayed: Vec<f32>,
     /// Baskets per customer.
+    #[serde(skip)]
     pub cust_baskets: Vec<u32>,
     /// Purchase lines per customer.
+    #[serde(skip)]
     pub cust_lines: Vec<u32>,
     /// Last purchase time per customer (`i64::MIN` when none).
+    #[serde(skip)]
     pub cust_last_ts: Vec<i64>,
     /// CSR offsets over customers into `last_item`.
+    #[serde(skip)]
     pub last_ptr: Vec<u32>,
     /// Distinct items of each customer's latest baskets.
+    #[serde(skip)]
     pub last_item: Vec<u32>,
     /// Category of each item ([`NONE`] when unknown).
     pub item_category: Vec<u32>,
@@ -64,56 +82,149 @@ pub struct Snapshot {
     /// Each category's items by recent popularity, best first (truncated).
     pub category_popular: Vec<u32>,
     /// Co-purchase CSR offsets over items.
+    #[serde(skip)]
     pub nb_ptr: Vec<u32>,
     /// Co-purchase neighbour items, best first per item.
+    #[serde(skip)]
     pub nb_item: Vec<u32>,
     /// Co-purchase neighbour scores.
+    #[serde(skip)]
     pub nb_score: Vec<f32>,
     /// ALS factor count (row stride of the factor matrices).
     pub factors: u32,
     /// ALS customer factors, row-major.
+    #[serde(skip)]
     pub user_factors: Vec<f32>,
     /// ALS item factors, row-major.
+    #[serde(skip)]
     pub item_factors: Vec<f32>,
     /// CSR offsets over customers into the precomputed ALS top-N.
+    #[serde(skip)]
     pub als_ptr: Vec<u32>,
     /// Each customer's ALS top-N items outside their history, best first.
+    #[serde(skip)]
     pub als_item: Vec<u32>,
+    /// CSR offsets over customers into the ranked cache (empty when not computed).
+    #[serde(skip)]
+    pub top_ptr: Vec<u32>,
+    /// Each customer's best items at `T` for an unfiltered request, best first, packed as
+    /// `item | source << 30` (see `recommender::pack`).
+    #[serde(skip)]
+    pub top_item: Vec<u32>,
+    /// Ranker scores of `top_item`.
+    #[serde(skip)]
+    pub top_score: Vec<f32>,
 }
+
+/// The snapshot's large arrays by name and element type (bundle raw sections).
+pub struct LargeArrays<'a> {
+    /// `u32` arrays.
+    pub u32s: Vec<(&'static str, &'a [u32])>,
+    /// `i64` arrays (timestamps).
+    pub i64s: Vec<(&'static str, &'a [i64])>,
+    /// `f32` arrays.
+    pub f32s: Vec<(&'static str, &'a [f32])>,
+}
+
+/// [`LargeArrays`], writable, for loading.
+pub struct LargeArraysMut<'a> {
+    /// `u32` arrays.
+    pub u32s: Vec<(&'static str, &'a mut Vec<u32>)>,
+    /// `i64` arrays (timestamps).
+    pub i64s: Vec<(&'static str, &'a mut Vec<i64>)>,
+    /// `f32` arrays.
+    pub f32s: Vec<(&'static str, &'a mut Vec<f32>)>,
+}
+
+/// One list of the serde-skipped fields, so writing and reading cannot disagree.
+macro_rules! large_arrays {
+    (u32: [$($u:ident),*], i64: [$($i:ident),*], f32: [$($f:ident),*]) => {
+        impl Snapshot {
+            /// The large arrays serde skips, by field name.
+            pub fn large_arrays(&self) -> LargeArrays<'_> {
+                LargeArrays {
+                    u32s: vec![$((stringify!($u), &self.$u[..])),*],
+                    i64s: vec![$((stringify!($i), &self.$i[..])),*],
+                    f32s: vec![$((stringify!($f), &self.$f[..])),*],
+                }
+            }
+
+            /// The large arrays serde skips, writable (fill them after decoding the rest,
+            /// then call [`Snapshot::validate`]).
+            pub fn large_arrays_mut(&mut self) -> LargeArraysMut<'_> {
+                LargeArraysMut {
+                    u32s: vec![$((stringify!($u), &mut self.$u)),*],
+                    i64s: vec![$((stringify!($i), &mut self.$i)),*],
+                    f32s: vec![$((stringify!($f), &mut self.$f)),*],
+                }
+            }
+        }
+    };
+}
+
+large_arrays!(
+    u32: [hist_ptr, hist_item, hist_baskets, hist_lines, cust_baskets, cust_lines, last_ptr, last_item, nb_ptr, nb_item, als_ptr, als_item, top_ptr, top_item],
+    i64: [hist_first, hist_last, cust_last_ts],
+    f32: [hist_gap_days, hist_decayed, nb_score, user_factors, item_factors, top_score]
+);
+
+/// Low bits of a packed ranked-cache entry holding the item.
+pub(crate) const ITEM_MASK: u32 = (1 << 30) - 1;
 
 /// Length of the popularity lists kept (overall and per category).
 const POPULAR_KEPT: usize = 200;
 const CATEGORY_KEPT: usize = 50;
 
-/// One customer's history before `t`, grouped by item.
-#[derive(Default)]
-struct CustomerHistory {
-    item: Vec<u32>,
-    baskets: Vec<u32>,
-    lines: Vec<u32>,
-    first: Vec<i64>,
-    last: Vec<i64>,
-    gap: Vec<f32>,
-    decayed: Vec<f32>,
-    n_baskets: u32,
-    n_lines: u32,
-    last_ts: i64,
-    last_items: Vec<u32>,
+/// One purchase line of a customer's history, for live recomputation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// Dense item index (items unknown to the bundle are skipped).
+    pub item: u32,
+    /// Purchase time (seconds since the epoch).
+    pub ts: i64,
+    /// Basket id; a customer's lines of one basket are contiguous in time order.
+    pub basket: u32,
 }
 
-fn customer_history(
-    store: &EventStore,
-    c: u32,
+/// One customer's history before `t`, grouped by item: the rows `Snapshot` stores in its
+/// `hist_*` arrays, and what a live history holds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct CustomerHistory {
+    pub item: Vec<u32>,
+    pub baskets: Vec<u32>,
+    pub lines: Vec<u32>,
+    pub first: Vec<i64>,
+    pub last: Vec<i64>,
+    pub gap: Vec<f32>,
+    pub decayed: Vec<f32>,
+    pub n_baskets: u32,
+    pub n_lines: u32,
+    pub last_ts: i64,
+    pub last_items: Vec<u32>,
+}
+
+/// Customer `c`'s purchase lines before `t`, in time order.
+fn purchase_lines(store: &EventStore, c: u32, t: i64) -> Vec<HistoryEvent> {
+    store
+        .events_before(CustomerIdx(c), t)
+        .filter(|&e| store.kind[e] == EventKind::Purchase)
+        .map(|e| HistoryEvent {
+            item: store.item[e].0,
+            ts: store.ts[e],
+            basket: store.basket[e],
+        })
+        .collect()
+}
+
+/// Summarises one customer's purchase `lines` (time order, baskets contiguous, all before
+/// `t`) by item: the single definition of a history row, shared by [`Snapshot::build`] and
+/// live histories.
+pub(crate) fn summarise_history(
+    mut lines: Vec<HistoryEvent>,
     t: i64,
     half_life: f64,
     last_baskets: usize,
 ) -> CustomerHistory {
-    let range = store.events_before(CustomerIdx(c), t);
-    // (item, basket, ts) of purchase lines; events are in time order, baskets contiguous.
-    let mut lines: Vec<(u32, u32, i64)> = range
-        .filter(|&e| store.kind[e] == EventKind::Purchase)
-        .map(|e| (store.item[e].0, store.basket[e], store.ts[e]))
-        .collect();
     let mut h = CustomerHistory {
         last_ts: i64::MIN,
         ..Default::default()
@@ -122,44 +233,44 @@ fn customer_history(
         return h;
     }
     h.n_lines = lines.len() as u32;
-    h.last_ts = lines.iter().map(|l| l.2).max().unwrap_or(i64::MIN);
+    h.last_ts = lines.iter().map(|l| l.ts).max().unwrap_or(i64::MIN);
     // Latest baskets: walk back over distinct basket ids.
     let mut seen_baskets = 0usize;
     let mut prev_basket = NONE;
     for l in lines.iter().rev() {
-        if l.1 != prev_basket {
+        if l.basket != prev_basket {
             seen_baskets += 1;
-            prev_basket = l.1;
+            prev_basket = l.basket;
             if seen_baskets > last_baskets {
                 break;
             }
         }
-        h.last_items.push(l.0);
+        h.last_items.push(l.item);
     }
     h.last_items.sort_unstable();
     h.last_items.dedup();
-    let mut basket_ids: Vec<u32> = lines.iter().map(|l| l.1).collect();
+    let mut basket_ids: Vec<u32> = lines.iter().map(|l| l.basket).collect();
     basket_ids.dedup();
     h.n_baskets = basket_ids.len() as u32;
-    lines.sort_by_key(|l| (l.0, l.1, l.2));
+    lines.sort_by_key(|l| (l.item, l.basket, l.ts));
     let mut i = 0;
     while i < lines.len() {
-        let item = lines[i].0;
+        let item = lines[i].item;
         let mut j = i;
         let mut baskets = 0u32;
         let mut decayed = 0.0f64;
         let mut prev = NONE;
-        while j < lines.len() && lines[j].0 == item {
-            if lines[j].1 != prev {
+        while j < lines.len() && lines[j].item == item {
+            if lines[j].basket != prev {
                 baskets += 1;
-                prev = lines[j].1;
-                let age_days = (t - lines[j].2) as f64 / DAY as f64;
+                prev = lines[j].basket;
+                let age_days = (t - lines[j].ts) as f64 / DAY as f64;
                 decayed += 0.5f64.powf(age_days / half_life);
             }
             j += 1;
         }
-        let first = lines[i..j].iter().map(|l| l.2).min().unwrap_or(t);
-        let last = lines[i..j].iter().map(|l| l.2).max().unwrap_or(t);
+        let first = lines[i..j].iter().map(|l| l.ts).min().unwrap_or(t);
+        let last = lines[i..j].iter().map(|l| l.ts).max().unwrap_or(t);
         h.item.push(item);
         h.baskets.push(baskets);
         h.lines.push((j - i) as u32);
@@ -198,7 +309,14 @@ impl Snapshot {
         let n_items = store.n_items();
         let histories: Vec<CustomerHistory> = (0..n_customers as u32)
             .into_par_iter()
-            .map(|c| customer_history(store, c, t, cfg.half_life_days, cfg.last_baskets))
+            .map(|c| {
+                summarise_history(
+                    purchase_lines(store, c, t),
+                    t,
+                    cfg.half_life_days,
+                    cfg.last_baskets,
+                )
+            })
             .collect();
 
         let total: usize = histories.iter().map(|h| h.item.len()).sum();
@@ -236,6 +354,9 @@ impl Snapshot {
             item_factors: Vec::new(),
             als_ptr: Vec::new(),
             als_item: Vec::new(),
+            top_ptr: Vec::new(),
+            top_item: Vec::new(),
+            top_score: Vec::new(),
         };
         s.item_category.resize(n_items, NONE);
         s.item_available.resize(n_items, true);
@@ -372,6 +493,108 @@ impl Snapshot {
         Ok(s)
     }
 
+    /// Checks that every array agrees with the others (lengths, CSR offsets, item and
+    /// category references), so a decoded snapshot can be indexed without panicking.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.n_customers();
+        let n_items = self.n_items();
+        let len_is = |what: &str, len: usize, want: usize| {
+            if len == want {
+                Ok(())
+            } else {
+                Err(format!("{what} has {len} entries, expected {want}"))
+            }
+        };
+        let csr = |what: &str, ptr: &[u32], rows: usize, values: usize| {
+            len_is(what, ptr.len(), rows + 1)?;
+            if ptr.first() != Some(&0)
+                || ptr.windows(2).any(|w| w[0] > w[1])
+                || ptr.last().map(|&x| x as usize) != Some(values)
+            {
+                return Err(format!("{what} offsets are not a CSR over {values} values"));
+            }
+            Ok(())
+        };
+        let items_ok =
+            |what: &str, items: &[u32]| match items.iter().find(|&&i| i as usize >= n_items) {
+                Some(i) => Err(format!("{what} refers to item {i} of {n_items}")),
+                None => Ok(()),
+            };
+        if self.hist_ptr.is_empty() {
+            return Err("hist_ptr is empty".to_string());
+        }
+        let h = self.hist_item.len();
+        csr("hist_ptr", &self.hist_ptr, n, h)?;
+        len_is("hist_baskets", self.hist_baskets.len(), h)?;
+        len_is("hist_lines", self.hist_lines.len(), h)?;
+        len_is("hist_first", self.hist_first.len(), h)?;
+        len_is("hist_last", self.hist_last.len(), h)?;
+        len_is("hist_gap_days", self.hist_gap_days.len(), h)?;
+        len_is("hist_decayed", self.hist_decayed.len(), h)?;
+        len_is("cust_baskets", self.cust_baskets.len(), n)?;
+        len_is("cust_lines", self.cust_lines.len(), n)?;
+        len_is("cust_last_ts", self.cust_last_ts.len(), n)?;
+        csr("last_ptr", &self.last_ptr, n, self.last_item.len())?;
+        csr("als_ptr", &self.als_ptr, n, self.als_item.len())?;
+        len_is("pop_recent", self.pop_recent.len(), n_items)?;
+        len_is("trend", self.trend.len(), n_items)?;
+        len_is("repurchase", self.repurchase.len(), n_items)?;
+        len_is("item_category", self.item_category.len(), n_items)?;
+        len_is("item_available", self.item_available.len(), n_items)?;
+        csr("nb_ptr", &self.nb_ptr, n_items, self.nb_item.len())?;
+        len_is("nb_score", self.nb_score.len(), self.nb_item.len())?;
+        csr(
+            "category_ptr",
+            &self.category_ptr,
+            self.n_categories as usize,
+            self.category_popular.len(),
+        )?;
+        if let Some(c) = self
+            .item_category
+            .iter()
+            .find(|&&c| c != NONE && c >= self.n_categories)
+        {
+            return Err(format!(
+                "item_category refers to category {c} of {}",
+                self.n_categories
+            ));
+        }
+        let k = self.factors as usize;
+        len_is("user_factors", self.user_factors.len(), n * k)?;
+        len_is("item_factors", self.item_factors.len(), n_items * k)?;
+        items_ok("hist_item", &self.hist_item)?;
+        items_ok("last_item", &self.last_item)?;
+        items_ok("als_item", &self.als_item)?;
+        items_ok("nb_item", &self.nb_item)?;
+        items_ok("popular", &self.popular)?;
+        items_ok("popular_all", &self.popular_all)?;
+        items_ok("category_popular", &self.category_popular)?;
+        if !self.top_ptr.is_empty() {
+            csr("top_ptr", &self.top_ptr, n, self.top_item.len())?;
+            len_is("top_score", self.top_score.len(), self.top_item.len())?;
+            if n_items >= 1 << 30 {
+                return Err(format!(
+                    "{n_items} items cannot be packed in the ranked cache"
+                ));
+            }
+            let unpacked: Vec<u32> = self.top_item.iter().map(|&x| x & ITEM_MASK).collect();
+            items_ok("top_item", &unpacked)?;
+            if self.top_item.iter().any(|&x| x >> 30 > 2) {
+                return Err("top_item has an unknown source code".to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Customer `c`'s ranked cache row (packed items and scores; empty when absent).
+    pub(crate) fn top(&self, c: u32) -> (&[u32], &[f32]) {
+        let r = csr_range(&self.top_ptr, c as usize);
+        match (self.top_item.get(r.clone()), self.top_score.get(r)) {
+            (Some(i), Some(s)) => (i, s),
+            _ => (&[], &[]),
+        }
+    }
+
     /// Number of customers covered.
     pub fn n_customers(&self) -> usize {
         self.hist_ptr.len().saturating_sub(1)
@@ -410,14 +633,50 @@ impl Snapshot {
 
     /// Dot product of customer `c`'s and `item`'s ALS factors (NaN when either is missing).
     pub fn als_dot(&self, c: u32, item: u32) -> f32 {
+        self.user_factor_row(c)
+            .map_or(f32::NAN, |u| self.item_dot(u, item))
+    }
+
+    /// Customer `c`'s ALS factor row, if the snapshot has one.
+    pub fn user_factor_row(&self, c: u32) -> Option<&[f32]> {
         let k = self.factors as usize;
-        let (u, i) = (c as usize * k, item as usize * k);
-        match (
-            self.user_factors.get(u..u + k),
-            self.item_factors.get(i..i + k),
-        ) {
-            (Some(a), Some(b)) if k > 0 => a.iter().zip(b).map(|(x, y)| x * y).sum(),
+        let u = c as usize * k;
+        self.user_factors.get(u..u + k).filter(|_| k > 0)
+    }
+
+    /// Dot product of a customer factor row `u` with `item`'s factors (NaN when missing).
+    pub fn item_dot(&self, u: &[f32], item: u32) -> f32 {
+        let k = self.factors as usize;
+        let i = item as usize * k;
+        match self.item_factors.get(i..i + k) {
+            Some(b) if k > 0 && u.len() == k => u.iter().zip(b).map(|(x, y)| x * y).sum(),
             _ => f32::NAN,
+        }
+    }
+
+    /// Customer `c`'s history rows and profile as the ranker reads them (empty when out of
+    /// range).
+    pub(crate) fn customer_view(&self, c: u32) -> CustomerView<'_> {
+        let r = self.history(c);
+        let ci = c as usize;
+        if ci >= self.n_customers() {
+            return CustomerView::empty(self.t);
+        }
+        CustomerView {
+            t: self.t,
+            item: &self.hist_item[r.clone()],
+            baskets: &self.hist_baskets[r.clone()],
+            lines: &self.hist_lines[r.clone()],
+            first: &self.hist_first[r.clone()],
+            last: &self.hist_last[r.clone()],
+            gap: &self.hist_gap_days[r.clone()],
+            decayed: &self.hist_decayed[r],
+            n_baskets: self.cust_baskets.get(ci).copied().unwrap_or(0),
+            n_lines: self.cust_lines.get(ci).copied().unwrap_or(0),
+            last_ts: self.cust_last_ts.get(ci).copied().unwrap_or(i64::MIN),
+            last_items: self.last_items(c),
+            als_items: self.als_items(c),
+            factors: self.user_factor_row(c),
         }
     }
 }

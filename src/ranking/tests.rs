@@ -154,6 +154,19 @@ fn nothing_at_or_after_t_leaks_into_the_recommender() {
         postcard::to_allocvec(&after).unwrap(),
         "events at or after T changed the fitted recommender"
     );
+    // The large arrays are not in the struct encoding (they are raw bundle sections).
+    let (x, y) = (
+        before.snapshot.large_arrays(),
+        after.snapshot.large_arrays(),
+    );
+    assert_eq!(x.u32s, y.u32s);
+    assert_eq!(x.i64s, y.i64s);
+    let bits = |v: &[(&str, &[f32])]| -> Vec<Vec<u32>> {
+        v.iter()
+            .map(|(_, a)| a.iter().map(|f| f.to_bits()).collect())
+            .collect()
+    };
+    assert_eq!(bits(&x.f32s), bits(&y.f32s));
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for c in 0..60 {
         before.recommend(Some(c), &RecommendRequest::default(), &mut a);
@@ -318,4 +331,56 @@ fn similar_finds_planted_complementary_pairs() {
         found * 10 >= checked * 8,
         "partner in top 3 for {found} of {checked} pairs"
     );
+}
+
+#[test]
+fn ranked_cache_answers_equal_every_stage() {
+    let (_, rec) = fitted();
+    let snap = &rec.snapshot;
+    assert!(!snap.top_item.is_empty(), "fit fills the ranked cache");
+    let known: Vec<u32> = (0..snap.n_customers() as u32)
+        .filter(|&c| rec.is_known(c))
+        .take(80)
+        .collect();
+    let (mut cached, mut full) = (Vec::new(), Vec::new());
+    let avail: Vec<bool> = (0..snap.n_items()).map(|i| i % 3 != 0).collect();
+    for &c in &known {
+        let own: Vec<u32> = snap.history(c).map(|h| snap.hist_item[h]).collect();
+        let exclude = [own[0]];
+        let cat = snap.item_category[own[0] as usize];
+        let requests = [
+            RecommendRequest::default(),
+            RecommendRequest {
+                k: 1,
+                ..Default::default()
+            },
+            RecommendRequest {
+                k: 100,
+                ..Default::default()
+            },
+            RecommendRequest {
+                exclude_purchased: true,
+                ..Default::default()
+            },
+            RecommendRequest {
+                exclude: &exclude,
+                available: Some(&avail),
+                ..Default::default()
+            },
+            RecommendRequest {
+                category: Some(cat),
+                ..Default::default()
+            },
+            RecommendRequest {
+                k: 20,
+                max_per_category: Some(1),
+                ..Default::default()
+            },
+        ];
+        for (i, req) in requests.iter().enumerate() {
+            rec.recommend(Some(c), req, &mut cached);
+            rec.recommend_uncached(Some(c), req, &mut full);
+            assert_eq!(cached, full, "customer {c}, request {i}");
+        }
+    }
 }

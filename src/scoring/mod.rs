@@ -3,8 +3,10 @@
 
 pub mod customers;
 pub mod demo;
+pub mod history;
 
 pub use customers::{CustomerBase, CustomerBaseError, CustomerScores};
+pub use history::{EventColumns, EventHistory};
 
 use crate::bundle::{Bundle, BundleError, BundleWriter, DataRange, FeatureImportance, Metadata};
 use crate::gbdt::ImportanceKind;
@@ -22,7 +24,8 @@ pub const CUSTOMER_BASE: &str = "customer_base";
 pub const CUSTOMER_FEATURES: &str = "customer_features";
 /// Section holding the churn / repurchase / next-purchase models.
 pub const PROPENSITY: &str = "propensity";
-/// Section holding the recommender (sources at the cutoff and the ranker).
+/// Section holding the recommender (sources at the cutoff and the ranker); its snapshot's
+/// large arrays are raw sections named `recommender.FIELD`.
 pub const RECOMMENDER: &str = "recommender";
 
 /// Why training failed.
@@ -82,6 +85,9 @@ pub struct TrainedModels {
     /// ([`crate::propensity::heldout`]); empty for models read from a bundle, whose
     /// metadata holds them.
     pub held_out_metrics: BTreeMap<String, f64>,
+    /// Training events before the cutoff, for recomputing customers online; `None` for
+    /// bundles written before it was stored.
+    pub history: Option<EventHistory>,
 }
 
 impl TrainedModels {
@@ -114,6 +120,7 @@ impl TrainedModels {
         times
             .stages
             .push(("recommender", t.elapsed().as_secs_f64()));
+        let history = Some(EventHistory::from_store(store, cutoff));
         widen_with_clv_features(&mut base, &propensity);
         if base.layout.names != propensity.feature_names {
             return Err(TrainError::Layout {
@@ -127,6 +134,7 @@ impl TrainedModels {
                 propensity,
                 recommender,
                 held_out_metrics: held_out.metrics(),
+                history,
             },
             times,
         ))
@@ -172,6 +180,19 @@ impl TrainedModels {
         w.put_array_f32(CUSTOMER_FEATURES, &b.features, &[b.rows(), b.layout.len()])?;
         w.put_struct(PROPENSITY, &self.propensity)?;
         w.put_struct(RECOMMENDER, &self.recommender)?;
+        let arrays = self.recommender.snapshot.large_arrays();
+        for (name, v) in arrays.u32s {
+            w.put_array_u32(&recommender_section(name), v, &[v.len()])?;
+        }
+        for (name, v) in arrays.i64s {
+            w.put_array_i64(&recommender_section(name), v, &[v.len()])?;
+        }
+        for (name, v) in arrays.f32s {
+            w.put_array_f32(&recommender_section(name), v, &[v.len()])?;
+        }
+        if let Some(h) = &self.history {
+            h.put_sections(w)?;
+        }
         Ok(())
     }
 
@@ -217,14 +238,45 @@ impl TrainedModels {
                     .to_string(),
             });
         }
-        let recommender: Recommender = bundle.get_struct(RECOMMENDER)?;
+        let recommender = recommender_from_bundle(bundle)?;
+        let history =
+            EventHistory::from_bundle(bundle, base.customer_ids.len(), base.item_ids.len())?;
         Ok(TrainedModels {
             base,
             propensity,
             recommender,
             held_out_metrics: BTreeMap::new(),
+            history,
         })
     }
+}
+
+/// Name of the raw section holding the recommender snapshot's array `field`.
+fn recommender_section(field: &str) -> String {
+    format!("{RECOMMENDER}.{field}")
+}
+
+/// Decodes the recommender: its struct section, then each large array copied from its raw
+/// section (no per-element decoding), then a consistency check of the whole snapshot.
+fn recommender_from_bundle(bundle: &Bundle) -> Result<Recommender, BundleError> {
+    let mut rec: Recommender = bundle.get_struct(RECOMMENDER)?;
+    let arrays = rec.snapshot.large_arrays_mut();
+    for (name, v) in arrays.u32s {
+        *v = bundle.array_u32(&recommender_section(name))?.to_vec();
+    }
+    for (name, v) in arrays.i64s {
+        *v = bundle.array_i64(&recommender_section(name))?.to_vec();
+    }
+    for (name, v) in arrays.f32s {
+        *v = bundle.array_f32(&recommender_section(name))?.to_vec();
+    }
+    rec.snapshot
+        .validate()
+        .and_then(|()| rec.ranker.validate())
+        .map_err(|what| BundleError::Inconsistent {
+            what: format!("recommender: {what}"),
+        })?;
+    Ok(rec)
 }
 
 /// Appends the BG/NBD features the propensity model was trained with to every stored row,

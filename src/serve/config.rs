@@ -14,6 +14,8 @@
 //! | `batch_limit` | `PROPENSITY_BATCH_LIMIT` | `--batch-limit` | 100000 |
 //! | `workers` | `PROPENSITY_WORKERS` | `--workers` | 0 (one per core) |
 //! | `shutdown_timeout_secs` | `PROPENSITY_SHUTDOWN_TIMEOUT_SECS` | — | 30 |
+//! | `journal` | `PROPENSITY_JOURNAL` | `--journal` | `journal/` beside the bundle (`models/journal`) |
+//! | `events_batch_limit` | `PROPENSITY_EVENTS_BATCH_LIMIT` | `--events-batch-limit` | 10000 |
 //! | — | `PROPENSITY_CONFIG` | `--config` | no file |
 //!
 //! API keys are never taken from flags (they would show in `ps`). In the file:
@@ -53,6 +55,12 @@ pub struct ServeArgs {
     /// HTTP worker threads, 0 = one per core [env: PROPENSITY_WORKERS]
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Event journal directory [env: PROPENSITY_JOURNAL] [default: journal/ beside the bundle]
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// Most events accepted in one POST /v1/events [env: PROPENSITY_EVENTS_BATCH_LIMIT] [default: 10000]
+    #[arg(long)]
+    pub events_batch_limit: Option<usize>,
 }
 
 /// The validated configuration the server runs with.
@@ -72,6 +80,12 @@ pub struct ServeConfig {
     pub workers: usize,
     /// How long in-flight requests may take to finish on shutdown, in seconds.
     pub shutdown_timeout_secs: u64,
+    /// Event journal directory; `None` = `journal/` beside the bundle, which is
+    /// `models/journal` for the default bundle (and keeps each test's journal in its own
+    /// temporary directory).
+    pub journal: Option<PathBuf>,
+    /// Most events accepted in one `POST /v1/events`.
+    pub events_batch_limit: usize,
 }
 
 impl Default for ServeConfig {
@@ -84,6 +98,8 @@ impl Default for ServeConfig {
             batch_limit: 100_000,
             workers: 0,
             shutdown_timeout_secs: 30,
+            journal: None,
+            events_batch_limit: 10_000,
         }
     }
 }
@@ -99,6 +115,8 @@ struct FileConfig {
     batch_limit: Option<usize>,
     workers: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
+    journal: Option<PathBuf>,
+    events_batch_limit: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +193,8 @@ const KNOWN_ENV: &[&str] = &[
     "PROPENSITY_BATCH_LIMIT",
     "PROPENSITY_WORKERS",
     "PROPENSITY_SHUTDOWN_TIMEOUT_SECS",
+    "PROPENSITY_JOURNAL",
+    "PROPENSITY_EVENTS_BATCH_LIMIT",
 ];
 
 impl ServeConfig {
@@ -228,6 +248,10 @@ impl ServeConfig {
             set(&mut c.batch_limit, f.batch_limit);
             set(&mut c.workers, f.workers);
             set(&mut c.shutdown_timeout_secs, f.shutdown_timeout_secs);
+            set(&mut c.events_batch_limit, f.events_batch_limit);
+            if f.journal.is_some() {
+                c.journal = f.journal;
+            }
             if let Some(keys) = f.api_keys {
                 c.api_keys = keys
                     .into_iter()
@@ -267,6 +291,13 @@ impl ServeConfig {
             &mut c.shutdown_timeout_secs,
             env_parse(env, "PROPENSITY_SHUTDOWN_TIMEOUT_SECS")?,
         );
+        if let Some(dir) = env_get(env, "PROPENSITY_JOURNAL") {
+            c.journal = Some(PathBuf::from(dir));
+        }
+        set(
+            &mut c.events_batch_limit,
+            env_parse(env, "PROPENSITY_EVENTS_BATCH_LIMIT")?,
+        );
         if let Some(spec) = env_get(env, "PROPENSITY_API_KEYS") {
             c.api_keys =
                 ApiKey::parse_env_list(spec).map_err(|(index, source)| ConfigError::Key {
@@ -281,9 +312,25 @@ impl ServeConfig {
         set(&mut c.body_limit_bytes, args.body_limit_bytes);
         set(&mut c.batch_limit, args.batch_limit);
         set(&mut c.workers, args.workers);
+        if args.journal.is_some() {
+            c.journal = args.journal.clone();
+        }
+        set(&mut c.events_batch_limit, args.events_batch_limit);
 
         c.validate()?;
         Ok(c)
+    }
+
+    /// The event journal directory: the configured one, else `journal/` beside the bundle.
+    pub fn journal_dir(&self) -> PathBuf {
+        match &self.journal {
+            Some(d) => d.clone(),
+            None => self
+                .bundle
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("journal"),
+        }
     }
 
     /// Checks ranges that serde cannot express.
@@ -297,6 +344,9 @@ impl ServeConfig {
         }
         if self.batch_limit == 0 {
             return invalid("batch_limit", "must be at least 1");
+        }
+        if self.events_batch_limit == 0 {
+            return invalid("events_batch_limit", "must be at least 1");
         }
         if self.workers > 1024 {
             return invalid("workers", "must be at most 1024");
@@ -377,6 +427,43 @@ mod tests {
         assert_eq!(c.batch_limit, 6, "env beats file");
         assert_eq!(c.workers, 3, "file beats default");
         assert_eq!(c.body_limit_bytes, 4096);
+    }
+
+    #[test]
+    fn journal_defaults_beside_the_bundle_and_follows_precedence() {
+        let c = ServeConfig::from_sources(None, &[], &ServeArgs::default()).expect("valid");
+        assert_eq!(c.journal_dir(), PathBuf::from("models/journal"));
+        assert_eq!(c.events_batch_limit, 10_000);
+        let text = "journal = \"/f\"\nevents_batch_limit = 7\n";
+        let c = ServeConfig::from_sources(file(text), &[], &ServeArgs::default()).expect("valid");
+        assert_eq!(
+            (c.journal_dir(), c.events_batch_limit),
+            (PathBuf::from("/f"), 7)
+        );
+        let e = env(&[
+            ("PROPENSITY_JOURNAL", "/e"),
+            ("PROPENSITY_EVENTS_BATCH_LIMIT", "8"),
+        ]);
+        let c = ServeConfig::from_sources(file(text), &e, &ServeArgs::default()).expect("valid");
+        assert_eq!(
+            (c.journal_dir(), c.events_batch_limit),
+            (PathBuf::from("/e"), 8)
+        );
+        let args = ServeArgs {
+            journal: Some(PathBuf::from("/a")),
+            events_batch_limit: Some(9),
+            ..ServeArgs::default()
+        };
+        let c = ServeConfig::from_sources(file(text), &e, &args).expect("valid");
+        assert_eq!(
+            (c.journal_dir(), c.events_batch_limit),
+            (PathBuf::from("/a"), 9)
+        );
+        let zero = ServeArgs {
+            events_batch_limit: Some(0),
+            ..ServeArgs::default()
+        };
+        assert!(ServeConfig::from_sources(None, &[], &zero).is_err());
     }
 
     #[test]

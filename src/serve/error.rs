@@ -46,6 +46,10 @@ pub enum Code {
     InvalidBundle,
     /// No model is loaded yet.
     NoModel,
+    /// The served bundle holds no event history, so events cannot be applied.
+    NoHistory,
+    /// The event journal could not be written; nothing was acknowledged.
+    JournalUnavailable,
     /// A bug or an exhausted resource on the server.
     Internal,
 }
@@ -74,6 +78,8 @@ impl Code {
             Code::ReloadInProgress => ("reload_in_progress", StatusCode::CONFLICT),
             Code::InvalidBundle => ("invalid_bundle", StatusCode::UNPROCESSABLE_ENTITY),
             Code::NoModel => ("no_model", StatusCode::SERVICE_UNAVAILABLE),
+            Code::NoHistory => ("no_history", StatusCode::CONFLICT),
+            Code::JournalUnavailable => ("journal_unavailable", StatusCode::SERVICE_UNAVAILABLE),
             Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -193,6 +199,26 @@ pub enum ApiError {
     /// No model loaded.
     #[error("no model is loaded yet; hint: POST /admin/reload once a bundle exists")]
     NoModel,
+    /// Events for a bundle that cannot recompute customers.
+    #[error("events cannot be applied: {0}")]
+    NoHistory(#[source] crate::live::LayoutError),
+    /// An event batch larger than the limit.
+    #[error(
+        "batch of {len} events exceeds the limit of {limit}; hint: split the batch or raise events_batch_limit"
+    )]
+    EventBatchTooLarge {
+        /// Events sent.
+        len: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The journal refused the append; the request was not acknowledged.
+    #[error("the event journal failed; nothing was acknowledged, retry later: {source}")]
+    Journal {
+        /// The journal's error.
+        #[source]
+        source: crate::journal::JournalError,
+    },
     /// Server-side failure.
     #[error("internal error: {reason}")]
     Internal {
@@ -223,6 +249,9 @@ impl ApiError {
             ApiError::ReloadInProgress => Code::ReloadInProgress,
             ApiError::InvalidBundle(_) => Code::InvalidBundle,
             ApiError::NoModel => Code::NoModel,
+            ApiError::NoHistory(_) => Code::NoHistory,
+            ApiError::EventBatchTooLarge { .. } => Code::BatchTooLarge,
+            ApiError::Journal { .. } => Code::JournalUnavailable,
             ApiError::Internal { .. } => Code::Internal,
         }
     }

@@ -46,6 +46,53 @@ pub struct Metrics {
     pub reloads: AtomicU64,
     /// Refused reloads.
     pub reload_failures: AtomicU64,
+    /// Events accepted by `POST /v1/events` (journaled and applied).
+    pub events_accepted: AtomicU64,
+    /// Events refused one by one by `POST /v1/events`.
+    pub events_rejected: AtomicU64,
+    /// Erasures journaled by `DELETE /v1/customers/{id}`.
+    pub erasures: AtomicU64,
+    /// Time of each journal append, fsync included.
+    pub journal_append: Histogram,
+}
+
+/// A latency histogram over the request buckets (100 µs … 10 s).
+pub struct Histogram(Series);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram(Series::new())
+    }
+}
+
+impl Histogram {
+    /// Records one duration.
+    pub fn observe(&self, micros: u64) {
+        let b = BUCKETS_MICROS.partition_point(|&bound| bound < micros);
+        self.0.count.fetch_add(1, Relaxed);
+        self.0.sum_micros.fetch_add(micros, Relaxed);
+        self.0.buckets[b].fetch_add(1, Relaxed);
+    }
+
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.0.count.load(Relaxed)
+    }
+
+    /// Appends the histogram `name` in Prometheus text format, in seconds.
+    pub fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS_MICROS.iter().enumerate() {
+            cumulative += self.0.buckets[i].load(Relaxed);
+            let le = *bound as f64 / 1e6;
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        cumulative += self.0.buckets[BUCKETS_MICROS.len()].load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let sum = self.0.sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
+    }
 }
 
 impl Metrics {
@@ -61,6 +108,10 @@ impl Metrics {
             series,
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
+            events_accepted: AtomicU64::new(0),
+            events_rejected: AtomicU64::new(0),
+            erasures: AtomicU64::new(0),
+            journal_append: Histogram::default(),
         }
     }
 

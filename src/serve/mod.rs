@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod listing;
+pub mod item_json;
 pub mod metrics;
 pub mod routes;
 pub mod state;
@@ -44,6 +45,15 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The event journal could not be opened or replayed.
+    #[error("event journal {}: {source}", dir.display())]
+    Journal {
+        /// The journal directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::journal::JournalError,
+    },
     /// The server thread or runtime failed.
     #[error("server: {0}")]
     Io(#[source] std::io::Error),
@@ -53,7 +63,13 @@ pub enum ServeError {
 /// starts unready and says so); a file that exists but is refused is, because serving
 /// nothing from a broken bundle would hide the problem.
 fn initial_state(config: ServeConfig) -> Result<web::Data<AppState>, ServeError> {
-    let state = AppState::new(config, routes::ROUTE_NAMES);
+    let mut state = AppState::new(config, routes::ROUTE_NAMES);
+    let dir = state.config.journal_dir();
+    state.open_journal().map_err(|source| ServeError::Journal {
+        dir: dir.clone(),
+        source,
+    })?;
+    tracing::info!(journal = %dir.display(), "event journal open");
     if state.keys.is_open() {
         tracing::warn!(
             "no API keys configured: the API is open to every client that can reach it, and /admin/* answers loopback clients only; set api_keys or PROPENSITY_API_KEYS"
@@ -65,6 +81,9 @@ fn initial_state(config: ServeConfig) -> Result<web::Data<AppState>, ServeError>
             Ok(_) => {}
             Err(state::ReloadError::Refused { path, source }) => {
                 return Err(ServeError::Load { path, source });
+            }
+            Err(state::ReloadError::Journal(source)) => {
+                return Err(ServeError::Journal { dir, source });
             }
             Err(state::ReloadError::InProgress) => {
                 unreachable!("no other reload can run before the server starts")

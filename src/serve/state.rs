@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, TryLockError};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
 use std::time::Instant;
 
 use actix_web::http::header::HeaderValue;
@@ -22,6 +22,8 @@ use super::listing::CustomerListing;
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
 use crate::propensity::{CalibrationPoint, calibration_points};
+use crate::journal::{Journal, JournalError, Record};
+use crate::live::{ApplyError, Change, Lookup, Overlay};
 use crate::scoring::TrainedModels;
 use std::collections::HashMap;
 
@@ -40,13 +42,21 @@ pub struct ServingModels {
     pub item_index: HashMap<String, u32>,
     /// Category name → dense index.
     pub category_index: HashMap<String, u32>,
+    /// Pre-rendered JSON fragments of every item (recommendation answers).
+    pub item_json: super::item_json::ItemJson,
 }
 
 impl ServingModels {
     /// Decodes every model's serving structures from `bundle`.
     pub fn from_bundle(bundle: &Bundle) -> Result<ServingModels, BundleError> {
         let trained = TrainedModels::from_bundle(bundle)?;
+        let item_json = super::item_json::ItemJson::new(&trained.base).map_err(|e| {
+            BundleError::Inconsistent {
+                what: format!("item ids cannot be rendered as JSON: {e}"),
+            }
+        })?;
         Ok(ServingModels {
+            item_json,
             customer_index: trained.base.customer_index(),
             item_index: trained.base.item_index(),
             category_index: trained
@@ -106,6 +116,10 @@ pub struct ServingState {
     /// When it was installed (seconds since the epoch).
     pub loaded_at: i64,
     listing: OnceLock<CustomerListing>,
+    /// What was learned since the bundle: live customers and erasures.
+    pub live: Overlay,
+    /// The journal seq the bundle was trained up to (`None`: trained without the journal).
+    pub journal_seq: Option<u64>,
     version_header: HeaderValue,
     model_json: Bytes,
     health_json: Bytes,
@@ -153,8 +167,12 @@ impl ServingState {
             "model_version": version,
         }))
         .map_err(LoadError::Render)?;
+        let live = Overlay::new(&models.trained);
+        let journal_seq = bundle.journal_seq()?;
         Ok(ServingState {
             bundle,
+            live,
+            journal_seq,
             models,
             generation,
             loaded_at,
@@ -187,6 +205,30 @@ impl ServingState {
     /// from the API (e.g. erased) disappears from lists, counts and exports together.
     pub fn is_listed(&self, row: usize) -> bool {
         row < self.models.trained.base.rows()
+            && !self.is_erased(self.models.trained.base.modelled[row])
+    }
+
+    /// Whether bundle customer `idx` was erased; every endpoint that lists or looks up
+    /// bundle customers by index must skip those.
+    pub fn is_erased(&self, idx: u32) -> bool {
+        self.live.is_erased(idx)
+    }
+
+    /// What the overlay knows about customer `id` (live state, erased, or nothing).
+    pub fn lookup(&self, id: &str) -> Lookup {
+        self.live.lookup(id)
+    }
+
+    /// Bundle index of customer `id` unless erased.
+    pub fn bundle_customer(&self, id: &str) -> Option<u32> {
+        self.models.customer(id).filter(|&c| !self.is_erased(c))
+    }
+
+    /// Applies changes (events, erasures) to the overlay with this bundle's id maps.
+    pub fn apply(&self, changes: Vec<Change>) -> Result<(), ApplyError> {
+        let m = &self.models;
+        self.live
+            .apply(&m.trained, &|id| m.customer(id), &|id| m.item(id), changes)
     }
 
     /// The model version answered in every response.
@@ -225,6 +267,9 @@ pub enum ReloadError {
         #[source]
         source: LoadError,
     },
+    /// The journal could not be replayed onto the new bundle.
+    #[error("replaying the event journal: {0}")]
+    Journal(#[source] JournalError),
 }
 
 impl From<ReloadError> for ApiError {
@@ -232,6 +277,7 @@ impl From<ReloadError> for ApiError {
         match e {
             ReloadError::InProgress => ApiError::ReloadInProgress,
             ReloadError::Refused { source, .. } => ApiError::InvalidBundle(source),
+            ReloadError::Journal(source) => ApiError::Journal { source },
         }
     }
 }
@@ -256,6 +302,12 @@ pub struct AppState {
     /// One reload at a time; never held by readers.
     reload_lock: Mutex<()>,
     generations: AtomicU64,
+    /// The event journal, once opened (`None` in bare test states).
+    journal: Option<Journal>,
+    /// Event requests hold it shared across journal append and overlay update; erasures
+    /// and the last step of a reload hold it exclusively, so the overlay always applies
+    /// changes in journal order where order matters (an erasure against events).
+    gate: RwLock<()>,
 }
 
 impl AppState {
@@ -268,7 +320,68 @@ impl AppState {
             config,
             reload_lock: Mutex::new(()),
             generations: AtomicU64::new(0),
+            journal: None,
+            gate: RwLock::new(()),
         }
+    }
+
+    /// Opens the configured event journal (before the first load, which replays it).
+    pub fn open_journal(&mut self) -> Result<(), JournalError> {
+        self.journal = Some(Journal::open(&self.config.journal_dir())?);
+        Ok(())
+    }
+
+    /// Drops journal segments the served bundle has learned from (erasures are kept by the
+    /// journal itself). A failure only costs disk space, so it is logged, not raised.
+    fn compact_journal(&self, state: &ServingState) {
+        let (Some(j), Some(upto)) = (&self.journal, state.journal_seq) else {
+            return;
+        };
+        match j.compact(upto) {
+            Ok(stats) => tracing::info!(
+                upto,
+                segments_removed = stats.segments_removed,
+                bytes_removed = stats.bytes_removed,
+                "journal compacted"
+            ),
+            Err(e) => tracing::warn!(upto, error = %e, "journal compaction failed"),
+        }
+    }
+
+    /// The event journal, if opened.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
+    }
+
+    /// Journals `records` (one append, one fsync) and, once durable, applies `changes` to
+    /// the serving state, holding the gate shared (events) or exclusive (erasures).
+    /// Blocking: call it from `web::block`.
+    pub fn journal_and_apply(
+        &self,
+        snapshot: &ServingState,
+        records: &[Record],
+        changes: Vec<Change>,
+        exclusive: bool,
+    ) -> Result<u64, JournalOrApply> {
+        let _shared;
+        let _exclusive;
+        if exclusive {
+            _exclusive = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        } else {
+            _shared = self.gate.read().unwrap_or_else(|p| p.into_inner());
+        }
+        let journal = self.journal.as_ref().ok_or(JournalOrApply::NoJournal)?;
+        // A reload may have swapped the state since the handler took its snapshot; the
+        // gate keeps it from swapping now, so apply to whatever is current.
+        let current = self.current();
+        let target = current.as_deref().unwrap_or(snapshot);
+        let started = Instant::now();
+        let appended = journal.append(records).map_err(JournalOrApply::Journal)?;
+        self.metrics
+            .journal_append
+            .observe(started.elapsed().as_micros() as u64);
+        target.apply(changes).map_err(JournalOrApply::Apply)?;
+        Ok(appended.last_seq)
     }
 
     /// The serving state to answer one request from (take it once per request).
@@ -300,9 +413,19 @@ impl AppState {
         let generation = self.generations.load(Ordering::Relaxed) + 1;
         match ServingState::load(&path, generation) {
             Ok(state) => {
-                self.generations.store(generation, Ordering::Relaxed);
                 let state = Arc::new(state);
+                // Replay everything journaled so far without blocking ingestion, then the
+                // tail written meanwhile with ingestion paused, and swap.
+                let mut gate = None;
+                if let Some(j) = &self.journal {
+                    let done = replay_into(j, &state, 0).map_err(ReloadError::Journal)?;
+                    gate = Some(self.gate.write().unwrap_or_else(|p| p.into_inner()));
+                    replay_into(j, &state, done).map_err(ReloadError::Journal)?;
+                }
+                self.generations.store(generation, Ordering::Relaxed);
                 let previous = self.current.swap(Some(state.clone()));
+                drop(gate);
+                self.compact_journal(&state);
                 self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
                 let warm = state.clone();
                 // If no thread can be spawned, the first list request builds it instead.
@@ -317,6 +440,8 @@ impl AppState {
                     previous = previous.as_ref().map(|p| p.model_version()),
                     generation,
                     bytes = state.bundle.len_bytes(),
+                    live_customers = state.live.live_customers(),
+                    live_events = state.live.events_total(),
                     millis = started.elapsed().as_millis() as u64,
                     "bundle loaded"
                 );
@@ -332,6 +457,61 @@ impl AppState {
             }
         }
     }
+}
+
+/// Why journaled changes were not (all) applied.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalOrApply {
+    /// The server runs without a journal.
+    #[error("no event journal is open")]
+    NoJournal,
+    /// The append failed: nothing was acknowledged.
+    #[error(transparent)]
+    Journal(JournalError),
+    /// Journaled, but the overlay refused (the bundle cannot recompute customers).
+    #[error(transparent)]
+    Apply(ApplyError),
+}
+
+/// Applies journal records after `after_seq` to `state`: every erasure, and the events
+/// the bundle was not trained on. Returns the last seq read.
+fn replay_into(
+    journal: &Journal,
+    state: &ServingState,
+    after_seq: u64,
+) -> Result<u64, JournalError> {
+    // Events up to the bundle's mark are in it; a bundle trained without the journal saw
+    // none of it, whatever the events' times (events before its cutoff still count).
+    let trained_upto = state.journal_seq.unwrap_or(0);
+    let accepts = state.live.accepts_events().is_ok();
+    let mut changes = Vec::new();
+    let mut skipped = 0u64;
+    let started = Instant::now();
+    let stats = journal.replay(after_seq, |seq, record| match record {
+        Record::Event(e) if seq > trained_upto && accepts => changes.push(Change::Event(e)),
+        Record::Event(_) => skipped += u64::from(seq > trained_upto),
+        Record::Erase { customer_id, .. } => changes.push(Change::Erase(customer_id)),
+    })?;
+    let n = changes.len();
+    // Only events can be refused, and those were filtered by `accepts` above.
+    let _ = state.apply(changes);
+    if skipped > 0 {
+        tracing::warn!(
+            skipped,
+            "the bundle has no event history: journaled events are kept for the next training but not served"
+        );
+    }
+    if n > 0 {
+        tracing::info!(
+            records = stats.records,
+            applied = n,
+            after_seq,
+            last_seq = stats.last_seq,
+            millis = started.elapsed().as_millis() as u64,
+            "journal replayed"
+        );
+    }
+    Ok(stats.last_seq)
 }
 
 /// Seconds since the epoch; a clock before 1970 reads as 0.

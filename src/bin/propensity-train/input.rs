@@ -2,7 +2,8 @@
 //! report printed, so no command drops malformed rows without saying so.
 
 use anyhow::Context;
-use propensity::ingest::{EventStore, Format, LoadOptions, LoadReport, load_events};
+use propensity::ingest::{EventStore, Format, LoadOptions, LoadReport, RawEvent, load_events};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// Where the events (and optional side files) come from.
@@ -28,11 +29,23 @@ pub struct EventsArgs {
 impl EventsArgs {
     /// Loads the store; skipped rows are summarised on stderr with their first examples.
     pub fn load(&self) -> anyhow::Result<(EventStore, LoadReport)> {
+        self.load_with(HashSet::new(), Vec::new())
+    }
+
+    /// Like [`EventsArgs::load`], leaving out `exclude_customers` everywhere and adding
+    /// `extra_events` (already validated) after the file's.
+    pub fn load_with(
+        &self,
+        exclude_customers: HashSet<String>,
+        extra_events: Vec<RawEvent>,
+    ) -> anyhow::Result<(EventStore, LoadReport)> {
         let opts = LoadOptions {
             format: self.format,
             skip_bad_rows: self.skip_bad_rows,
             items: self.items.clone(),
             customers: self.customers.clone(),
+            exclude_customers,
+            extra_events,
         };
         let (store, report) = load_events(&self.events, &opts)
             .with_context(|| format!("loading events from {}", self.events.display()))?;

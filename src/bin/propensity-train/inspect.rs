@@ -60,6 +60,9 @@ fn render_text(path: &str, s: &BundleSummary) -> String {
         "counts      {} events, {} customers, {} items",
         s.events, s.customers, s.items
     );
+    if let Some(seq) = s.journal_seq {
+        let _ = writeln!(o, "journal     includes records up to seq {seq}");
+    }
 
     let _ = writeln!(o, "\nmetrics");
     if s.metrics.is_empty() {

@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own file next to this one, exposing `Args` (clap) and
 //! `run(Args) -> anyhow::Result<()>`; library errors are typed, `anyhow` only adds context here.
 
+mod erase;
 mod evaluate;
 mod features;
 mod gbdt;
@@ -41,6 +42,8 @@ enum Command {
     Evaluate(evaluate::Args),
     /// Write the exact training/evaluation feature table with labels as CSV.
     Features(features::Args),
+    /// Rewrite an event log without some customers (right to be forgotten).
+    Erase(erase::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Features(args) => features::run(args),
+        Command::Erase(args) => erase::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 
 use crate::input::EventsArgs;
 use anyhow::{Context, bail};
+use propensity::bundle::BundleWriter;
+use propensity::journal::read_journal;
 use propensity::propensity::PropensityConfig;
 use propensity::scoring::{TrainConfig, TrainedModels};
 use propensity::time::{DAY, format_rfc3339, parse_timestamp};
@@ -23,14 +25,52 @@ pub struct Args {
     /// Output bundle path.
     #[arg(long, default_value = "models/default.bundle")]
     out: PathBuf,
+    /// A server's event journal directory (`propensity-serve --journal`): its events are
+    /// trained on with the file's, every erased customer is left out of both, and the bundle
+    /// records the journal seq it includes (the server replays only later records).
+    /// Read-only: safe while the server appends.
+    #[arg(long)]
+    journal: Option<PathBuf>,
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let total = Instant::now();
     let t = Instant::now();
-    let (store, _) = args.input.load()?;
+    let journal = match &args.journal {
+        Some(dir) => {
+            Some(read_journal(dir).with_context(|| format!("reading journal {}", dir.display()))?)
+        }
+        None => None,
+    };
+    let (store, report) = match &journal {
+        Some(j) => args.input.load_with(j.erased.clone(), j.events.clone())?,
+        None => args.input.load()?,
+    };
     let load_s = t.elapsed().as_secs_f64();
+    if let (Some(dir), Some(j)) = (&args.journal, &journal) {
+        println!(
+            "journal     {}: {} events applied, up to seq {}",
+            dir.display(),
+            report.extra_events,
+            j.last_seq
+        );
+        println!(
+            "erased      {} customers: {} rows of the events file, {} of the customers file \
+             and {} journal events left out",
+            j.erased.len(),
+            report.events.excluded,
+            report.customers.as_ref().map_or(0, |c| c.excluded),
+            j.erased_events + report.extra_excluded
+        );
+        if j.incomplete_tail_bytes > 0 {
+            eprintln!(
+                "note: the newest journal segment ends in {} bytes of an unfinished write \
+                 (not acknowledged yet); they are not included",
+                j.incomplete_tail_bytes
+            );
+        }
+    }
     let Some((_, last)) = store.time_range() else {
         bail!("{}: no events to train on", args.input.events.display());
     };
@@ -63,8 +103,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let t = Instant::now();
-    let written = models
-        .write_bundle(meta, &args.out)
+    let mut writer = BundleWriter::new();
+    writer.metadata(meta);
+    models.put_sections(&mut writer)?;
+    if let Some(j) = &journal {
+        writer.journal_seq(j.last_seq)?;
+    }
+    let written = writer
+        .write_atomic(&args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
     let write_s = t.elapsed().as_secs_f64();
     println!("bundle      {}", args.out.display());

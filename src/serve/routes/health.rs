@@ -89,6 +89,49 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "Bundles refused on load or reload.",
         m.reload_failures.load(Relaxed),
     );
+    counter(
+        &mut out,
+        "propensity_events_accepted_total",
+        "Events accepted by POST /v1/events (journaled and applied).",
+        m.events_accepted.load(Relaxed),
+    );
+    counter(
+        &mut out,
+        "propensity_events_rejected_total",
+        "Events refused one by one by POST /v1/events.",
+        m.events_rejected.load(Relaxed),
+    );
+    counter(
+        &mut out,
+        "propensity_erasures_total",
+        "Customers erased by DELETE /v1/customers/{id} since start.",
+        m.erasures.load(Relaxed),
+    );
+    if let Some(s) = &snapshot {
+        gauge(
+            &mut out,
+            "propensity_live_customers",
+            "Customers with state recomputed from events since the bundle.",
+            s.live.live_customers(),
+        );
+        gauge(
+            &mut out,
+            "propensity_live_events",
+            "Events since the bundle held by the serving state.",
+            s.live.events_total(),
+        );
+        gauge(
+            &mut out,
+            "propensity_erased_customers",
+            "Erasures applied to the serving state (journal replay included).",
+            s.live.erasures(),
+        );
+    }
+    m.journal_append.render(
+        "propensity_journal_append_seconds",
+        "Time of one journal append, fdatasync included.",
+        &mut out,
+    );
     m.render_requests(&mut out);
     let mut b = HttpResponse::Ok();
     b.insert_header((

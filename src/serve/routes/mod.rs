@@ -4,6 +4,7 @@
 mod admin;
 mod customers;
 mod dashboard;
+mod events;
 mod health;
 mod lists;
 mod model;
@@ -45,6 +46,7 @@ pub const ROUTE_NAMES: &[&str] = &[
     "segments",
     "dashboard",
     "dashboard_asset",
+    "events",
 ];
 
 /// Registers every route.
@@ -55,7 +57,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("model", "/v1/model").route(web::get().to(model::model)))
         .service(resource("admin_reload", "/admin/reload").route(web::post().to(admin::reload)))
         .service(
-            resource("customer", "/v1/customers/{id}").route(web::get().to(customers::profile)),
+            resource("customer", "/v1/customers/{id}")
+                .route(web::get().to(customers::profile))
+                .route(web::delete().to(events::erase)),
         )
         .service(
             resource("recommendations", "/v1/customers/{id}/recommendations")
@@ -79,7 +83,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("dashboard", "/").route(web::get().to(dashboard::index)))
         .service(
             resource("dashboard_asset", "/assets/{file}").route(web::get().to(dashboard::asset)),
-        );
+        )
+        .service(resource("events", "/v1/events").route(web::post().to(events::post)));
 }
 
 /// A named resource whose wrong-method answer uses the error envelope.

@@ -3,9 +3,13 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, Bytes};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::json_ok;
+use std::sync::Arc;
+
+use super::events::LiveInfo;
+use crate::live::{LiveCustomer, Lookup};
 use crate::ranking::{RecommendRequest, Recommendation, Source};
 use crate::serve::auth::{Auth, Recommend};
 use crate::serve::error::ApiError;
@@ -13,24 +17,6 @@ use crate::serve::state::{AppState, ServingModels, ServingState};
 
 /// Largest `k` any recommendation call accepts.
 pub const MAX_K: usize = 100;
-
-#[derive(Serialize)]
-struct Item<'a> {
-    item_id: &'a str,
-    score: f32,
-    source: Source,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    category: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Answer<'a> {
-    model_version: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    customer_id: Option<&'a str>,
-    cold_start: bool,
-    items: Vec<Item<'a>>,
-}
 
 /// Query of the customer recommendation endpoint.
 #[derive(Debug, Deserialize)]
@@ -94,34 +80,65 @@ fn item_ids(m: &ServingModels, ids: &[&str], name: &'static str) -> Result<Vec<u
         .collect()
 }
 
+/// The answer `{"model_version","customer_id"?,"cold_start","items":[{"item_id","score",
+/// "source","category"?}]}`, assembled from the items' pre-rendered fragments.
 fn render(
     s: &ServingState,
     customer_id: Option<&str>,
     cold_start: bool,
+    live: Option<&LiveCustomer>,
     recs: &[Recommendation],
 ) -> Result<HttpResponse, ApiError> {
-    let base = &s.models.trained.base;
-    let items = recs
-        .iter()
-        .filter_map(|r| {
-            Some(Item {
-                item_id: base.item_ids.get(r.item as usize)?,
-                score: r.score,
-                source: r.source,
-                category: base.category_of(r.item),
-            })
-        })
-        .collect();
-    let body = serde_json::to_vec(&Answer {
-        model_version: s.model_version(),
-        customer_id,
-        cold_start,
-        items,
-    })
-    .map_err(|_| ApiError::Internal {
-        reason: "serialising recommendations",
-    })?;
+    let fragments = &s.models.item_json;
+    let mut body = Vec::with_capacity(128 + recs.len() * 112);
+    body.extend_from_slice(b"{\"model_version\":");
+    write_json(&mut body, s.model_version())?;
+    if let Some(id) = customer_id {
+        body.extend_from_slice(b",\"customer_id\":");
+        write_json(&mut body, id)?;
+    }
+    let start: &[u8] = if cold_start {
+        b",\"cold_start\":true,\"items\":["
+    } else {
+        b",\"cold_start\":false,\"items\":["
+    };
+    body.extend_from_slice(start);
+    let mut first = true;
+    for r in recs {
+        let Some((head, tail)) = fragments.get(r.item) else {
+            continue;
+        };
+        if !first {
+            body.push(b',');
+        }
+        first = false;
+        body.extend_from_slice(head);
+        write_json(&mut body, &r.score)?;
+        let source: &[u8] = match r.source {
+            Source::BuyAgain => b",\"source\":\"buy_again\"",
+            Source::Collaborative => b",\"source\":\"collaborative\"",
+            Source::Popular => b",\"source\":\"popular\"",
+        };
+        body.extend_from_slice(source);
+        body.extend_from_slice(tail);
+    }
+    body.push(b']');
+    if let Some(c) = live {
+        body.extend_from_slice(b",\"live\":");
+        serde_json::to_writer(&mut body, &LiveInfo::of(s, c)).map_err(|_| ApiError::Internal {
+            reason: "serialising recommendations",
+        })?;
+    }
+    body.push(b'}');
     Ok(json_ok(Some(s), Bytes::from(body)))
+}
+
+/// Appends `v` with serde_json's own escaping and number format (NaN scores become null,
+/// exactly as a derived `Serialize` would write them).
+fn write_json<T: serde::Serialize + ?Sized>(body: &mut Vec<u8>, v: &T) -> Result<(), ApiError> {
+    serde_json::to_writer(body, v).map_err(|_| ApiError::Internal {
+        reason: "serialising recommendations",
+    })
 }
 
 /// Ranked items for one customer; an unknown customer gets the cold-start (popular) list.
@@ -158,9 +175,6 @@ pub async fn for_customer(
             reason: "must be at least 1".to_string(),
         });
     }
-    let customer = m.customer(&id);
-    let rec = &m.trained.recommender;
-    let cold_start = !customer.is_some_and(|c| rec.is_known(c));
     let req = RecommendRequest {
         k,
         exclude_purchased: q.exclude_purchased,
@@ -169,10 +183,45 @@ pub async fn for_customer(
         cart: &[],
         available: Some(&m.trained.base.item_available),
         max_per_category: q.max_per_category,
+        live: None,
     };
     let mut out = Vec::with_capacity(k);
-    rec.recommend(customer.filter(|_| !cold_start), &req, &mut out);
-    render(&s, Some(&id), cold_start, &out)
+    let (cold_start, live) = recommend_known(&s, &id, &req, &mut out);
+    render(&s, Some(&id), cold_start, live.as_deref(), &out)
+}
+
+/// Recommends for customer `id` as the server knows them now: erased customers get the
+/// cold-start list with nothing personal. Returns whether the answer is cold-start and the
+/// customer's live state, if any.
+pub(crate) fn recommend_known(
+    s: &ServingState,
+    id: &str,
+    req: &RecommendRequest<'_>,
+    out: &mut Vec<Recommendation>,
+) -> (bool, Option<Arc<LiveCustomer>>) {
+    let rec = &s.models.trained.recommender;
+    match s.lookup(id) {
+        Lookup::Erased => {
+            rec.recommend(None, req, out);
+            (true, None)
+        }
+        Lookup::Live(c) => {
+            // The live history replaces the bundle's; the bundle index only lends the
+            // customer's ALS state when the snapshot has it.
+            let live = &c.state.recommender;
+            let req = RecommendRequest {
+                live: Some(live),
+                ..*req
+            };
+            rec.recommend(c.bundle_idx, &req, out);
+            (live.is_empty(), Some(c.clone()))
+        }
+        Lookup::Untouched => {
+            let known = s.bundle_customer(id).filter(|&c| rec.is_known(c));
+            rec.recommend(known, req, out);
+            (known.is_none(), None)
+        }
+    }
 }
 
 /// Basket/cart-aware recommendations.
@@ -186,9 +235,6 @@ pub async fn for_cart(
     let k = check_k(body.k)?;
     let cart_ids: Vec<&str> = body.cart.iter().map(String::as_str).collect();
     let cart = item_ids(m, &cart_ids, "cart")?;
-    let rec = &m.trained.recommender;
-    let customer = body.customer_id.as_deref().and_then(|c| m.customer(c));
-    let known = customer.is_some_and(|c| rec.is_known(c));
     let req = RecommendRequest {
         k,
         exclude_purchased: body.exclude_purchased,
@@ -197,13 +243,21 @@ pub async fn for_cart(
         cart: &cart,
         available: Some(&m.trained.base.item_available),
         max_per_category: None,
+        live: None,
     };
     let mut out = Vec::with_capacity(k);
-    rec.recommend(customer.filter(|_| known), &req, &mut out);
+    let (cold, live) = match body.customer_id.as_deref() {
+        Some(id) => recommend_known(&s, id, &req, &mut out),
+        None => {
+            m.trained.recommender.recommend(None, &req, &mut out);
+            (true, None)
+        }
+    };
     render(
         &s,
         body.customer_id.as_deref(),
-        !known && cart.is_empty(),
+        cold && cart.is_empty(),
+        live.as_deref(),
         &out,
     )
 }
@@ -222,5 +276,5 @@ pub async fn similar(
         .item(&id)
         .ok_or_else(|| ApiError::UnknownItem { id: id.to_string() })?;
     let recs = s.models.trained.recommender.similar(item, k);
-    render(&s, None, false, &recs)
+    render(&s, None, false, None, &recs)
 }

@@ -9,7 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::X_MODEL_VERSION;
 use super::json_ok;
+use std::sync::Arc;
+
+use super::events::LiveInfo;
 use crate::ingest::CustomerIdx;
+use crate::live::{LiveCustomer, Lookup};
 use crate::propensity::Factor;
 use crate::ranking::{RecommendRequest, Source};
 use crate::serve::auth::{Auth, Score};
@@ -62,14 +66,43 @@ struct Churn<'a> {
     factors: Option<Vec<Factor>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<LiveInfo>,
 }
 
-/// Feature row of a customer known to the model, or `None`.
-fn row_of<'a>(s: &'a ServingState, id: &str) -> Option<&'a [f32]> {
-    let m = &s.models;
-    let base = &m.trained.base;
-    let r = base.row(CustomerIdx(m.customer(id)?))?;
-    Some(base.feature_row(r))
+/// A customer the server can score: from the bundle, or recomputed from live events.
+enum Known<'a> {
+    Bundle(&'a [f32]),
+    Live(Arc<LiveCustomer>),
+}
+
+impl Known<'_> {
+    fn row(&self) -> &[f32] {
+        match self {
+            Known::Bundle(r) => r,
+            Known::Live(c) => &c.state.row,
+        }
+    }
+
+    fn live(&self, s: &ServingState) -> Option<LiveInfo> {
+        match self {
+            Known::Bundle(_) => None,
+            Known::Live(c) => Some(LiveInfo::of(s, c)),
+        }
+    }
+}
+
+/// What the server knows of `id`: `None` for unknown or erased customers.
+fn known<'a>(s: &'a ServingState, id: &str) -> Option<Known<'a>> {
+    match s.lookup(id) {
+        Lookup::Erased => None,
+        Lookup::Live(c) => Some(Known::Live(c)),
+        Lookup::Untouched => {
+            let base = &s.models.trained.base;
+            let r = base.row(CustomerIdx(s.bundle_customer(id)?))?;
+            Some(Known::Bundle(base.feature_row(r)))
+        }
+    }
 }
 
 fn churn_of<'a>(
@@ -79,10 +112,14 @@ fn churn_of<'a>(
     with_version: Option<&'a str>,
 ) -> Churn<'a> {
     let horizon_days = s.models.trained.propensity.horizon_days;
-    match row_of(s, id) {
-        Some(row) => {
+    match known(s, id) {
+        Some(k) => {
+            let row = k.row();
             let model = &s.models.trained.propensity;
-            let p = model.churn(row);
+            let p = match &k {
+                Known::Live(c) => c.state.churn,
+                Known::Bundle(_) => model.churn(row),
+            };
             Churn {
                 customer_id: id,
                 model_version: with_version,
@@ -91,6 +128,7 @@ fn churn_of<'a>(
                 horizon_days,
                 factors: explain.then(|| model.explain(row, 5)),
                 error: None,
+                live: k.live(s),
             }
         }
         None => Churn {
@@ -101,6 +139,7 @@ fn churn_of<'a>(
             horizon_days,
             factors: None,
             error: Some("unknown_customer"),
+            live: None,
         },
     }
 }
@@ -113,7 +152,7 @@ pub async fn churn(
     q: web::Query<ChurnQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state.current().ok_or(ApiError::NoModel)?;
-    if row_of(&s, &id).is_none() {
+    if known(&s, &id).is_none() {
         return Err(ApiError::UnknownCustomer { id: id.to_string() });
     }
     let answer = churn_of(&s, &id, q.explain, Some(s.model_version()));
@@ -145,6 +184,8 @@ struct NextPurchase<'a> {
     expected_purchases: f64,
     expected_purchases_horizon_days: u32,
     likely_items: Vec<LikelyItem<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<LiveInfo>,
 }
 
 /// P(purchase within d days) by horizon, predicted date and likely (due) items.
@@ -154,29 +195,40 @@ pub async fn next_purchase(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state.current().ok_or(ApiError::NoModel)?;
-    let row = row_of(&s, &id).ok_or_else(|| ApiError::UnknownCustomer { id: id.to_string() })?;
+    let k = known(&s, &id).ok_or_else(|| ApiError::UnknownCustomer { id: id.to_string() })?;
     let m = &s.models;
     let model = &m.trained.propensity;
-    let curve = model.repurchase_curve(row);
+    let (as_of, curve, predicted, expected) = match &k {
+        Known::Live(c) => (
+            c.state.as_of,
+            c.state.curve.clone(),
+            c.state.next_purchase,
+            c.state.expected_purchases,
+        ),
+        Known::Bundle(row) => (
+            model.cutoff,
+            model.repurchase_curve(row),
+            model.next_purchase_date(row),
+            model.expected_purchases(row),
+        ),
+    };
     let mut recs = Vec::new();
-    if let Some(c) = m.customer(&id) {
-        let req = RecommendRequest {
-            k: 10,
-            ..RecommendRequest::default()
-        };
-        m.trained.recommender.recommend(Some(c), &req, &mut recs);
-    }
+    let req = RecommendRequest {
+        k: 10,
+        ..RecommendRequest::default()
+    };
+    let _ = super::recommend::recommend_known(&s, &id, &req, &mut recs);
     let base = &m.trained.base;
     let answer = NextPurchase {
         customer_id: &id,
         model_version: s.model_version(),
-        as_of: format_date(model.cutoff),
+        as_of: format_date(as_of),
         probabilities: curve
             .iter()
             .map(|&(days, probability)| Horizon { days, probability })
             .collect(),
-        predicted_date: model.next_purchase_date(row).map(format_date),
-        expected_purchases: model.expected_purchases(row),
+        predicted_date: predicted.map(format_date),
+        expected_purchases: expected,
         expected_purchases_horizon_days: model.horizon_days,
         likely_items: recs
             .iter()
@@ -189,6 +241,7 @@ pub async fn next_purchase(
                 })
             })
             .collect(),
+        live: k.live(&s),
     };
     let body = serde_json::to_vec(&answer).map_err(|_| ApiError::Internal {
         reason: "serialising next purchase",

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Real-time ingest benchmark: wrk on loopback POSTs batches of 100 purchases to
+# /v1/events (each batch journaled with one fdatasync before its answer) while a second
+# wrk reads recommendations; the same read load runs alone first. Prints events/s, the
+# read throughput with and without ingest, and the drop.
+#
+#   benches/events_wrk.sh [BUNDLE IDS] [SECONDS]
+#
+# Without BUNDLE/IDS it synthesises a log (5,000 customers, seed 42), trains a bundle on it
+# and uses its customer ids. IDS holds known customer ids, one per line.
+# Targets (issue 9): >= 20,000 events/s with batches of 100, read drop <= 20%.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${SECS:-15}
+port=${PORT:-18282}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release --quiet --bin propensity-serve --bin propensity-train
+work=$(mktemp -d)
+pid=
+trap '[[ -n "$pid" ]] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+
+if [[ $# -ge 2 ]]; then
+    bundle=$1 ids_file=$2 secs=${3:-$secs}
+else
+    target/release/propensity-train synth --customers 5000 --items 600 --seed 42 --out "$work/events.csv" >/dev/null
+    target/release/propensity-train train --events "$work/events.csv" --out "$work/model.bundle" >/dev/null
+    bundle=$work/model.bundle
+    tail -n +2 "$work/events.csv" | cut -d, -f1 | sort -u >"$work/all-ids.txt"
+    ids_file=$work/all-ids.txt
+fi
+shuf -n 2000 --random-source=<(yes) "$ids_file" >"$work/ids.txt"
+
+target/release/propensity-serve --bundle "$bundle" --journal "$work/journal" \
+    --bind "127.0.0.1:$port" --events-batch-limit 1000 >"$work/serve.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+
+lua_ids() { echo 'local ids = {}'; while read -r id; do printf 'ids[#ids+1] = "%s"\n' "$id"; done <"$work/ids.txt"; }
+{
+    lua_ids
+    cat <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/v1/customers/" .. ids[(n % #ids) + 1] .. "/recommendations?k=10")
+end
+LUA
+} >"$work/read.lua"
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+{
+    lua_ids
+    cat <<LUA
+local ts = "$now"
+LUA
+    cat <<'LUA'
+local n = 0
+local headers = { ["Content-Type"] = "application/json" }
+request = function()
+  local parts = {}
+  for k = 1, 100 do
+    n = n + 1
+    parts[k] = string.format(
+      '{"customer_id":"%s","item_id":"live-%d","timestamp":"%s","price":1.5}',
+      ids[(n * 7919) % #ids + 1], n % 50, ts)
+  end
+  return wrk.format("POST", "/v1/events", headers, "[" .. table.concat(parts, ",") .. "]")
+end
+LUA
+} >"$work/events.lua"
+
+run_reads() { wrk -t1 -c16 -d"${secs}s" -s "$work/read.lua" "http://127.0.0.1:$port"; }
+rps() { grep "Requests/sec" | awk '{print $2}'; }
+
+echo "== reads alone: recommend k=10 (-t1 -c16 -d${secs}s)"
+alone=$(run_reads | tee "$work/alone.txt" | rps)
+grep -E "Requests/sec|Non-2xx" "$work/alone.txt"
+
+echo "== reads while ingesting batches of 100 (-t1 -c16 reads, -t1 -c8 events)"
+wrk -t1 -c8 -d"${secs}s" -s "$work/events.lua" "http://127.0.0.1:$port" >"$work/events.txt" &
+wpid=$!
+busy=$(run_reads | tee "$work/busy.txt" | rps)
+wait $wpid
+grep -E "Requests/sec|Non-2xx" "$work/busy.txt"
+batches=$(rps <"$work/events.txt")
+grep -E "Requests/sec|Latency|Non-2xx" "$work/events.txt" | sed 's/^/events: /'
+curl -s "127.0.0.1:$port/metrics" | grep -E "^propensity_(events_accepted_total|live_customers|journal_append_seconds_(sum|count))"
+python3 - "$alone" "$busy" "$batches" <<'PY'
+import sys
+alone, busy, batches = map(float, sys.argv[1:])
+print(f"events/s: {batches * 100:,.0f} (batches of 100)")
+print(f"reads/s alone {alone:,.0f}, while ingesting {busy:,.0f}: drop {100 * (1 - busy / alone):.1f}%")
+PY

@@ -1,0 +1,805 @@
+//! The durable event journal: accepted events and erasures, appended and fsync'd before the
+//! server answers, replayed on start-up and read by the trainer.
+//!
+//! # Brief overview
+//! * [`Journal::open`] takes a directory (creating it), locks it against a second writer,
+//!   finishes an interrupted compaction and repairs a torn tail left by a crash.
+//! * [`Journal::append`] writes a batch of [`Record`]s as one `write` and returns once they
+//!   are on disk (`fdatasync`). Concurrent appenders share fsyncs (group commit): whoever
+//!   syncs first covers every write made before its sync started.
+//! * [`Journal::replay`] hands every record after a seq to a callback, in order;
+//!   [`read_for_training`] reads a journal without writing to it (the trainer, while a server
+//!   appends).
+//! * [`Journal::compact`] drops old segments the current bundle has learned from, keeping
+//!   every erasure so a forgotten customer is never brought back.
+//!
+//! # On disk
+//! A journal is a directory of segments `NNNNNNNNNNNNNNNNNNNN.seg`, named by the first seq
+//! they may hold (zero-padded to 20 digits so names sort by seq), plus a `LOCK` file. Each
+//! segment starts with a 24-byte header (magic `PRPJRNL\0`, version, kind, `covers_upto`)
+//! followed by frames `[u32 len][u32 crc][u64 seq][postcard payload]`, little-endian, the
+//! CRC-32 taken over the seq and the payload. Seqs start at 1 and increase by one per record;
+//! a new segment starts when the next batch would take the active one past
+//! [`JournalOptions::max_segment_bytes`] (default 64 MiB).
+//!
+//! Compaction replaces a prefix of log segments by one *erasures* segment holding only
+//! their [`Record::Erase`] frames (seqs kept), with `covers_upto` = the last seq replaced.
+//! It is written to a temporary file, fsync'd, renamed over the oldest replaced segment and
+//! only then are the other replaced segments deleted; a crash in between leaves segments
+//! whose seqs are all ≤ `covers_upto`, which the next open deletes.
+//!
+//! # Crashes and damage
+//! Only the tail of the last segment can hold a write that was never acknowledged: every
+//! byte before it was fsync'd before its append returned. On open, a damaged frame (short,
+//! bad length, bad CRC, unexpected seq) in the last segment *with no valid frame after it*
+//! is that torn write: it is truncated, logged with `tracing::warn!`, and reported in
+//! [`ReplayStats::truncated_bytes`]. Damage anywhere else, or followed by valid frames, is
+//! acknowledged data gone bad: an error naming the file and byte offset, never a skip.
+
+#![warn(missing_docs)]
+
+mod compact;
+mod format;
+mod training;
+
+#[cfg(test)]
+mod tests;
+
+pub use training::{TrainingRead, read_for_training, read_journal};
+
+use crate::ingest::RawEvent;
+use format::{FRAME_HEADER_BYTES, HEADER_BYTES, SegmentKind};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// One journaled fact.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Record {
+    /// An accepted, validated event.
+    Event(RawEvent),
+    /// A customer to forget: their events before and after this record are excluded.
+    Erase {
+        /// External customer id.
+        customer_id: String,
+        /// Server time of the erasure (seconds since the epoch, UTC).
+        at: i64,
+    },
+}
+
+/// The seqs an append was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Seq of the first record (`last_seq + 1` for an empty append).
+    pub first_seq: u64,
+    /// Seq of the last record.
+    pub last_seq: u64,
+}
+
+/// What a replay read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Records passed to the callback.
+    pub records: u64,
+    /// Of which events.
+    pub events: u64,
+    /// Of which erasures.
+    pub erasures: u64,
+    /// Highest seq in the journal (0 = empty).
+    pub last_seq: u64,
+    /// Bytes of torn tail removed when the journal was opened.
+    pub truncated_bytes: u64,
+}
+
+/// What a compaction removed and kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompactStats {
+    /// Segment files deleted or replaced.
+    pub segments_removed: u64,
+    /// Bytes those files held.
+    pub bytes_removed: u64,
+    /// Erase records kept in the erasures segment (old and new).
+    pub erasures_kept: u64,
+}
+
+/// How a frame or header is damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    /// The file is shorter than a segment header.
+    ShortHeader,
+    /// The file does not start with the journal magic.
+    BadMagic,
+    /// The header names a segment kind this build does not know.
+    UnknownKind(u32),
+    /// The file ends inside a frame.
+    Truncated,
+    /// A frame length of zero or beyond the largest record.
+    BadLength(u64),
+    /// The CRC does not match the frame's seq and payload.
+    Checksum,
+    /// A valid frame whose seq breaks the segment's order.
+    SeqOutOfOrder {
+        /// Seq the position calls for.
+        expected: u64,
+        /// Seq found.
+        found: u64,
+    },
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Damage::ShortHeader => write!(f, "file is shorter than the segment header"),
+            Damage::BadMagic => write!(f, "not a journal segment (bad magic)"),
+            Damage::UnknownKind(k) => write!(f, "unknown segment kind {k}"),
+            Damage::Truncated => write!(f, "file ends inside a record"),
+            Damage::BadLength(n) => write!(f, "impossible record length {n}"),
+            Damage::Checksum => write!(f, "record checksum mismatch"),
+            Damage::SeqOutOfOrder { expected, found } => {
+                write!(f, "record seq {found} where {expected} was expected")
+            }
+        }
+    }
+}
+
+/// Journal errors; each names the file (and byte offset) involved.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// A file operation failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// File or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Acknowledged data is damaged.
+    #[error(
+        "{} at byte {offset}: {damage}; hint: this is not a torn write from a crash (valid data \
+         follows or it is not the newest segment), so restore the file from a backup",
+        path.display()
+    )]
+    Corrupt {
+        /// Segment file.
+        path: PathBuf,
+        /// Byte offset of the damaged header or frame.
+        offset: u64,
+        /// What is wrong.
+        damage: Damage,
+    },
+    /// A segment of another format version.
+    #[error("{}: journal format version {found}, this build reads {supported}", path.display())]
+    Version {
+        /// Segment file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// A frame that checks out but does not decode as a [`Record`].
+    #[error("{} at byte {offset}, seq {seq}: record does not decode: {source}", path.display())]
+    Decode {
+        /// Segment file.
+        path: PathBuf,
+        /// Byte offset of the frame.
+        offset: u64,
+        /// Seq of the frame.
+        seq: u64,
+        /// The decoder's error.
+        #[source]
+        source: postcard::Error,
+    },
+    /// Seqs jump between two segments: a segment file is missing.
+    #[error("{}: starts at seq {found} but the segment before it ends at {}; a segment file is missing", path.display(), expected - 1)]
+    Gap {
+        /// The segment after the gap.
+        path: PathBuf,
+        /// Seq it should start at.
+        expected: u64,
+        /// Seq it starts at.
+        found: u64,
+    },
+    /// A journaled event breaks the data contract (checked by [`read_for_training`]).
+    #[error("{}, seq {seq}: journaled event field {field:?} {problem}", path.display())]
+    BadEvent {
+        /// Segment file.
+        path: PathBuf,
+        /// Seq of the record.
+        seq: u64,
+        /// Offending field.
+        field: &'static str,
+        /// What is wrong.
+        problem: crate::ingest::Problem,
+    },
+    /// A record too large to frame.
+    #[error("record of {bytes} bytes is larger than the journal's limit of {limit}")]
+    RecordTooLarge {
+        /// Encoded size.
+        bytes: usize,
+        /// [`format::MAX_PAYLOAD_BYTES`].
+        limit: usize,
+    },
+    /// Encoding a record failed.
+    #[error("encoding a journal record: {0}")]
+    Encode(#[source] postcard::Error),
+    /// Another process has the journal open for writing.
+    #[error("{}: journal is in use by another process (LOCK is held)", dir.display())]
+    Locked {
+        /// Journal directory.
+        dir: PathBuf,
+    },
+    /// An earlier write or fsync failed, so what is on disk is unknown.
+    #[error(
+        "{}: an earlier write or fsync failed; reopen the journal (restart) to recover",
+        dir.display()
+    )]
+    Poisoned {
+        /// Journal directory.
+        dir: PathBuf,
+    },
+}
+
+fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> JournalError {
+    let path = path.to_path_buf();
+    move |source| JournalError::Io { op, path, source }
+}
+
+/// Tuning for [`Journal::open_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalOptions {
+    /// Start a new segment when a batch would take the active one past this size.
+    pub max_segment_bytes: u64,
+}
+
+impl Default for JournalOptions {
+    fn default() -> Self {
+        JournalOptions {
+            max_segment_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One segment file.
+#[derive(Debug, Clone)]
+struct Segment {
+    first_seq: u64,
+    path: PathBuf,
+    kind: SegmentKind,
+}
+
+/// What appends change, behind one mutex.
+struct WriteState {
+    /// Every segment in seq order; the last is the active log segment.
+    segments: Vec<Segment>,
+    /// The active segment, opened for appending.
+    file: Arc<File>,
+    /// Bytes in the active segment.
+    len: u64,
+    /// Seq the next record gets.
+    next_seq: u64,
+    /// Number of writes so far; a sync covers every write counted before it started.
+    written_gen: u64,
+    /// Set when a write could not be undone or an fsync failed.
+    poisoned: bool,
+}
+
+/// An open journal directory; `Send + Sync`, appends from many threads.
+pub struct Journal {
+    dir: PathBuf,
+    opts: JournalOptions,
+    state: Mutex<WriteState>,
+    /// Serialises fsyncs so concurrent appenders wait for one another's instead of queueing
+    /// their own.
+    sync: Mutex<()>,
+    /// Highest write generation known to be on disk.
+    synced_gen: AtomicU64,
+    /// Held by replay and compaction so segments are not deleted under a reader.
+    maintenance: Mutex<()>,
+    truncated_bytes: u64,
+    /// Holds the exclusive lock on `LOCK` for the journal's lifetime.
+    _lock: File,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a journal lock leaves no half-done state the next holder could
+    // misread: every mutation is committed to disk before the in-memory fields change.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The path of the segment starting at `first_seq`.
+fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
+    dir.join(format!("{first_seq:020}.seg"))
+}
+
+/// Segment files of `dir` in seq order, with their headers read. A last segment shorter
+/// than a header (a crash while creating it) is returned with `None` as its kind.
+fn list_segments(dir: &Path) -> Result<Vec<(Segment, u64)>, JournalError> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io("reading directory", dir))? {
+        let entry = entry.map_err(io("reading directory", dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(".seg") else {
+            continue;
+        };
+        if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(first_seq) = stem.parse::<u64>() else {
+            continue;
+        };
+        found.push((first_seq, entry.path()));
+    }
+    found.sort_unstable_by_key(|s| s.0);
+    let mut out = Vec::with_capacity(found.len());
+    for (first_seq, path) in found {
+        let mut head = [0u8; HEADER_BYTES];
+        let mut file = File::open(&path).map_err(io("opening", &path))?;
+        let len = file
+            .metadata()
+            .map_err(io("reading metadata of", &path))?
+            .len();
+        let n = read_up_to(&mut file, &mut head).map_err(io("reading", &path))?;
+        let kind = if n < HEADER_BYTES {
+            // Only a segment being created can be this short; the caller decides.
+            SegmentKind::Log
+        } else {
+            format::parse_header(&head, &path)?
+        };
+        out.push((
+            Segment {
+                first_seq,
+                path,
+                kind,
+            },
+            len,
+        ));
+    }
+    Ok(out)
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Indices of log segments made redundant by a later-finished compaction: every seq they
+/// can hold (up to the next segment's first seq) is ≤ an erasures segment's `covers_upto`.
+fn leftovers(segments: &[(Segment, u64)]) -> Vec<usize> {
+    let mut covered = 0u64;
+    let mut out = Vec::new();
+    for (k, (s, _)) in segments.iter().enumerate() {
+        match s.kind {
+            SegmentKind::Erasures { covers_upto } => covered = covered.max(covers_upto),
+            SegmentKind::Log => {
+                if let Some((next, _)) = segments.get(k + 1)
+                    && next.first_seq.saturating_sub(1) <= covered
+                {
+                    out.push(k);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("syncing directory", dir))
+}
+
+/// Creates a log segment at `first_seq` with its header on disk, and the directory entry.
+fn create_segment(dir: &Path, first_seq: u64) -> Result<(Segment, File), JournalError> {
+    let path = segment_path(dir, first_seq);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .map_err(io("creating", &path))?;
+    file.write_all(&format::header(SegmentKind::Log))
+        .and_then(|()| file.sync_all())
+        .map_err(io("writing", &path))?;
+    sync_dir(dir)?;
+    let file = OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(io("opening", &path))?;
+    Ok((
+        Segment {
+            first_seq,
+            path,
+            kind: SegmentKind::Log,
+        },
+        file,
+    ))
+}
+
+impl Journal {
+    /// Opens (creating) the journal in `dir`; repairs a torn tail left by a crash.
+    pub fn open(dir: &Path) -> Result<Journal, JournalError> {
+        Journal::open_with(dir, JournalOptions::default())
+    }
+
+    /// [`Journal::open`] with explicit options.
+    pub fn open_with(dir: &Path, opts: JournalOptions) -> Result<Journal, JournalError> {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        let lock_path = dir.join("LOCK");
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io("opening", &lock_path))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &lock_path)(e)),
+        }
+        remove_temp_files(dir)?;
+
+        let mut listed = list_segments(dir)?;
+        let stale = leftovers(&listed);
+        for &k in stale.iter().rev() {
+            let (s, _) = listed.remove(k);
+            tracing::warn!(path = %s.path.display(), "journal: removing a segment an interrupted compaction had already replaced");
+            std::fs::remove_file(&s.path).map_err(io("removing", &s.path))?;
+        }
+        if !stale.is_empty() {
+            sync_dir(dir)?;
+        }
+
+        let mut truncated_bytes = 0;
+        let (segments, file, len, next_seq) = match listed.pop() {
+            None => {
+                let (seg, file) = create_segment(dir, 1)?;
+                (vec![seg], file, HEADER_BYTES as u64, 1)
+            }
+            Some((last, file_len)) => {
+                let mut earlier: Vec<Segment> = listed.into_iter().map(|(s, _)| s).collect();
+                if file_len < HEADER_BYTES as u64 {
+                    // Created but its header never reached the disk: nothing was written to it.
+                    tracing::warn!(path = %last.path.display(), bytes = file_len, "journal: rewriting the header of a segment cut short by a crash");
+                    truncated_bytes += file_len;
+                    let (seg, file) = create_segment(dir, last.first_seq)?;
+                    earlier.push(seg);
+                    (earlier, file, HEADER_BYTES as u64, last.first_seq)
+                } else {
+                    let (valid, last_seq, cut) = repair_tail(&last)?;
+                    truncated_bytes += cut;
+                    let next_after = match last.kind {
+                        SegmentKind::Log => last_seq.map_or(last.first_seq, |s| s + 1),
+                        SegmentKind::Erasures { covers_upto } => covers_upto + 1,
+                    };
+                    if last.kind == SegmentKind::Log {
+                        let file = OpenOptions::new()
+                            .append(true)
+                            .open(&last.path)
+                            .map_err(io("opening", &last.path))?;
+                        earlier.push(last);
+                        (earlier, file, valid, next_after)
+                    } else {
+                        // Compaction never replaces the active segment, but a directory put
+                        // together by hand might end with erasures: start a log after them.
+                        earlier.push(last);
+                        let (seg, file) = create_segment(dir, next_after)?;
+                        earlier.push(seg);
+                        (earlier, file, HEADER_BYTES as u64, next_after)
+                    }
+                }
+            }
+        };
+        Ok(Journal {
+            dir: dir.to_path_buf(),
+            opts,
+            state: Mutex::new(WriteState {
+                segments,
+                file: Arc::new(file),
+                len,
+                next_seq,
+                written_gen: 0,
+                poisoned: false,
+            }),
+            sync: Mutex::new(()),
+            synced_gen: AtomicU64::new(0),
+            maintenance: Mutex::new(()),
+            truncated_bytes,
+            _lock: lock_file,
+        })
+    }
+
+    /// The journal directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Bytes of torn tail removed when the journal was opened.
+    pub fn truncated_bytes(&self) -> u64 {
+        self.truncated_bytes
+    }
+
+    /// Appends `records` as one write and fdatasync before returning: durable on Ok.
+    pub fn append(&self, records: &[Record]) -> Result<Appended, JournalError> {
+        // Encode outside the lock: it is most of the CPU work and needs no seq.
+        let mut payload = Vec::with_capacity(records.len() * 64);
+        let mut ends = Vec::with_capacity(records.len());
+        for r in records {
+            let start = payload.len();
+            payload = postcard::to_extend(r, payload).map_err(JournalError::Encode)?;
+            let bytes = payload.len() - start;
+            if bytes > format::MAX_PAYLOAD_BYTES {
+                return Err(JournalError::RecordTooLarge {
+                    bytes,
+                    limit: format::MAX_PAYLOAD_BYTES,
+                });
+            }
+            ends.push(payload.len());
+        }
+        let mut frames = Vec::with_capacity(payload.len() + records.len() * FRAME_HEADER_BYTES);
+
+        let (appended, gen_written) = {
+            let mut st = lock(&self.state);
+            if st.poisoned {
+                return Err(JournalError::Poisoned {
+                    dir: self.dir.clone(),
+                });
+            }
+            let first_seq = st.next_seq;
+            if records.is_empty() {
+                return Ok(Appended {
+                    first_seq,
+                    last_seq: first_seq - 1,
+                });
+            }
+            let mut start = 0;
+            for (k, &end) in ends.iter().enumerate() {
+                format::push_frame(&mut frames, first_seq + k as u64, &payload[start..end]);
+                start = end;
+            }
+            if st.len > HEADER_BYTES as u64
+                && st.len + frames.len() as u64 > self.opts.max_segment_bytes
+            {
+                self.roll(&mut st, first_seq)?;
+            }
+            let path = self.active_path(&st);
+            if let Err(e) = (&*st.file).write_all(&frames) {
+                // Undo a partial write so the next append does not land after garbage.
+                let len = st.len;
+                if st.file.set_len(len).is_err() {
+                    st.poisoned = true;
+                }
+                return Err(io("writing", &path)(e));
+            }
+            st.len += frames.len() as u64;
+            st.next_seq += records.len() as u64;
+            st.written_gen += 1;
+            let appended = Appended {
+                first_seq,
+                last_seq: st.next_seq - 1,
+            };
+            (appended, st.written_gen)
+        };
+        self.sync_upto(gen_written)?;
+        Ok(appended)
+    }
+
+    /// Waits until write generation `gen_written` is on disk, syncing if no one else has.
+    fn sync_upto(&self, gen_written: u64) -> Result<(), JournalError> {
+        let _sync = lock(&self.sync);
+        if self.synced_gen.load(Ordering::Acquire) >= gen_written {
+            return Ok(());
+        }
+        // Everything written up to `target` is in `file` or in an older segment, which was
+        // synced when the journal rolled past it.
+        let (target, file, path) = {
+            let st = lock(&self.state);
+            if st.poisoned {
+                return Err(JournalError::Poisoned {
+                    dir: self.dir.clone(),
+                });
+            }
+            (st.written_gen, Arc::clone(&st.file), self.active_path(&st))
+        };
+        if let Err(e) = file.sync_data() {
+            // After a failed fsync the kernel may have dropped the dirty pages: what is on
+            // disk is unknown, so refuse further appends rather than acknowledge them.
+            lock(&self.state).poisoned = true;
+            return Err(io("syncing", &path)(e));
+        }
+        self.synced_gen.fetch_max(target, Ordering::AcqRel);
+        Ok(())
+    }
+
+    fn active_path(&self, st: &WriteState) -> PathBuf {
+        st.segments
+            .last()
+            .map_or_else(|| self.dir.clone(), |s| s.path.clone())
+    }
+
+    /// Closes the active segment (synced) and starts a new one at `first_seq`.
+    fn roll(&self, st: &mut WriteState, first_seq: u64) -> Result<(), JournalError> {
+        let path = self.active_path(st);
+        if let Err(e) = st.file.sync_data() {
+            st.poisoned = true;
+            return Err(io("syncing", &path)(e));
+        }
+        self.synced_gen.fetch_max(st.written_gen, Ordering::AcqRel);
+        let (seg, file) = create_segment(&self.dir, first_seq)?;
+        st.segments.push(seg);
+        st.file = Arc::new(file);
+        st.len = HEADER_BYTES as u64;
+        Ok(())
+    }
+
+    /// Highest seq written so far (0 = empty).
+    pub fn last_seq(&self) -> u64 {
+        lock(&self.state).next_seq - 1
+    }
+
+    /// Calls `f(seq, record)` for every record with seq > after_seq, in order.
+    pub fn replay(
+        &self,
+        after_seq: u64,
+        mut f: impl FnMut(u64, Record),
+    ) -> Result<ReplayStats, JournalError> {
+        let _m = lock(&self.maintenance);
+        let (segments, active_len, next_seq) = {
+            let st = lock(&self.state);
+            (st.segments.clone(), st.len, st.next_seq)
+        };
+        let mut stats = ReplayStats {
+            last_seq: next_seq - 1,
+            truncated_bytes: self.truncated_bytes,
+            ..ReplayStats::default()
+        };
+        let mut expected: Option<u64> = None;
+        for (k, seg) in segments.iter().enumerate() {
+            let is_last = k + 1 == segments.len();
+            // A segment ends before the next one starts: skip those wholly at or before
+            // `after_seq` without reading them.
+            if let Some(next) = segments.get(k + 1)
+                && next.first_seq.saturating_sub(1) <= after_seq
+            {
+                expected = None;
+                continue;
+            }
+            let mut bytes = std::fs::read(&seg.path).map_err(io("reading", &seg.path))?;
+            if is_last {
+                // Only what was written when the replay started (appends may be running).
+                bytes.truncate(active_len as usize);
+            }
+            let end = read_segment(seg, &bytes, expected, |seq, offset, payload| {
+                if seq <= after_seq {
+                    return Ok(());
+                }
+                let record = decode(payload, &seg.path, offset, seq)?;
+                stats.records += 1;
+                match record {
+                    Record::Event(_) => stats.events += 1,
+                    Record::Erase { .. } => stats.erasures += 1,
+                }
+                f(seq, record);
+                Ok(())
+            })?;
+            if let Some(damage) = end.damage {
+                return Err(JournalError::Corrupt {
+                    path: seg.path.clone(),
+                    offset: end.valid_bytes as u64,
+                    damage,
+                });
+            }
+            expected = Some(next_expected(seg, end.last_seq));
+        }
+        Ok(stats)
+    }
+}
+
+/// Seq the segment after `seg` must start at.
+fn next_expected(seg: &Segment, last_seq: Option<u64>) -> u64 {
+    match seg.kind {
+        SegmentKind::Log => last_seq.map_or(seg.first_seq, |s| s + 1),
+        SegmentKind::Erasures { covers_upto } => covers_upto + 1,
+    }
+}
+
+fn decode(payload: &[u8], path: &Path, offset: usize, seq: u64) -> Result<Record, JournalError> {
+    postcard::from_bytes(payload).map_err(|source| JournalError::Decode {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        seq,
+        source,
+    })
+}
+
+/// Checks a segment's header and its place after the previous segment (`expected` = the
+/// seq the previous one says comes next), then scans its frames.
+fn read_segment<'a>(
+    seg: &Segment,
+    bytes: &'a [u8],
+    expected: Option<u64>,
+    mut on_frame: impl FnMut(u64, usize, &'a [u8]) -> Result<(), JournalError>,
+) -> Result<format::ScanEnd, JournalError> {
+    let kind = format::parse_header(bytes, &seg.path)?;
+    if let (Some(expected), SegmentKind::Log) = (expected, kind)
+        && seg.first_seq != expected
+    {
+        return Err(JournalError::Gap {
+            path: seg.path.clone(),
+            expected,
+            found: seg.first_seq,
+        });
+    }
+    format::scan(bytes, kind, seg.first_seq, |fr| {
+        on_frame(fr.seq, fr.offset, fr.payload)
+    })
+}
+
+/// Scans the last segment at open and cuts a torn tail. Returns the valid length, the last
+/// seq and the bytes cut.
+fn repair_tail(seg: &Segment) -> Result<(u64, Option<u64>, u64), JournalError> {
+    let bytes = std::fs::read(&seg.path).map_err(io("reading", &seg.path))?;
+    let end = read_segment(seg, &bytes, None, |_, _, _| Ok(()))?;
+    let Some(damage) = end.damage else {
+        return Ok((bytes.len() as u64, end.last_seq, 0));
+    };
+    let after = end.last_seq.unwrap_or(seg.first_seq.saturating_sub(1));
+    if seg.kind != SegmentKind::Log
+        || format::valid_frame_after(&bytes, end.valid_bytes, after).is_some()
+    {
+        return Err(JournalError::Corrupt {
+            path: seg.path.clone(),
+            offset: end.valid_bytes as u64,
+            damage,
+        });
+    }
+    let cut = (bytes.len() - end.valid_bytes) as u64;
+    tracing::warn!(
+        path = %seg.path.display(),
+        offset = end.valid_bytes,
+        bytes = cut,
+        %damage,
+        "journal: truncating a torn write left by a crash (never acknowledged)"
+    );
+    let file = OpenOptions::new()
+        .write(true)
+        .open(&seg.path)
+        .map_err(io("opening", &seg.path))?;
+    file.set_len(end.valid_bytes as u64)
+        .and_then(|()| file.sync_all())
+        .map_err(io("truncating", &seg.path))?;
+    Ok((end.valid_bytes as u64, end.last_seq, cut))
+}
+
+/// Removes `*.seg.tmp` files an interrupted compaction left behind.
+fn remove_temp_files(dir: &Path) -> Result<(), JournalError> {
+    for entry in std::fs::read_dir(dir).map_err(io("reading directory", dir))? {
+        let entry = entry.map_err(io("reading directory", dir))?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(".seg.tmp"))
+        {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(io("removing", &path))?;
+        }
+    }
+    Ok(())
+}

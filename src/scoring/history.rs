@@ -1,0 +1,299 @@
+//! The training events a server needs to recompute a customer's point-in-time features and
+//! recommender history between retrains, stored in the bundle as raw little-endian arrays
+//! (customer-sorted CSR) so loading them is a copy, not a decode.
+//!
+//! Sections: `history.offsets` (`u32`, customers + 1), `history.ts` (`u32` pairs: low and
+//! high halves of the `i64` seconds, so no time range can overflow), `history.item`,
+//! `history.kind`, `history.basket` (`u32`), `history.quantity`, `history.price` (`f32`).
+//! Bundles written before this section existed simply lack it.
+
+use crate::bundle::{Bundle, BundleError, BundleWriter};
+use crate::features::CustomerEvents;
+use crate::ingest::{EventKind, EventStore, ItemIdx};
+
+const OFFSETS: &str = "history.offsets";
+const TS: &str = "history.ts";
+const ITEM: &str = "history.item";
+const KIND: &str = "history.kind";
+const BASKET: &str = "history.basket";
+const QUANTITY: &str = "history.quantity";
+const PRICE: &str = "history.price";
+
+/// Every customer's events before the cutoff, in the store's order (customer, time, basket).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventHistory {
+    offsets: Vec<u32>,
+    ts: Vec<u32>,
+    item: Vec<u32>,
+    kind: Vec<u32>,
+    basket: Vec<u32>,
+    quantity: Vec<f32>,
+    price: Vec<f32>,
+}
+
+/// One customer's events decoded into owned columns (what [`CustomerEvents`] borrows).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventColumns {
+    /// Timestamps, non-decreasing.
+    pub ts: Vec<i64>,
+    /// Kinds.
+    pub kind: Vec<EventKind>,
+    /// Units.
+    pub quantity: Vec<f32>,
+    /// Unit prices (NaN = unknown).
+    pub price: Vec<f32>,
+    /// Basket ids (equal for lines of one basket).
+    pub basket: Vec<u32>,
+    /// Items.
+    pub item: Vec<ItemIdx>,
+}
+
+impl EventColumns {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// True without events.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Appends one event at the end (the caller keeps the time order).
+    pub fn push(
+        &mut self,
+        ts: i64,
+        kind: EventKind,
+        quantity: f32,
+        price: f32,
+        basket: u32,
+        item: ItemIdx,
+    ) {
+        self.ts.push(ts);
+        self.kind.push(kind);
+        self.quantity.push(quantity);
+        self.price.push(price);
+        self.basket.push(basket);
+        self.item.push(item);
+    }
+
+    /// Borrowed view for the feature code.
+    pub fn view(&self) -> CustomerEvents<'_> {
+        CustomerEvents {
+            ts: &self.ts,
+            kind: &self.kind,
+            quantity: &self.quantity,
+            price: &self.price,
+            basket: &self.basket,
+            item: &self.item,
+        }
+    }
+}
+
+impl EventHistory {
+    /// The events of `store` strictly before `cutoff` (what the models were fitted on).
+    pub fn from_store(store: &EventStore, cutoff: i64) -> EventHistory {
+        let n_customers = store.n_customers();
+        let mut h = EventHistory {
+            offsets: Vec::with_capacity(n_customers + 1),
+            ..EventHistory::default()
+        };
+        h.offsets.push(0);
+        for c in 0..n_customers as u32 {
+            for e in store.events_before(crate::ingest::CustomerIdx(c), cutoff) {
+                let t = store.ts[e] as u64;
+                h.ts.push(t as u32);
+                h.ts.push((t >> 32) as u32);
+                h.item.push(store.item[e].0);
+                h.kind.push(store.kind[e] as u32);
+                h.basket.push(store.basket[e]);
+                h.quantity.push(store.quantity[e]);
+                h.price.push(store.price[e]);
+            }
+            // A log of more than u32::MAX events is refused by the store builder, so the
+            // count of a prefix of it fits.
+            h.offsets.push(h.item.len() as u32);
+        }
+        h
+    }
+
+    /// Number of events held.
+    pub fn len(&self) -> usize {
+        self.item.len()
+    }
+
+    /// True when no event is held.
+    pub fn is_empty(&self) -> bool {
+        self.item.is_empty()
+    }
+
+    /// Number of customers (dense indices `0..n`).
+    pub fn n_customers(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Number of events of customer `c` (0 for an index out of range).
+    pub fn count(&self, c: u32) -> usize {
+        self.range(c).len()
+    }
+
+    fn range(&self, c: u32) -> std::ops::Range<usize> {
+        let c = c as usize;
+        match (self.offsets.get(c), self.offsets.get(c + 1)) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// Appends customer `c`'s events to `out` (nothing for an index out of range).
+    pub fn customer_into(&self, c: u32, out: &mut EventColumns) {
+        for e in self.range(c) {
+            let ts = (u64::from(self.ts[2 * e + 1]) << 32 | u64::from(self.ts[2 * e])) as i64;
+            // Kinds were checked when the bundle was decoded.
+            let kind = EventKind::ALL
+                .get(self.kind[e] as usize)
+                .copied()
+                .unwrap_or(EventKind::Purchase);
+            out.push(
+                ts,
+                kind,
+                self.quantity[e],
+                self.price[e],
+                self.basket[e],
+                ItemIdx(self.item[e]),
+            );
+        }
+    }
+
+    /// Adds the history sections to a bundle being written.
+    pub fn put_sections<'a>(&'a self, w: &mut BundleWriter<'a>) -> Result<(), BundleError> {
+        let n = self.len();
+        w.put_array_u32(OFFSETS, &self.offsets, &[self.offsets.len()])?;
+        w.put_array_u32(TS, &self.ts, &[n, 2])?;
+        w.put_array_u32(ITEM, &self.item, &[n])?;
+        w.put_array_u32(KIND, &self.kind, &[n])?;
+        w.put_array_u32(BASKET, &self.basket, &[n])?;
+        w.put_array_f32(QUANTITY, &self.quantity, &[n])?;
+        w.put_array_f32(PRICE, &self.price, &[n])?;
+        Ok(())
+    }
+
+    /// Reads the history of a bundle: `None` for bundles written before it existed, an
+    /// error when it is there but inconsistent with itself or with `n_customers`/`n_items`.
+    pub fn from_bundle(
+        bundle: &Bundle,
+        n_customers: usize,
+        n_items: usize,
+    ) -> Result<Option<EventHistory>, BundleError> {
+        if bundle.section(OFFSETS).is_err() {
+            return Ok(None);
+        }
+        let h = EventHistory {
+            offsets: bundle.array_u32(OFFSETS)?.to_vec(),
+            ts: bundle.array_u32(TS)?.to_vec(),
+            item: bundle.array_u32(ITEM)?.to_vec(),
+            kind: bundle.array_u32(KIND)?.to_vec(),
+            basket: bundle.array_u32(BASKET)?.to_vec(),
+            quantity: bundle.array_f32(QUANTITY)?.to_vec(),
+            price: bundle.array_f32(PRICE)?.to_vec(),
+        };
+        h.check(n_customers, n_items)
+            .map_err(|what| BundleError::Inconsistent { what })?;
+        Ok(Some(h))
+    }
+
+    fn check(&self, n_customers: usize, n_items: usize) -> Result<(), String> {
+        let n = self.item.len();
+        if self.offsets.len() != n_customers + 1 {
+            return Err(format!(
+                "event history has offsets for {} customers, the base has {n_customers}",
+                self.offsets.len().saturating_sub(1)
+            ));
+        }
+        if self.ts.len() != 2 * n
+            || self.kind.len() != n
+            || self.basket.len() != n
+            || self.quantity.len() != n
+            || self.price.len() != n
+        {
+            return Err("event history columns differ in length".to_string());
+        }
+        let monotone = self.offsets.first() == Some(&0)
+            && self.offsets.windows(2).all(|w| w[0] <= w[1])
+            && self.offsets.last().is_some_and(|&l| l as usize == n);
+        if !monotone {
+            return Err("event history offsets are not a partition of its events".to_string());
+        }
+        if let Some(k) = self
+            .kind
+            .iter()
+            .find(|&&k| k as usize >= EventKind::ALL.len())
+        {
+            return Err(format!("event history holds an unknown event kind {k}"));
+        }
+        if let Some(i) = self.item.iter().find(|&&i| i as usize >= n_items) {
+            return Err(format!(
+                "event history names item {i}, the base has {n_items}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::RawEvent;
+    use crate::time::parse_timestamp;
+
+    fn ts(s: &str) -> i64 {
+        parse_timestamp(s).unwrap()
+    }
+
+    #[test]
+    fn keeps_only_events_before_the_cutoff_and_round_trips_through_a_bundle() {
+        let mut late = RawEvent::purchase("a", "y", ts("2001-02-01"));
+        late.price = 9.0;
+        let mut early = RawEvent::purchase("a", "x", ts("1901-01-10T10:00:00Z"));
+        early.price = 2.5;
+        early.quantity = 3.0;
+        let mut view = RawEvent::purchase("b", "y", ts("2001-01-20"));
+        view.kind = EventKind::View;
+        let store = EventStore::from_events(&[late, early, view]);
+        let h = EventHistory::from_store(&store, ts("2001-02-01"));
+        assert_eq!(h.len(), 2, "the event at the cutoff is not history");
+        let mut w = BundleWriter::new();
+        w.metadata(crate::bundle::Metadata::new(0));
+        h.put_sections(&mut w).unwrap();
+        let bytes = w.to_bytes().unwrap();
+        let bundle = Bundle::from_bytes(&bytes).unwrap();
+        let back = EventHistory::from_bundle(&bundle, 2, 2).unwrap().unwrap();
+        // Debug output compares NaN prices as equal, unlike `PartialEq`.
+        assert_eq!(format!("{back:?}"), format!("{h:?}"));
+        let a = store.customer_idx("a").unwrap().0;
+        let mut cols = EventColumns::default();
+        back.customer_into(a, &mut cols);
+        assert_eq!(
+            cols.ts,
+            vec![ts("1901-01-10T10:00:00Z")],
+            "negative times survive"
+        );
+        assert_eq!(cols.quantity, vec![3.0]);
+        assert_eq!(cols.price, vec![2.5]);
+        assert!(
+            EventHistory::from_bundle(&bundle, 3, 2)
+                .unwrap_err()
+                .to_string()
+                .contains("customers")
+        );
+    }
+
+    #[test]
+    fn bundles_without_history_read_as_none() {
+        let mut w = BundleWriter::new();
+        w.metadata(crate::bundle::Metadata::new(0));
+        let bytes = w.to_bytes().unwrap();
+        let bundle = Bundle::from_bytes(&bytes).unwrap();
+        assert!(EventHistory::from_bundle(&bundle, 0, 0).unwrap().is_none());
+    }
+}

@@ -1,0 +1,226 @@
+//! `POST /v1/events` (scope `ingest`) and `DELETE /v1/customers/{id}` (scope `admin`):
+//! journal first (fsync'd), then update the overlay, then answer.
+//!
+//! Statuses of `POST /v1/events`: 200 when at least one event was accepted, with the
+//! refused ones listed in `rejected` (a client checks `rejected`, not the status, as with
+//! any partial batch); 400 `no_valid_events` when none was; 413 over
+//! `events_batch_limit`; 409 `no_history` when the bundle cannot recompute customers.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::{X_MODEL_VERSION, json_ok};
+use crate::journal::Record;
+use crate::live::parse::{BodyError, Rejected, parse_events};
+use crate::live::{Change, LiveCustomer, Lookup};
+use crate::serve::auth::{Admin, Auth, Ingest};
+use crate::serve::error::ApiError;
+use crate::serve::state::{AppState, JournalOrApply, ServingState, now_secs};
+
+/// The `live` block of answers about a customer with events since the bundle.
+#[derive(Serialize)]
+pub(crate) struct LiveInfo {
+    events_since_bundle: u64,
+    customer_events: usize,
+    as_of: String,
+}
+
+impl LiveInfo {
+    pub(crate) fn of(s: &ServingState, c: &LiveCustomer) -> LiveInfo {
+        LiveInfo {
+            events_since_bundle: s.live.events_total(),
+            customer_events: c.n_events(),
+            as_of: crate::time::format_rfc3339(c.state.as_of),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    model_version: &'a str,
+    accepted: usize,
+    rejected: &'a [Rejected],
+    events_since_bundle: u64,
+    journal_seq: u64,
+}
+
+#[derive(Serialize)]
+struct NoneAccepted<'a> {
+    error: ErrorBody,
+    model_version: &'a str,
+    accepted: usize,
+    rejected: &'a [Rejected],
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    code: &'static str,
+    message: String,
+}
+
+fn journal_error(e: JournalOrApply) -> ApiError {
+    match e {
+        JournalOrApply::NoJournal => ApiError::Internal {
+            reason: "the server runs without an event journal",
+        },
+        JournalOrApply::Journal(source) => ApiError::Journal { source },
+        JournalOrApply::Apply(crate::live::ApplyError::Layout(l)) => ApiError::NoHistory(l),
+    }
+}
+
+/// Accepts events: each is validated as the trainer would; valid ones are journaled (one
+/// append, one fsync) and applied before the answer.
+pub async fn post(
+    _: Auth<Ingest>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let s = state.current().ok_or(ApiError::NoModel)?;
+    s.live.accepts_events().map_err(ApiError::NoHistory)?;
+    let limit = state.config.body_limit_bytes;
+    let bytes = match body.to_bytes_limited(limit).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            return Err(ApiError::BadParameter {
+                name: "body",
+                reason: format!("could not be read: {e}"),
+            });
+        }
+        Err(_) => return Err(ApiError::PayloadTooLarge { limit_bytes: limit }),
+    };
+    let ndjson = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("ndjson") || ct.contains("jsonlines"));
+    let max = state.config.events_batch_limit;
+    let mut parsed = match parse_events(&bytes, ndjson, now_secs(), max) {
+        Ok(p) => p,
+        Err(BodyError::Json(e)) => return Err(ApiError::BadJson(e)),
+        Err(BodyError::NotEvents) => {
+            return Err(ApiError::BadParameter {
+                name: "body",
+                reason: BodyError::NotEvents.to_string(),
+            });
+        }
+        Err(BodyError::TooMany { len, limit }) => {
+            return Err(ApiError::EventBatchTooLarge { len, limit });
+        }
+    };
+    // Erased customers stay erased: their events would be dropped on replay and by the
+    // next training, so they are refused here rather than acknowledged and lost.
+    let mut kept = Vec::with_capacity(parsed.events.len());
+    let events = std::mem::take(&mut parsed.events);
+    for (e, &(index, line)) in events.into_iter().zip(&parsed.positions) {
+        if matches!(s.lookup(&e.customer_id), Lookup::Erased) {
+            parsed.rejected.push(Rejected {
+                index,
+                line,
+                field: "customer_id".to_string(),
+                message: format!("customer {:?} was erased", e.customer_id),
+            });
+        } else {
+            kept.push(e);
+        }
+    }
+    parsed.events = kept;
+    parsed.rejected.sort_by_key(|r| r.index);
+    let m = &state.metrics;
+    m.events_rejected
+        .fetch_add(parsed.rejected.len() as u64, Relaxed);
+    if parsed.events.is_empty() {
+        let body = serde_json::to_vec(&NoneAccepted {
+            error: ErrorBody {
+                code: "no_valid_events",
+                message: format!(
+                    "none of the {} events is valid; see rejected",
+                    parsed.rejected.len()
+                ),
+            },
+            model_version: s.model_version(),
+            accepted: 0,
+            rejected: &parsed.rejected,
+        })
+        .map_err(|_| ApiError::Internal {
+            reason: "serialising rejected events",
+        })?;
+        return Ok(HttpResponse::build(StatusCode::BAD_REQUEST)
+            .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
+            .insert_header((X_MODEL_VERSION, s.version_header().clone()))
+            .body(body));
+    }
+    let n = parsed.events.len();
+    let records: Vec<Record> = parsed.events.iter().cloned().map(Record::Event).collect();
+    let changes: Vec<Change> = parsed.events.into_iter().map(Change::Event).collect();
+    let (st, snap) = (state.clone(), s.clone());
+    let seq = web::block(move || st.journal_and_apply(&snap, &records, changes, false))
+        .await
+        .map_err(|_| ApiError::Internal {
+            reason: "event task failed",
+        })?
+        .map_err(journal_error)?;
+    m.events_accepted.fetch_add(n as u64, Relaxed);
+    let now = state.current().unwrap_or(s);
+    let body = serde_json::to_vec(&Accepted {
+        model_version: now.model_version(),
+        accepted: n,
+        rejected: &parsed.rejected,
+        events_since_bundle: now.live.events_total(),
+        journal_seq: seq,
+    })
+    .map_err(|_| ApiError::Internal {
+        reason: "serialising accepted events",
+    })?;
+    Ok(json_ok(Some(&now), Bytes::from(body)))
+}
+
+#[derive(Serialize)]
+struct Erased<'a> {
+    model_version: &'a str,
+    customer_id: &'a str,
+    erased: bool,
+    journal_seq: u64,
+}
+
+/// Forgets a customer: an erasure record is journaled (fsync'd), then every answer treats
+/// them as unknown. Idempotent; an id the server never saw is journaled too (it may be in
+/// data the next training reads).
+pub async fn erase(
+    _: Auth<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let s = state.current().ok_or(ApiError::NoModel)?;
+    let id = id.into_inner();
+    let records = vec![Record::Erase {
+        customer_id: id.clone(),
+        at: now_secs(),
+    }];
+    let changes = vec![Change::Erase(id.clone())];
+    let (st, snap) = (state.clone(), s.clone());
+    let seq = web::block(move || st.journal_and_apply(&snap, &records, changes, true))
+        .await
+        .map_err(|_| ApiError::Internal {
+            reason: "erasure task failed",
+        })?
+        .map_err(journal_error)?;
+    state.metrics.erasures.fetch_add(1, Relaxed);
+    tracing::info!(customer_id = %id, journal_seq = seq, "customer erased");
+    let now = state.current().unwrap_or(s);
+    let body = serde_json::to_vec(&Erased {
+        model_version: now.model_version(),
+        customer_id: &id,
+        erased: true,
+        journal_seq: seq,
+    })
+    .map_err(|_| ApiError::Internal {
+        reason: "serialising an erasure",
+    })?;
+    Ok(json_ok(Some(&now), Bytes::from(body)))
+}

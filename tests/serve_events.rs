@@ -1,0 +1,666 @@
+//! End to end over real HTTP: events change answers at once, erasures hide a customer
+//! everywhere, and every acknowledged event survives SIGKILL of the real binary.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use propensity::bundle::Metadata;
+use propensity::ingest::EventStore;
+use propensity::scoring::TrainedModels;
+use propensity::scoring::demo::{demo_store, train_on_whole_log};
+use propensity::serve::auth::ApiKey;
+use propensity::serve::{RunningServer, ServeConfig, start};
+use propensity::synth::SynthConfig;
+use propensity::time::{DAY, format_rfc3339};
+use serde_json::{Value, json};
+
+struct Response {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\n\r\n",
+        body.map_or(0, <[u8]>::len)
+    ));
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.unwrap_or_default());
+    s.write_all(&out)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("incomplete response head"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status"))?;
+    Ok(Response {
+        status,
+        body: raw[split + 4..].to_vec(),
+    })
+}
+
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    try_request(addr, method, path, headers, body).expect("request answered")
+}
+
+fn get(addr: SocketAddr, path: &str) -> Response {
+    request(addr, "GET", path, &[], None)
+}
+
+fn post_events(addr: SocketAddr, body: &Value) -> Response {
+    let b = serde_json::to_vec(body).expect("json");
+    request(
+        addr,
+        "POST",
+        "/v1/events",
+        &[("Content-Type", "application/json")],
+        Some(&b),
+    )
+}
+
+fn trained() -> &'static (EventStore, TrainedModels) {
+    static T: OnceLock<(EventStore, TrainedModels)> = OnceLock::new();
+    T.get_or_init(|| {
+        let store = demo_store(&SynthConfig {
+            customers: 300,
+            items: 80,
+            seed: 5,
+            ..SynthConfig::default()
+        });
+        let (models, _) = train_on_whole_log(&store).expect("trains");
+        (store, models)
+    })
+}
+
+fn write_bundle(path: &Path, with_history: bool) {
+    let (store, models) = trained();
+    let mut meta: Metadata = models.metadata(store, "", 1_700_000_000);
+    meta.model_version = "live-test".to_string();
+    let mut m = models.clone();
+    if !with_history {
+        m.history = None;
+    }
+    m.write_bundle(meta, path).expect("writes bundle");
+}
+
+fn config(dir: &Path) -> ServeConfig {
+    ServeConfig {
+        bind: "127.0.0.1:0".to_string(),
+        bundle: dir.join("model.bundle"),
+        workers: 2,
+        events_batch_limit: 50,
+        ..ServeConfig::default()
+    }
+}
+
+fn server(dir: &Path) -> RunningServer {
+    start(config(dir)).expect("starts")
+}
+
+/// The modelled customer whose churn score is nearest one half: away from the calibrator's
+/// flat extremes (this small model's top bin holds every very stale customer), so a
+/// session must move it.
+fn stale_customer() -> (String, i64) {
+    let (_, m) = trained();
+    let b = &m.base;
+    let r = (0..b.rows())
+        .min_by(|&x, &y| {
+            let d = |r| (m.propensity.churn(b.feature_row(r)) - 0.5).abs();
+            d(x).total_cmp(&d(y)).then(x.cmp(&y))
+        })
+        .expect("rows");
+    (b.customer_ids[b.modelled[r] as usize].clone(), b.cutoff)
+}
+
+fn purchase(customer: &str, item: &str, ts: i64, price: f64) -> Value {
+    json!({"customer_id": customer, "item_id": item, "timestamp": format_rfc3339(ts), "price": price})
+}
+
+#[test]
+fn a_purchase_changes_churn_recency_and_buy_again_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (id, cutoff) = stale_customer();
+    let (_, m) = trained();
+    let before = get(addr, &format!("/v1/customers/{id}/churn?explain=true")).json();
+    let profile = get(addr, &format!("/v1/customers/{id}")).json();
+    assert!(
+        profile["recency_days"].as_f64().expect("recency") > 10.0,
+        "{profile}"
+    );
+    assert!(profile.get("live").is_none());
+    let recs = get(addr, &format!("/v1/customers/{id}/recommendations?k=20")).json();
+    let bought_before: Vec<Value> = recs["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["source"] == "buy_again")
+        .map(|i| i["item_id"].clone())
+        .collect();
+    // An item the customer never bought, so buy-again can only learn it from the event.
+    let new_item = m
+        .base
+        .item_ids
+        .iter()
+        .find(|i| !bought_before.contains(&json!(i)))
+        .expect("an item not in the buy-again list")
+        .clone();
+    let t = cutoff + 3600;
+    // A storefront session: the product page, the cart, the purchase.
+    let mut view = purchase(&id, &new_item, t - 120, 25.0);
+    view["event"] = json!("view");
+    let mut cart = purchase(&id, &new_item, t - 60, 25.0);
+    cart["event"] = json!("cart");
+    let r = post_events(
+        addr,
+        &json!([view, cart, purchase(&id, &new_item, t, 25.0)]),
+    );
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["accepted"], 3);
+
+    let after = get(addr, &format!("/v1/customers/{id}/churn?explain=true")).json();
+    let p = |v: &Value| v["churn_probability"].as_f64().expect("probability");
+    assert!(p(&after) < p(&before), "{before} -> {after}");
+    assert_eq!(after["live"]["customer_events"], 3, "{after}");
+    assert_eq!(after["live"]["as_of"], format_rfc3339(t + 1));
+    let factors = after["factors"].as_array().expect("factors");
+    if let Some(f) = factors.iter().find(|f| f["feature"] == "recency_days") {
+        assert!(f["value"].as_f64().expect("value") < 0.001, "{f}");
+    }
+    let profile = get(addr, &format!("/v1/customers/{id}")).json();
+    assert!(
+        profile["recency_days"].as_f64().expect("recency") < 0.001,
+        "{profile}"
+    );
+    assert_eq!(profile["live"]["events_since_bundle"], 3);
+    let np = get(addr, &format!("/v1/customers/{id}/next-purchase")).json();
+    assert_eq!(np["live"]["customer_events"], 3, "{np}");
+    let recs = get(addr, &format!("/v1/customers/{id}/recommendations?k=20")).json();
+    assert_eq!(recs["live"]["customer_events"], 3, "{recs}");
+    let has_new = recs["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .any(|i| i["item_id"] == new_item.as_str() && i["source"] == "buy_again");
+    assert!(
+        has_new,
+        "the bought item is a buy-again candidate now: {recs}"
+    );
+    let excl = get(
+        addr,
+        &format!("/v1/customers/{id}/recommendations?k=20&exclude_purchased=true"),
+    )
+    .json();
+    assert!(
+        excl["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["item_id"] != new_item.as_str()),
+        "exclude_purchased follows the live history: {excl}"
+    );
+    srv.stop().expect("stops");
+}
+
+#[test]
+fn new_customers_become_known_and_malformed_events_are_refused_one_by_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (_, cutoff) = stale_customer();
+    let (_, m) = trained();
+    assert_eq!(get(addr, "/v1/customers/newbie").status, 404);
+    let item = &m.base.item_ids[0];
+    let nd = [
+        purchase("newbie", item, cutoff + 10, 4.0).to_string(),
+        r#"{"customer_id":"newbie","item_id":"x","timestamp":"not a date"}"#.to_string(),
+        "{broken".to_string(),
+        purchase("newbie", "brand-new-item", cutoff + 20 * DAY, 6.0).to_string(),
+        purchase("newbie", item, 4_102_444_800, 1.0).to_string(), // 2100: too far ahead
+    ]
+    .join("\n");
+    let r = request(
+        addr,
+        "POST",
+        "/v1/events",
+        &[("Content-Type", "application/x-ndjson")],
+        Some(nd.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.json());
+    let v = r.json();
+    assert_eq!(v["accepted"], 2, "{v}");
+    let rejected: Vec<(u64, u64, String)> = v["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|x| {
+            (
+                x["index"].as_u64().expect("index"),
+                x["line"].as_u64().expect("line"),
+                x["field"].as_str().expect("field").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (1, 2, "timestamp".to_string()),
+            (2, 3, "<line>".to_string()),
+            (4, 5, "timestamp".to_string())
+        ]
+    );
+    let p = get(addr, "/v1/customers/newbie");
+    assert_eq!(p.status, 200);
+    let p = p.json();
+    assert_eq!(
+        (p["orders"].clone(), p["spend"].clone()),
+        (json!(2), json!(10.0)),
+        "{p}"
+    );
+    assert_eq!(p["live"]["customer_events"], 2);
+    let c = get(addr, "/v1/customers/newbie/churn?explain=true").json();
+    assert!(c["churn_probability"].as_f64().is_some(), "{c}");
+    assert!(!c["factors"].as_array().expect("factors").is_empty());
+    assert_eq!(get(addr, "/v1/customers/newbie/next-purchase").status, 200);
+    // Their own purchase of a known item makes them a (small) history: buy-again works.
+    let recs = get(addr, "/v1/customers/newbie/recommendations").json();
+    assert_eq!(recs["cold_start"], false, "{recs}");
+    assert!(
+        recs["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["item_id"] == item.as_str() && i["source"] == "buy_again"),
+        "{recs}"
+    );
+    let batch = request(
+        addr,
+        "POST",
+        "/v1/churn",
+        &[("Content-Type", "application/json")],
+        Some(br#"{"customer_ids":["newbie","nobody"]}"#),
+    )
+    .json();
+    assert_eq!(batch["scored"], 1, "{batch}");
+
+    // All bad: 400 with the list; over the limit: 413; not an event list: 400.
+    let r = post_events(addr, &json!([{"customer_id": "a"}]));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], "no_valid_events");
+    assert_eq!(r.json()["rejected"][0]["field"], "item_id");
+    let many: Vec<Value> = (0..51)
+        .map(|k| purchase("b", item, cutoff + k, 1.0))
+        .collect();
+    let r = post_events(addr, &json!(many));
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["error"]["code"], "batch_too_large");
+    assert_eq!(post_events(addr, &json!("x")).status, 400);
+    let metrics = String::from_utf8_lossy(&get(addr, "/metrics").body).into_owned();
+    assert!(
+        metrics.contains("propensity_events_accepted_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("propensity_events_rejected_total 4"));
+    assert!(metrics.contains("propensity_live_customers 1"));
+    assert!(metrics.contains("propensity_journal_append_seconds_count 1"));
+    srv.stop().expect("stops");
+}
+
+#[test]
+fn bundles_without_history_answer_409_no_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), false);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (id, cutoff) = stale_customer();
+    assert_eq!(get(addr, &format!("/v1/customers/{id}")).status, 200);
+    let r = post_events(addr, &json!([purchase(&id, "x", cutoff, 1.0)]));
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["error"]["code"], "no_history");
+    srv.stop().expect("stops");
+}
+
+#[test]
+fn ingest_and_erase_need_their_scopes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let mut cfg = config(dir.path());
+    cfg.api_keys = ApiKey::parse_env_list(
+        "ingest-key-0123456789abcdef:ingest;score-key-0123456789abcdefg:score;admin-key-0123456789abcdefg:admin",
+    )
+    .expect("keys");
+    let srv = start(cfg).expect("starts");
+    let addr = srv.addr();
+    let (id, cutoff) = stale_customer();
+    let body = serde_json::to_vec(&json!([purchase(&id, "i", cutoff, 1.0)])).expect("json");
+    let ct = ("Content-Type", "application/json");
+    let r = request(addr, "POST", "/v1/events", &[ct], Some(&body));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (401, json!("missing_api_key"))
+    );
+    let auth = |k: &'static str| ("Authorization", k);
+    let score = auth("Bearer score-key-0123456789abcdefg");
+    let r = request(addr, "POST", "/v1/events", &[ct, score], Some(&body));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (403, json!("insufficient_scope"))
+    );
+    let ingest = auth("Bearer ingest-key-0123456789abcdef");
+    let r = request(addr, "POST", "/v1/events", &[ct, ingest], Some(&body));
+    assert_eq!(r.status, 200, "{}", r.json());
+    let path = format!("/v1/customers/{id}");
+    assert_eq!(request(addr, "DELETE", &path, &[ingest], None).status, 403);
+    assert_eq!(request(addr, "DELETE", &path, &[], None).status, 401);
+    let admin = auth("Bearer admin-key-0123456789abcdefg");
+    assert_eq!(request(addr, "DELETE", &path, &[admin], None).status, 200);
+    assert_eq!(request(addr, "GET", &path, &[score], None).status, 404);
+    srv.stop().expect("stops");
+}
+
+fn assert_erased(addr: SocketAddr, id: &str) {
+    for suffix in ["", "/churn", "/next-purchase"] {
+        let r = get(addr, &format!("/v1/customers/{id}{suffix}"));
+        assert_eq!(r.status, 404, "{suffix}");
+        assert_eq!(r.json()["error"]["code"], "unknown_customer");
+    }
+    let recs = get(addr, &format!("/v1/customers/{id}/recommendations")).json();
+    assert_eq!(recs["cold_start"], true);
+    assert!(
+        recs["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["source"] != "buy_again")
+    );
+    assert!(recs.get("live").is_none());
+    let cart = request(
+        addr,
+        "POST",
+        "/v1/recommendations",
+        &[("Content-Type", "application/json")],
+        Some(format!(r#"{{"customer_id":"{id}","k":10}}"#).as_bytes()),
+    )
+    .json();
+    assert_eq!(cart["cold_start"], true, "{cart}");
+    let batch = request(
+        addr,
+        "POST",
+        "/v1/churn",
+        &[("Content-Type", "application/json")],
+        Some(format!(r#"{{"customer_ids":["{id}"]}}"#).as_bytes()),
+    )
+    .json();
+    assert_eq!(batch["unknown"], 1, "{batch}");
+    assert_eq!(batch["results"][0]["error"], "unknown_customer");
+}
+
+#[test]
+fn an_erased_customer_is_gone_everywhere_and_stays_gone_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (id, cutoff) = stale_customer();
+    let r = post_events(addr, &json!([purchase(&id, "some-item", cutoff + 5, 3.0)]));
+    assert_eq!(r.status, 200);
+    assert_eq!(get(addr, &format!("/v1/customers/{id}")).status, 200);
+    let r = request(addr, "DELETE", &format!("/v1/customers/{id}"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_erased(addr, &id);
+    // Their later events are refused, not acknowledged and silently dropped.
+    let r = post_events(addr, &json!([purchase(&id, "some-item", cutoff + 9, 3.0)]));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["rejected"][0]["field"], "customer_id");
+    let metrics = String::from_utf8_lossy(&get(addr, "/metrics").body).into_owned();
+    assert!(metrics.contains("propensity_erasures_total 1"), "{metrics}");
+    srv.stop().expect("stops");
+
+    let srv = server(dir.path());
+    assert_erased(srv.addr(), &id);
+    let r = request(srv.addr(), "POST", "/admin/reload", &[], None);
+    assert_eq!(r.status, 200);
+    assert_erased(srv.addr(), &id);
+    srv.stop().expect("stops");
+}
+
+fn train_cli(args: &[&std::ffi::OsStr]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_propensity-train"))
+        .args(args)
+        .output()
+        .expect("trainer runs");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_erased_customer_stays_gone_after_retraining_with_the_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let events = d.join("events.csv");
+    let bundle = d.join("model.bundle");
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    train_cli(&[
+        os("synth"),
+        os("--customers"),
+        os("200"),
+        os("--items"),
+        os("60"),
+        os("--seed"),
+        os("3"),
+        os("--out"),
+        events.as_os_str(),
+    ]);
+    train_cli(&[
+        os("train"),
+        os("--events"),
+        events.as_os_str(),
+        os("--out"),
+        bundle.as_os_str(),
+    ]);
+    let text = std::fs::read_to_string(&events).expect("events");
+    let id = text
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .expect("a customer")
+        .to_string();
+    let srv = server(d);
+    let addr = srv.addr();
+    assert_eq!(get(addr, &format!("/v1/customers/{id}")).status, 200);
+    let r = request(addr, "DELETE", &format!("/v1/customers/{id}"), &[], None);
+    assert_eq!(r.status, 200);
+    assert_erased(addr, &id);
+    srv.stop().expect("stops");
+
+    let journal = d.join("journal");
+    train_cli(&[
+        os("train"),
+        os("--events"),
+        events.as_os_str(),
+        os("--journal"),
+        journal.as_os_str(),
+        os("--out"),
+        bundle.as_os_str(),
+    ]);
+    let srv = server(d);
+    assert_erased(srv.addr(), &id);
+    srv.stop().expect("stops");
+    // The new bundle alone (a replica with an empty journal) does not know them either.
+    let srv = start(ServeConfig {
+        journal: Some(d.join("empty-journal")),
+        ..config(d)
+    })
+    .expect("starts");
+    assert_erased(srv.addr(), &id);
+    srv.stop().expect("stops");
+}
+
+/// The log line without terminal colour codes (`ESC [ … letter`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Starts the real binary and returns it with the address it logged.
+fn spawn_binary(dir: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_propensity-serve"))
+        .arg("--bundle")
+        .arg(dir.join("model.bundle"))
+        .args(["--bind", "127.0.0.1:0", "--workers", "2"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let line = strip_ansi(&line);
+            if !sent && line.contains("listening") {
+                let addr = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .and_then(|a| a.parse::<SocketAddr>().ok());
+                if let Some(a) = addr {
+                    let _ = tx.send(a);
+                    sent = true;
+                }
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the server logs its address");
+    (child, addr)
+}
+
+#[test]
+fn every_acknowledged_event_survives_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let (_, cutoff) = stale_customer();
+    let (mut child, addr) = spawn_binary(dir.path());
+    // Each batch has its own customers, so an acknowledged batch is checked exactly even
+    // when the batch in flight at the kill was journaled too.
+    let poster = std::thread::spawn(move || {
+        let mut acked: Vec<(String, usize, f64, i64)> = Vec::new();
+        for b in 0..10_000u32 {
+            let id = format!("crash-{b}");
+            let n = 1 + (b % 5) as usize;
+            let events: Vec<Value> = (0..n)
+                .map(|k| {
+                    purchase(
+                        &id,
+                        &format!("item-{k}"),
+                        cutoff + (k as i64 + 1) * DAY,
+                        2.5,
+                    )
+                })
+                .collect();
+            let body = serde_json::to_vec(&events).expect("json");
+            match try_request(
+                addr,
+                "POST",
+                "/v1/events",
+                &[("Content-Type", "application/json")],
+                Some(&body),
+            ) {
+                Ok(r) if r.status == 200 => {
+                    acked.push((id, n, 2.5 * n as f64, cutoff + n as i64 * DAY))
+                }
+                _ => break,
+            }
+        }
+        acked
+    });
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let acked = poster.join().expect("poster");
+    assert!(
+        acked.len() >= 5,
+        "only {} batches acknowledged",
+        acked.len()
+    );
+
+    let (mut child, addr) = spawn_binary(dir.path());
+    for (id, n, spend, last) in &acked {
+        let p = get(addr, &format!("/v1/customers/{id}"));
+        assert_eq!(p.status, 200, "{id} lost after SIGKILL");
+        let p = p.json();
+        assert_eq!(p["live"]["customer_events"], *n as u64, "{p}");
+        assert_eq!(p["orders"], *n as u64, "{p}");
+        assert!(
+            (p["spend"].as_f64().expect("spend") - spend).abs() < 1e-9,
+            "{p}"
+        );
+        assert_eq!(p["last_purchase"], format_rfc3339(*last));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
