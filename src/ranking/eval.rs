@@ -219,7 +219,7 @@ pub fn evaluate_fitted_detailed(
                     ..RecommendRequest::default()
                 };
                 rec.recommend_with(Some(c), &req, s, out);
-                gather(snap, &rec.config, Some(c), &[], s);
+                gather(snap, &rec.config, &snap.customer_view(c), &[], s);
                 let found = s
                     .cands
                     .iter()
