@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use propensity::bundle::Metadata;
+use propensity::bundle::{FORMAT_VERSION, Metadata};
 use propensity::scoring::TrainedModels;
 use propensity::scoring::demo::{demo_store, train_on_whole_log};
 use propensity::serve::auth::ApiKey;
@@ -175,10 +175,7 @@ fn health_ready_and_model_description() {
     let v = r.json();
     assert_eq!(v["model_version"], "model-a");
     assert_eq!(v["generation"], 1);
-    assert_eq!(
-        v["bundle"]["format_version"],
-        propensity::bundle::FORMAT_VERSION
-    );
+    assert_eq!(v["bundle"]["format_version"], FORMAT_VERSION);
     assert_eq!(v["bundle"]["metrics"]["churn.auc"], 0.8);
     assert_eq!(v["bundle"]["created_at"], "2023-11-14T22:13:20Z");
     let sections: Vec<&str> = v["bundle"]["sections"]
@@ -216,6 +213,17 @@ fn health_ready_and_model_description() {
         ]
     );
     assert_eq!(sections.last(), Some(&"metadata"));
+    // The recommender's large arrays are raw sections, not part of its postcard struct.
+    let kind_of = |name: &str| {
+        v["bundle"]["sections"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == name))
+            .map(|s| s["kind"].clone())
+    };
+    assert_eq!(kind_of("recommender.hist_item"), Some("u32".into()));
+    assert_eq!(kind_of("recommender.hist_last"), Some("i64".into()));
+    assert_eq!(kind_of("recommender.user_factors"), Some("f32".into()));
+    assert_eq!(kind_of("recommender.top_item"), Some("u32".into()));
     server.stop().expect("stops cleanly");
 }
 
@@ -457,8 +465,7 @@ fn corrupted_reload_is_refused_and_old_model_keeps_serving() {
         "{metrics}"
     );
     assert!(metrics.contains(&format!(
-        "propensity_model_info{{model_version=\"model-a\",format_version=\"{}\"}} 1\n",
-        propensity::bundle::FORMAT_VERSION
+        "propensity_model_info{{model_version=\"model-a\",format_version=\"{FORMAT_VERSION}\"}} 1\n"
     )));
 }
 
