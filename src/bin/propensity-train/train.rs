@@ -37,14 +37,17 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let total = Instant::now();
     let t = Instant::now();
-    let journal = match &args.journal {
+    let mut journal = match &args.journal {
         Some(dir) => {
             Some(read_journal(dir).with_context(|| format!("reading journal {}", dir.display()))?)
         }
         None => None,
     };
-    let (store, report) = match &journal {
-        Some(j) => args.input.load_with(j.erased.clone(), j.events.clone())?,
+    let (store, report) = match &mut journal {
+        // The events move into the load; the journal keeps its counts for the report.
+        Some(j) => args
+            .input
+            .load_with(j.erased.clone(), std::mem::take(&mut j.events))?,
         None => args.input.load()?,
     };
     let load_s = t.elapsed().as_secs_f64();
