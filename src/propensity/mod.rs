@@ -19,7 +19,7 @@ pub mod table;
 pub mod value;
 
 pub use calibrate::Calibrator;
-pub use config::{CalibrationKind, PropensityConfig};
+pub use config::{CalibrationKind, CountBase, PropensityConfig};
 pub use error::PropensityError;
 pub use evaluate::{EvalOptions, EvalReport, Split, evaluate};
 pub use explain::Factor;
