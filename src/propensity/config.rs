@@ -19,6 +19,17 @@ pub enum CalibrationKind {
     None,
 }
 
+/// What the expected-purchases GBDT starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountBase {
+    /// The GBDT predicts the count itself (Poisson from the mean).
+    None,
+    /// The GBDT predicts a multiplier of the BG/NBD expected purchases (a Poisson model
+    /// with `log E_bgnbd` as offset): it only learns where the rhythm model is wrong.
+    Bgnbd,
+}
+
 /// Everything `fit` and `evaluate` need besides the data, cutoff and horizon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -42,6 +53,9 @@ pub struct PropensityConfig {
     pub curve_step_days: u32,
     /// Calibration of the churn and repurchase probabilities.
     pub calibration: CalibrationKind,
+    /// Baseline the expected-purchases model corrects.
+    pub count_base: CountBase,
+
     /// Folds of the out-of-fold predictions the calibrators are fitted on.
     pub folds: usize,
     /// Seed of every random draw (fold assignment, GBDT bagging).
@@ -80,6 +94,7 @@ impl Default for PropensityConfig {
             snapshot_step_days: 0,
             curve_step_days: 28,
             calibration: CalibrationKind::Isotonic,
+            count_base: CountBase::None,
             folds: 2,
             seed: 7,
             churn: gbdt(ObjectiveKind::Binary, 300),
@@ -214,5 +229,8 @@ mod tests {
             PropensityConfig::default(),
             "the file and the built-in defaults agree"
         );
+        let cdnow = PropensityConfig::parse(include_str!("../../training/cdnow.toml")).unwrap();
+        assert_eq!(cdnow.snapshot_step_days, 91);
+        assert_eq!(cdnow.count_base, CountBase::None);
     }
 }

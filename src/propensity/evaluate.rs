@@ -26,6 +26,10 @@ pub enum Split {
     Time,
     /// Train on half the customers at the cutoff, measure on the other half.
     Customers,
+    /// The customers split inside the training half only (a quarter trains, a quarter is
+    /// measured), so settings can be chosen without ever reading the half `customers`
+    /// reports on.
+    Tuning,
 }
 
 /// What to evaluate.
@@ -177,8 +181,19 @@ pub struct EvalDetail {
 /// True for the customers the customers split trains on: a stable hash of the external id,
 /// so the split does not depend on load order.
 pub fn in_training_half(store: &EventStore, c: CustomerIdx) -> bool {
+    customer_side(store, c, Split::Customers) == Some(true)
+}
+
+/// Which side a customer is on under `split` (`Time` has no sides): `Some(true)` trains,
+/// `Some(false)` is measured, `None` is left out (the measured half under `Tuning`).
+fn customer_side(store: &EventStore, c: CustomerIdx, split: Split) -> Option<bool> {
     let id = store.customers.name(c.0).unwrap_or_default();
-    crc32fast::hash(id.as_bytes()).is_multiple_of(2)
+    let h = crc32fast::hash(id.as_bytes());
+    match split {
+        Split::Time | Split::Customers => Some(h.is_multiple_of(2)),
+        // The second hash bit splits the training half again.
+        Split::Tuning => h.is_multiple_of(2).then_some(h & 2 == 0),
+    }
 }
 
 /// The rows a protocol trains on and the rows it measures.
@@ -216,10 +231,14 @@ pub fn protocol_tables(
             let eval = Population::Active(config.active_days).at(store, cutoff);
             (tables, eval)
         }
-        Split::Customers => {
+        Split::Customers | Split::Tuning => {
+            let split = opts.split;
+            let trains = |c: CustomerIdx| customer_side(store, c, split) == Some(true);
             let pop = Population::History.at(store, cutoff);
-            let (train, eval): (Vec<CustomerIdx>, Vec<CustomerIdx>) =
-                pop.into_iter().partition(|&c| in_training_half(store, c));
+            let (train, eval): (Vec<CustomerIdx>, Vec<CustomerIdx>) = pop
+                .into_iter()
+                .filter(|&c| customer_side(store, c, split).is_some())
+                .partition(|&c| trains(c));
             let curve = snapshot_table(store, &train, cutoff, bg.as_ref(), h, h);
             // Earlier snapshots of the training half add rows; their label windows end
             // before cutoff + H and never touch a measured customer.
@@ -236,7 +255,7 @@ pub fn protocol_tables(
                 let half: Vec<CustomerIdx> = Population::History
                     .at(store, t)
                     .into_iter()
-                    .filter(|&c| in_training_half(store, c))
+                    .filter(|&c| trains(c))
                     .collect();
                 let bg_t = fit_bgnbd_at(store, t)?;
                 main.extend(snapshot_table(store, &half, t, bg_t.as_ref(), h, h));

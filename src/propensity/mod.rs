@@ -20,7 +20,7 @@ pub mod table;
 pub mod value;
 
 pub use calibrate::Calibrator;
-pub use config::{CalibrationKind, PropensityConfig};
+pub use config::{CalibrationKind, CountBase, PropensityConfig};
 pub use error::PropensityError;
 pub use evaluate::{EvalDetail, EvalOptions, EvalReport, Split, evaluate, evaluate_detailed};
 pub use explain::Factor;

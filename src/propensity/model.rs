@@ -3,11 +3,13 @@
 //! BG/NBD and Gamma-Gamma parameters at the cutoff, with cheap per-row scoring for the server.
 
 use super::calibrate::Calibrator;
-use super::config::PropensityConfig;
+use super::config::{CountBase, PropensityConfig};
 use super::error::{PropensityError, Result};
 use super::explain::{Factor, describe};
 use super::heldout::HeldOut;
-use super::table::{FeatureTable, Population, fit_bgnbd_at, model_layout, stacked_table};
+use super::table::{
+    EXPECTED_PURCHASES_FEATURE, FeatureTable, Population, fit_bgnbd_at, model_layout, stacked_table,
+};
 use crate::clv::{BgNbdParams, GammaGammaParams};
 use crate::features::{col, training_snapshots};
 use crate::gbdt::{Booster, Dataset, DenseInput, Params};
@@ -34,8 +36,10 @@ pub struct PropensityModel {
     pub churn: Booster,
     /// Calibration of the churn probability (fitted out of fold).
     pub churn_calibrator: Calibrator,
-    /// Expected purchases in the horizon (Poisson).
+    /// Expected purchases in the horizon (Poisson), or its multiplier of `count_offset`.
     pub count: Booster,
+    /// The count model's baseline, when it has one (`count_base = "bgnbd"`).
+    pub count_offset: Option<CountOffset>,
     /// P(purchase within d days) with d as the last column, before calibration.
     pub curve: Booster,
     /// Calibration of the curve probabilities (fitted out of fold).
@@ -46,6 +50,28 @@ pub struct PropensityModel {
     pub bgnbd: Option<BgNbdParams>,
     /// Gamma-Gamma spend model fitted at the cutoff, if enough repeat buyers.
     pub gamma_gamma: Option<GammaGammaParams>,
+}
+
+/// Where the count model's baseline expectation is read from a feature row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CountOffset {
+    /// Column holding the baseline expected purchases (BG/NBD over the horizon).
+    pub column: usize,
+    /// Baseline used when the column is missing: the training rows' mean baseline.
+    pub fallback: f64,
+}
+
+/// Smallest baseline expectation: keeps the multiplier's label `y / e` finite.
+const MIN_OFFSET: f64 = 1e-3;
+
+impl CountOffset {
+    /// Baseline expected purchases of one row (`fallback` when missing).
+    pub fn of(&self, row: &[f32]) -> f64 {
+        match row.get(self.column).map(|v| *v as f64) {
+            Some(v) if v.is_finite() => v.max(MIN_OFFSET),
+            _ => self.fallback,
+        }
+    }
 }
 
 /// Training tables of one fit.
@@ -160,6 +186,30 @@ pub fn expand_curve(table: &FeatureTable, days: &[u32]) -> (Vec<Vec<f64>>, Vec<f
     (columns, labels, rows)
 }
 
+/// The count model's baseline column under `config`, with the training rows' mean
+/// baseline as the fallback for rows without one.
+fn count_offset(
+    config: &PropensityConfig,
+    main: &FeatureTable,
+    names: &[String],
+) -> Option<CountOffset> {
+    let column = match config.count_base {
+        CountBase::None => return None,
+        CountBase::Bgnbd => names.iter().position(|n| n == EXPECTED_PURCHASES_FEATURE)?,
+    };
+    let known: Vec<f64> = (0..main.len())
+        .map(|r| main.row(r)[column] as f64)
+        .filter(|v| v.is_finite())
+        .collect();
+    let fallback = if known.is_empty() {
+        1.0
+    } else {
+        known.iter().sum::<f64>() / known.len() as f64
+    }
+    .max(MIN_OFFSET);
+    Some(CountOffset { column, fallback })
+}
+
 /// Fold of a customer for out-of-fold predictions: all of a customer's rows share one.
 fn fold_of(seed: u64, c: CustomerIdx, folds: usize) -> usize {
     (derive_seed(&[seed, 0xF01D, c.0 as u64]) % folds as u64) as usize
@@ -222,6 +272,7 @@ fn train_one(
     names: &[String],
     categorical: &[String],
     labels: &[f64],
+    weights: Option<&[f64]>,
 ) -> Result<Booster> {
     let err = |source| PropensityError::Gbdt { model, source };
     let ds = Dataset::from_dense(
@@ -230,7 +281,7 @@ fn train_one(
             feature_names: names,
             categorical,
             labels,
-            weights: None,
+            weights,
         },
         params,
     )
@@ -249,6 +300,7 @@ fn train_calibrated(
     names: &[String],
     categorical: &[String],
     labels: &[f64],
+    weights: Option<&[f64]>,
     row_customers: &[CustomerIdx],
 ) -> Result<(Booster, Calibrator, Vec<f64>)> {
     let folds: Vec<usize> = row_customers
@@ -263,6 +315,7 @@ fn train_calibrated(
             continue;
         }
         let y: Vec<f64> = train.iter().map(|&r| labels[r]).collect();
+        let w: Option<Vec<f64>> = weights.map(|w| train.iter().map(|&r| w[r]).collect());
         let b = train_one(
             model,
             params,
@@ -270,6 +323,7 @@ fn train_calibrated(
             names,
             categorical,
             &y,
+            w.as_deref(),
         )?;
         let raw = b
             .predict_columns(&subset(columns, &test))
@@ -285,7 +339,7 @@ fn train_calibrated(
         .map(|(p, y)| (*p, *y))
         .unzip();
     let calibrator = Calibrator::fit(config.calibration, &p, &y);
-    let booster = train_one(model, params, columns, names, categorical, labels)?;
+    let booster = train_one(model, params, columns, names, categorical, labels, weights)?;
     Ok((booster, calibrator, oof))
 }
 
@@ -357,6 +411,7 @@ impl PropensityModel {
             &names,
             &categorical,
             &churned,
+            None,
             &main.customers,
         )?;
         let held_out = held_out_churn(
@@ -367,13 +422,26 @@ impl PropensityModel {
             config,
         );
         let orders: Vec<f64> = main.labels.iter().map(|l| l.orders as f64).collect();
+        let count_offset = count_offset(config, main, &names);
+        let (count_labels, count_weights) = match &count_offset {
+            // Poisson with offset log e: the deviance of y against e·m equals e times the
+            // deviance of y/e against m, so the multiplier m learns from labels y/e weighted
+            // by e.
+            Some(off) => {
+                let e: Vec<f64> = (0..main.len()).map(|r| off.of(main.row(r))).collect();
+                let y = orders.iter().zip(&e).map(|(y, e)| y / e).collect();
+                (y, Some(e))
+            }
+            None => (orders, None),
+        };
         let count = train_one(
             "count",
             &seeded(&config.count),
             &columns,
             &names,
             &categorical,
-            &orders,
+            &count_labels,
+            count_weights.as_deref(),
         )?;
         drop(columns);
         tracing::info!(
@@ -408,6 +476,7 @@ impl PropensityModel {
             &curve_names,
             &categorical,
             &curve_labels,
+            None,
             &row_customers,
         )?;
         tracing::info!(
@@ -425,6 +494,7 @@ impl PropensityModel {
             churn,
             churn_calibrator,
             count,
+            count_offset,
             curve,
             curve_calibrator,
             curve_days,
@@ -527,6 +597,10 @@ impl PropensityModel {
 
     /// Expected number of purchases in `[cutoff, cutoff + H)`.
     pub fn expected_purchases(&self, row: &[f32]) -> f64 {
-        self.count.predict_proba_row(row).unwrap_or(f64::NAN)
+        let m = self.count.predict_proba_row(row).unwrap_or(f64::NAN);
+        match &self.count_offset {
+            Some(off) => m * off.of(row),
+            None => m,
+        }
     }
 }

@@ -15,6 +15,9 @@ pub const CLV_FEATURES: [&str; 3] = [
     "bgnbd_p_any_purchase",
 ];
 
+/// The BG/NBD expected purchases column (the count model's optional baseline).
+pub const EXPECTED_PURCHASES_FEATURE: &str = CLV_FEATURES[1];
+
 /// Rows of the model's features (behavioural block, attributes, then [`CLV_FEATURES`]) with
 /// the label of each row's window `[snapshot, snapshot + label_days)`.
 #[derive(Debug, Clone, Default)]

@@ -241,3 +241,83 @@ fn days_to_level_interpolates_from_day_zero() {
     assert_eq!(PropensityModel::days_to_level(&curve, 0.6), Some(22.0));
     assert_eq!(PropensityModel::days_to_level(&curve, 0.9), None);
 }
+
+#[test]
+fn count_model_anchored_on_bgnbd_keeps_the_total_and_falls_back_without_the_column() {
+    use super::config::CountBase;
+    use super::model::CountOffset;
+    let (_, store) = synth(1000, 4);
+    let cutoff = start(&store) + 300 * DAY;
+    let config = PropensityConfig {
+        count_base: CountBase::Bgnbd,
+        ..small_config()
+    };
+    let model = PropensityModel::fit(&store, cutoff, &config).unwrap();
+    let off = model.count_offset.clone().expect("bgnbd base configured");
+    assert_eq!(
+        model.feature_names[off.column],
+        super::table::EXPECTED_PURCHASES_FEATURE
+    );
+    // Rows of the newest training snapshot: the anchored model reproduces their total
+    // (the Poisson fit with an intercept matches the weighted mean) to within a few percent.
+    let t = cutoff - 28 * DAY;
+    let pop = Population::Active(90).at(&store, t);
+    let bg = fit_bgnbd_at(&store, t).unwrap();
+    let rows = snapshot_table(&store, &pop, t, bg.as_ref(), 28, 28);
+    let (mut predicted, mut actual) = (0.0, 0.0);
+    for r in 0..rows.len() {
+        let e = model.expected_purchases(rows.row(r));
+        assert!(e.is_finite() && e >= 0.0, "row {r}: {e}");
+        predicted += e;
+        actual += rows.labels[r].orders as f64;
+    }
+    assert!(
+        (predicted / actual - 1.0).abs() < 0.15,
+        "predicted {predicted} vs actual {actual}"
+    );
+    // A row without the baseline uses the training mean; tiny baselines are floored.
+    let o = CountOffset {
+        column: 1,
+        fallback: 0.7,
+    };
+    assert_eq!(o.of(&[0.0, f32::NAN]), 0.7);
+    assert_eq!(o.of(&[0.0]), 0.7);
+    assert_eq!(o.of(&[0.0, 2.5]), 2.5);
+    assert!(o.of(&[0.0, 0.0]) > 0.0);
+}
+
+#[test]
+fn tuning_split_never_reads_the_reported_half() {
+    use super::evaluate::{in_training_half, protocol_config, protocol_tables};
+    let (_, store) = synth(600, 2);
+    let mut opts = EvalOptions {
+        cutoff: start(&store) + 300 * DAY,
+        horizon_days: 28,
+        split: Split::Tuning,
+        config: small_config(),
+        baselines: false,
+    };
+    let config = protocol_config(&opts).unwrap();
+    let tuning = protocol_tables(&store, &opts, &config).unwrap();
+    let train = &tuning.train.main.customers;
+    let eval = &tuning.eval.customers;
+    assert!(!train.is_empty() && !eval.is_empty());
+    assert!(
+        train
+            .iter()
+            .chain(eval)
+            .all(|&c| in_training_half(&store, c))
+    );
+    assert!(eval.iter().all(|c| !train.contains(c)));
+    // The customers split measures exactly the half tuning never touched.
+    opts.split = Split::Customers;
+    let reported = protocol_tables(&store, &opts, &config).unwrap();
+    assert!(
+        reported
+            .eval
+            .customers
+            .iter()
+            .all(|&c| !in_training_half(&store, c))
+    );
+    assert!(!reported.eval.customers.is_empty());
+}
