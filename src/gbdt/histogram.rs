@@ -135,7 +135,9 @@ impl Histogram {
 }
 
 /// Rows ahead whose codes are prefetched while a leaf's rows are gathered: the indices are
-/// increasing but sparse, which hardware prefetchers do not follow.
+/// increasing but sparse, which hardware prefetchers do not follow. Measured 2026-11-23
+/// (200k GBDT-SPEED rows, 30 rounds, 1 thread, CPU seconds, medians of 3 in two alternating
+/// runs, shared machine at load 12): 2.53-2.57 s with the prefetch, 3.71-3.90 s without.
 const PREFETCH: usize = 32;
 
 /// Hints the CPU to load `words[i]` into cache; never faults, whatever `i` is.
@@ -145,8 +147,11 @@ fn prefetch(words: &[u64], i: usize) {
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         let p = words.as_ptr().wrapping_add(i) as *const i8;
-        // SAFETY: a prefetch is only a cache hint: it never dereferences in the language
-        // sense, cannot fault on any address, and SSE is part of the x86_64 baseline.
+        // SAFETY: `_mm_prefetch` is `unsafe` only as an intrinsic; it is a cache hint that
+        // never dereferences in the language sense and cannot fault on any address, so no
+        // `i` can cause UB (and `wrapping_add` forms the pointer without in-bounds
+        // requirements). SSE is part of the x86_64 baseline, so the instruction exists.
+        // It pays: see `PREFETCH` for the measured 1.45x less training CPU.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
     }
     #[cfg(not(target_arch = "x86_64"))]
