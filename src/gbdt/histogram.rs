@@ -86,37 +86,27 @@ impl Histogram {
             .par_chunks_mut(SLOTS * GROUP)
             .enumerate()
             .filter(|(g, _)| used.iter().skip(g * GROUP).take(GROUP).any(|&u| u))
-            .for_each_init(
-                || vec![[0.0; 2]; SLOTS * GROUP],
-                |sums, (g, slots)| {
-                    sums.fill([0.0; 2]);
-                    let words = ds.group_words(g);
-                    let n_rows = rows.map_or(words.len(), <[u32]>::len);
-                    match rows {
-                        None => accumulate(words.iter().copied().zip(gh), sums),
-                        Some(rows) => {
-                            let ahead = rows
-                                .get(PREFETCH..)
-                                .unwrap_or(&[])
-                                .iter()
-                                .chain(std::iter::repeat(&0));
-                            let gathered = rows.iter().zip(ahead).map(|(&r, &next)| {
-                                prefetch(words, next as usize);
-                                words[r as usize]
-                            });
-                            accumulate(gathered.zip(gh), sums)
-                        }
+            .for_each(|(g, slots)| {
+                slots.fill(BinStats::default());
+                let words = ds.group_words(g);
+                let n_rows = rows.map_or(words.len(), <[u32]>::len);
+                match rows {
+                    None => accumulate(words.iter().copied().zip(gh), slots),
+                    Some(rows) => {
+                        let ahead = rows
+                            .get(PREFETCH..)
+                            .unwrap_or(&[])
+                            .iter()
+                            .chain(std::iter::repeat(&0));
+                        let gathered = rows.iter().zip(ahead).map(|(&r, &next)| {
+                            prefetch(words, next as usize);
+                            words[r as usize]
+                        });
+                        accumulate(gathered.zip(gh), slots)
                     }
-                    for (s, &[grad, hess]) in slots.iter_mut().zip(sums.iter()) {
-                        *s = BinStats {
-                            grad,
-                            hess,
-                            count: 0.0,
-                        };
-                    }
-                    estimate_counts(slots, n_rows);
-                },
-            );
+                }
+                estimate_counts(slots, n_rows);
+            });
     }
 
     /// Turns `self` (the parent's histogram) into its larger child's: `parent - smaller`.
@@ -188,12 +178,10 @@ fn round_non_negative(x: f64) -> f64 {
     }
 }
 
-/// Adds every `(packed codes, [g, h])` row to the group's `GROUP` feature histograms, kept as
-/// 16-byte `[g, h]` pairs: a group's 2048 slots are then 32 KiB and stay in L1, where the
-/// 24-byte [`BinStats`] (count included) would not.
+/// Adds every `(packed codes, [g, h])` row to the group's `GROUP` feature histograms.
 #[inline(always)]
-fn accumulate<'a>(rows: impl Iterator<Item = (u64, &'a [f64; 2])>, slots: &mut [[f64; 2]]) {
-    let slots: &mut [[f64; 2]; SLOTS * GROUP] = match slots.try_into() {
+fn accumulate<'a>(rows: impl Iterator<Item = (u64, &'a [f64; 2])>, slots: &mut [BinStats]) {
+    let slots: &mut [BinStats; SLOTS * GROUP] = match slots.try_into() {
         Ok(s) => s,
         Err(_) => unreachable!("groups are exactly SLOTS * GROUP slots"),
     };
@@ -201,8 +189,8 @@ fn accumulate<'a>(rows: impl Iterator<Item = (u64, &'a [f64; 2])>, slots: &mut [
         for j in 0..GROUP {
             // The index is below SLOTS * GROUP by construction, so no bounds check remains.
             let s = &mut slots[j * SLOTS + ((w >> (8 * j)) & 0xff) as usize];
-            s[0] += g[0];
-            s[1] += g[1];
+            s.grad += g[0];
+            s.hess += g[1];
         }
     }
 }

@@ -151,14 +151,7 @@ impl SplitConfig {
         let mut best: Option<(f64, u8, bool, BinStats)> = None;
         let mut acc = BinStats::default();
         for t in 0..missing {
-            let bin = hist[t as usize];
-            if t > 0 && bin == BinStats::default() {
-                // An empty bin repeats the previous threshold's candidates exactly, and a
-                // tie never replaces the best: skipping it saves two divisions per bin on
-                // the many empty bins of small leaves.
-                continue;
-            }
-            acc += bin;
+            acc += hist[t as usize];
             // Missing values go right, then (if there are any) left: the learned direction.
             for missing_left in [false, true] {
                 if missing_left && !has_missing {
