@@ -3,11 +3,13 @@
 use super::binning::FeatureInfo;
 use super::dataset::Dataset;
 use super::error::GbdtError;
+use super::forest::Forest;
 use super::objective::ObjectiveKind;
 use super::params::Params;
 use super::train::{self, IterationReport};
 use super::tree::Tree;
 use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 
 /// Version of the serialized [`Booster`]; any change to a serialized struct bumps it
 /// (postcard is not self-describing).
@@ -23,6 +25,26 @@ pub struct Booster {
     trees: Vec<Tree>,
     best_iteration: Option<usize>,
     params: Params,
+    /// Batch prediction's layout of `trees`, built on first use: it is derived data, so the
+    /// serialized form (and every bundle written before it existed) is unchanged.
+    #[serde(skip)]
+    forest: ForestCache,
+}
+
+/// A lazily built [`Forest`]; never part of a model's identity.
+#[derive(Clone, Default)]
+struct ForestCache(OnceLock<Forest>);
+
+impl PartialEq for ForestCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for ForestCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForestCache")
+    }
 }
 
 impl Booster {
@@ -65,6 +87,7 @@ impl Booster {
                 threads: 0,
                 ..params.clone()
             },
+            forest: ForestCache::default(),
         }
     }
 
@@ -106,6 +129,13 @@ impl Booster {
     /// Parameters the model was trained with.
     pub fn params(&self) -> &Params {
         &self.params
+    }
+
+    /// The flat layout batch prediction walks, built on first use.
+    pub(crate) fn forest(&self) -> &Forest {
+        self.forest
+            .0
+            .get_or_init(|| Forest::new(&self.features, &self.trees))
     }
 
     /// Format version this model was written with.

@@ -125,7 +125,9 @@ impl Histogram {
 }
 
 /// Rows ahead whose codes are prefetched while a leaf's rows are gathered: the indices are
-/// increasing but sparse, which hardware prefetchers do not follow.
+/// increasing but sparse, which hardware prefetchers do not follow. Measured 2026-11-23
+/// (200k GBDT-SPEED rows, 30 rounds, 1 thread, CPU seconds, medians of 3 in two alternating
+/// runs, shared machine at load 12): 2.53-2.57 s with the prefetch, 3.71-3.90 s without.
 const PREFETCH: usize = 32;
 
 /// Hints the CPU to load `words[i]` into cache; never faults, whatever `i` is.
@@ -135,8 +137,11 @@ fn prefetch(words: &[u64], i: usize) {
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         let p = words.as_ptr().wrapping_add(i) as *const i8;
-        // SAFETY: a prefetch is only a cache hint: it never dereferences in the language
-        // sense, cannot fault on any address, and SSE is part of the x86_64 baseline.
+        // SAFETY: `_mm_prefetch` is `unsafe` only as an intrinsic; it is a cache hint that
+        // never dereferences in the language sense and cannot fault on any address, so no
+        // `i` can cause UB (and `wrapping_add` forms the pointer without in-bounds
+        // requirements). SSE is part of the x86_64 baseline, so the instruction exists.
+        // It pays: see `PREFETCH` for the measured 1.45x less training CPU.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -155,8 +160,21 @@ fn estimate_counts(slots: &mut [BinStats], n_rows: usize) {
             0.0
         };
         for s in feature {
-            s.count = (s.hess * factor).round();
+            s.count = round_non_negative(s.hess * factor);
         }
+    }
+}
+
+/// `x.round()` for the usual `0 <= x < 2^52`, through a truncating cast: without SSE4.1
+/// (not in the x86_64 baseline) `f64::round` is a libm call that cost 4% of training.
+#[inline]
+fn round_non_negative(x: f64) -> f64 {
+    if (0.0..4_503_599_627_370_496.0).contains(&x) && x.is_sign_positive() {
+        let t = x as u64 as f64;
+        // x - t is exact (t <= x < t + 1), so this rounds half away from zero like `round`.
+        if x - t >= 0.5 { t + 1.0 } else { t }
+    } else {
+        x.round()
     }
 }
 
@@ -203,6 +221,33 @@ mod tests {
         (0..n)
             .map(|i| [(i as f64 * 0.31).sin(), 0.5 + (i % 7) as f64])
             .collect()
+    }
+
+    #[test]
+    fn fast_rounding_matches_round() {
+        let mut x = 0.0f64;
+        let mut cases = vec![
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            0.49999999999999994,
+            4.5e15,
+            -0.3,
+            1e300,
+            f64::NAN,
+        ];
+        while x < 1e6 {
+            cases.extend([x, x.next_up(), (x + 0.5).next_down(), x + 0.5]);
+            x = x * 1.37 + 0.11;
+        }
+        for c in cases {
+            assert_eq!(
+                round_non_negative(c).to_bits(),
+                c.round().to_bits(),
+                "{c:e}"
+            );
+        }
     }
 
     #[test]

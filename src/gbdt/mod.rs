@@ -15,6 +15,7 @@ mod binning;
 mod booster;
 mod dataset;
 mod error;
+mod forest;
 mod grower;
 pub mod histogram;
 mod importance;

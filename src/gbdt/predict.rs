@@ -1,15 +1,13 @@
 //! Prediction on raw feature values (LightGBM `gbdt_prediction.cpp`): a single-row path for
-//! request handlers (no allocation) and parallel batch paths.
+//! request handlers (no allocation, raw thresholds) and parallel batch paths (bin codes over
+//! the flat layout of `forest`).
 
 use super::booster::Booster;
 use super::error::GbdtError;
 use rayon::prelude::*;
 
-/// Rows per block of batch prediction: every tree is walked for the whole block while its
-/// nodes are hot in cache.
-const BLOCK: usize = 128;
-/// Rows walked through one tree in lockstep.
-const LANES: usize = 8;
+/// Rows per parallel task of batch prediction (binned and walked in smaller blocks).
+const CHUNK: usize = 1024;
 
 /// A raw feature value type accepted by prediction (`f32` or `f64`; NaN = missing).
 pub trait FeatureValue: Copy + Send + Sync {
@@ -89,34 +87,13 @@ impl Booster {
     }
 
     fn predict_by(&self, n_rows: usize, value: impl Fn(usize, usize) -> f64 + Sync) -> Vec<f64> {
-        let n_features = self.n_features();
+        let forest = self.forest();
         let mut out = vec![self.base_score(); n_rows];
-        out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
-            let start = b * BLOCK;
-            // The block's rows, row-major, so a walk reads one small contiguous row.
-            let mut buf = vec![f64::NAN; BLOCK * n_features.max(1)];
-            for i in 0..out.len() {
-                for f in 0..n_features {
-                    buf[i * n_features + f] = value(start + i, f);
-                }
-            }
-            let row = |i: usize| &buf[i * n_features..(i + 1) * n_features];
-            for t in self.trees() {
-                let leaves = t.leaf_values();
-                let mut i = 0;
-                while i + LANES <= out.len() {
-                    let rows: [&[f64]; LANES] = std::array::from_fn(|k| row(i + k));
-                    for (k, leaf) in t.leaves_of(rows).into_iter().enumerate() {
-                        out[i + k] += leaves[leaf];
-                    }
-                    i += LANES;
-                }
-                for (k, o) in out.iter_mut().enumerate().skip(i) {
-                    let r = row(k);
-                    *o += leaves[t.leaf_of(|f| r[f])];
-                }
-            }
-        });
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each_init(Vec::new, |bins, (c, out)| {
+                forest.add_block(c * CHUNK, out, &value, bins)
+            });
         out
     }
 }

@@ -723,4 +723,56 @@ mod tests {
             b.predict_columns(&d.cols).expect("cols")[..203].to_vec()
         );
     }
+
+    /// Batch prediction walks bin codes, the single-row path raw thresholds: they must agree
+    /// on every value, above all the awkward ones (thresholds exactly and one ulp either side,
+    /// ±inf, NaN, unseen and negative categories).
+    #[test]
+    fn batch_and_single_row_agree_on_edge_values() {
+        let d = mixed_data(15, 3000);
+        let p = Params {
+            num_iterations: 15,
+            ..Params::default()
+        };
+        let b = Booster::train(&p, &d.dataset(&p), None).expect("trains");
+        let mut probes: Vec<Vec<f64>> = vec![Vec::new(); 5];
+        for t in b.trees() {
+            for n in t.nodes() {
+                let th = n.threshold;
+                if th.is_finite() {
+                    let f = n.feature as usize;
+                    probes[f].extend([th, th.next_down(), th.next_up()]);
+                }
+            }
+        }
+        for (f, p) in probes.iter_mut().enumerate() {
+            p.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, 0.0]);
+            if f == 4 {
+                p.extend([12.0, 99.0, 3.5, 1e300]);
+            }
+        }
+        let mut rng = Rng::new(16);
+        let rows: Vec<Vec<f64>> = (0..2000)
+            .map(|_| {
+                probes
+                    .iter()
+                    .map(|p| p[rng.below(p.len() as u64) as usize])
+                    .collect()
+            })
+            .collect();
+        let single: Vec<f64> = rows
+            .iter()
+            .map(|r| b.predict_row(r).expect("row"))
+            .collect();
+        assert_eq!(single, b.predict(&rows).expect("rows"));
+        let f32_rows: Vec<Vec<f32>> = rows
+            .iter()
+            .map(|r| r.iter().map(|&v| v as f32).collect())
+            .collect();
+        let single32: Vec<f64> = f32_rows
+            .iter()
+            .map(|r| b.predict_row(r).expect("row"))
+            .collect();
+        assert_eq!(single32, b.predict(&f32_rows).expect("rows"));
+    }
 }

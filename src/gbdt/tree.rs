@@ -131,6 +131,15 @@ impl Tree {
         &self.nodes
     }
 
+    /// The category set of a categorical node, `None` for a numeric one.
+    pub fn category_set(&self, node: &Node) -> Option<&CatSet> {
+        if node.cat_set == NO_CAT {
+            None
+        } else {
+            self.cat_sets.get(node.cat_set as usize)
+        }
+    }
+
     /// Leaf values (shrinkage included).
     pub fn leaf_values(&self) -> &[f64] {
         &self.leaf_values
@@ -215,32 +224,6 @@ impl Tree {
             i = self.next(n, value(n.feature as usize));
         }
         !i as usize
-    }
-
-    /// Leaves reached by `LANES` rows walked in lockstep (`rows[k]` = row `k`'s raw values):
-    /// independent walks overlap in the pipeline, rows already at a leaf stay put through a
-    /// select, and the only unpredictable branch left is the end of the slowest walk.
-    #[inline]
-    pub fn leaves_of<const LANES: usize>(&self, rows: [&[f64]; LANES]) -> [usize; LANES] {
-        if self.nodes.is_empty() {
-            return [0; LANES];
-        }
-        let mut at = [0i32; LANES];
-        loop {
-            let mut active = false;
-            for k in 0..LANES {
-                let i = at[k];
-                let n = &self.nodes[i.max(0) as usize];
-                let v = rows[k].get(n.feature as usize).copied().unwrap_or(f64::NAN);
-                let next = self.next(n, v);
-                at[k] = if i >= 0 { next } else { i };
-                active |= i >= 0;
-            }
-            if !active {
-                break;
-            }
-        }
-        at.map(|i| !i as usize)
     }
 
     /// Leaf reached by a row given its bin codes `bin(f)` and missing bins `missing(f)`.
