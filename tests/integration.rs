@@ -1,5 +1,5 @@
 //! Integration tests, one binary for every area (faster linking); helpers live beside.
 
 mod gbdt;
-mod report;
 mod journal;
+mod report;

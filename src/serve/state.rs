@@ -21,9 +21,9 @@ use super::error::ApiError;
 use super::listing::CustomerListing;
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
-use crate::propensity::{CalibrationPoint, calibration_points};
 use crate::journal::{Journal, JournalError, Record};
 use crate::live::{ApplyError, Change, Lookup, Overlay};
+use crate::propensity::{CalibrationPoint, calibration_points};
 use crate::scoring::TrainedModels;
 use std::collections::HashMap;
 
