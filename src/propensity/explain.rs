@@ -50,6 +50,16 @@ pub fn describe(names: &[String], row: &[f32], f: usize) -> String {
     match name {
         "recency_days" | "recency_over_gap" => {
             let days = get("recency_days").unwrap_or(v);
+            // A live purchase puts recency under a day; "no purchase for 0 days" misreads.
+            if days < 0.5 {
+                return match usual {
+                    Some(g) if g > 0.0 => format!(
+                        "bought within the last day; their usual gap is {}",
+                        plural(g, "day", "days")
+                    ),
+                    _ => "bought within the last day".into(),
+                };
+            }
             match usual {
                 Some(g) if g > 0.0 => format!(
                     "no purchase for {}, {:.1}× their usual gap of {}",
@@ -162,6 +172,12 @@ mod tests {
             t,
             "no purchase for 41 days, 3.0× their usual gap of 14 days"
         );
+        row[at("recency_days")] = 0.2;
+        assert_eq!(
+            describe(&names(), &row, at("recency_days")),
+            "bought within the last day; their usual gap is 14 days"
+        );
+        row[at("recency_days")] = 41.0;
         row[at("gap_mean_days")] = f32::NAN;
         assert_eq!(
             describe(&names(), &row, at("recency_days")),
