@@ -47,6 +47,19 @@ wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:$port/healthz" | grep -E "
 echo "== recommend k=10, random known customers (-t1 -c64 -d${secs}s)"
 wrk -t1 -c64 -d"${secs}s" --latency -s "$work/recommend.lua" "http://127.0.0.1:$port" | grep -E "Requests/sec|99%|Non-2xx|Socket errors"
 
+echo "== recommend while POST /admin/reload swaps the bundle twice (-t1 -c64 -d10s)"
+wrk -t1 -c64 -d10s --latency -s "$work/recommend.lua" "http://127.0.0.1:$port" >"$work/reload.txt" &
+wrk_pid=$!
+for at in 3 6; do
+    sleep 3
+    printf 'reload at ~%ss: ' "$at"
+    curl -s -X POST "127.0.0.1:$port/admin/reload" -H 'Content-Type: application/json' -d '{}' | head -c 200
+    echo
+done
+wait $wrk_pid
+grep -E "Requests/sec|99%|Non-2xx|Socket errors" "$work/reload.txt"
+grep -q "Non-2xx" "$work/reload.txt" || echo "  failed requests: 0 (wrk reports no non-2xx answers)"
+
 python3 - "$work/ids.txt" "$port" <<'PY'
 import json, sys, time, urllib.request
 ids = [l.strip() for l in open(sys.argv[1]) if l.strip()]
