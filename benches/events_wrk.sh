@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECS:-15}
+# What the read load asks for: recommendations (default) or e.g. READ='churn?explain=true'.
+read_path=${READ:-recommendations?k=10}
 port=${PORT:-18282}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release --quiet --bin propensity-serve --bin propensity-train
@@ -38,11 +40,12 @@ for _ in $(seq 1 300); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break;
 lua_ids() { echo 'local ids = {}'; while read -r id; do printf 'ids[#ids+1] = "%s"\n' "$id"; done <"$work/ids.txt"; }
 {
     lua_ids
+    echo "local read_path = \"$read_path\""
     cat <<'LUA'
 local n = 0
 request = function()
   n = n + 1
-  return wrk.format("GET", "/v1/customers/" .. ids[(n % #ids) + 1] .. "/recommendations?k=10")
+  return wrk.format("GET", "/v1/customers/" .. ids[(n % #ids) + 1] .. "/" .. read_path)
 end
 LUA
 } >"$work/read.lua"
@@ -71,7 +74,7 @@ LUA
 run_reads() { wrk -t1 -c16 -d"${secs}s" -s "$work/read.lua" "http://127.0.0.1:$port"; }
 rps() { grep "Requests/sec" | awk '{print $2}'; }
 
-echo "== reads alone: recommend k=10 (-t1 -c16 -d${secs}s)"
+echo "== reads alone: $read_path (-t1 -c16 -d${secs}s)"
 alone=$(run_reads | tee "$work/alone.txt" | rps)
 grep -E "Requests/sec|Non-2xx" "$work/alone.txt"
 
