@@ -83,17 +83,6 @@ struct Acc {
     cand_recall: f64,
 }
 
-impl Acc {
-    fn merge(mut self, o: Acc) -> Acc {
-        for m in 0..METHODS.len() {
-            self.at10[m] = self.at10[m].merge(o.at10[m]);
-            self.at20[m] = self.at20[m].merge(o.at20[m]);
-        }
-        self.cand_recall += o.cand_recall;
-        self
-    }
-}
-
 /// Fits a [`Recommender`] at `cutoff` and scores it and each source on the distinct items
 /// customers buy in `[cutoff, cutoff + horizon_days)`.
 pub fn evaluate_recommend(
@@ -112,59 +101,7 @@ pub fn evaluate_fitted(
     rec: &Recommender,
     horizon_days: u32,
 ) -> RecommendReport {
-    let snap = &rec.snapshot;
-    let users = customers_with_truth(store, snap, snap.t + horizon_days as i64 * DAY);
-    let acc = users
-        .par_iter()
-        .fold(
-            || (Acc::default(), Scratch::new(), Vec::new(), Vec::new()),
-            |(mut acc, mut s, mut out, mut list), (c, truth)| {
-                let c = *c;
-                let req = RecommendRequest {
-                    k: K,
-                    ..RecommendRequest::default()
-                };
-                rec.recommend_with(Some(c), &req, &mut s, &mut out);
-                gather(snap, &rec.config, &snap.customer_view(c), &[], &mut s);
-                let found = s
-                    .cands
-                    .iter()
-                    .filter(|x| truth.binary_search(&x.item).is_ok())
-                    .count();
-                acc.cand_recall += found as f64 / truth.len() as f64;
-                for (m, name) in METHODS.iter().enumerate() {
-                    method_list(snap, c, name, &out, &mut list);
-                    acc.at10[m].add(ranking_metrics_at_k(&list, truth, 10));
-                    acc.at20[m].add(ranking_metrics_at_k(&list, truth, 20));
-                }
-                (acc, s, out, list)
-            },
-        )
-        .map(|x| x.0)
-        .reduce(Acc::default, Acc::merge);
-    let n = users.len();
-    RecommendReport {
-        n_users: n,
-        candidate_recall: if n == 0 {
-            0.0
-        } else {
-            acc.cand_recall / n as f64
-        },
-        rows: METHODS
-            .iter()
-            .enumerate()
-            .map(|(m, name)| {
-                let (a, b) = (acc.at10[m].mean(), acc.at20[m].mean());
-                ReportRow {
-                    name: name.to_string(),
-                    recall_10: a.recall,
-                    ndcg_10: a.ndcg,
-                    recall_20: b.recall,
-                    hit_10: a.hit,
-                }
-            })
-            .collect(),
-    }
+    evaluate_fitted_detailed(store, rec, horizon_days).0
 }
 
 /// The top-`K` list of method `name` for customer `c` (`ranked`: the ranker's answer).
