@@ -77,13 +77,7 @@ impl<'a> BundleWriter<'a> {
         values: &'a [f32],
         shape: &[usize],
     ) -> Result<&mut Self, BundleError> {
-        let shape = self.check_array(name, values.len(), shape)?;
-        self.sections.push(Pending {
-            name: name.to_string(),
-            shape,
-            data: Data::F32(values),
-        });
-        Ok(self)
+        self.put_array(name, Data::F32(values), values.len(), shape)
     }
 
     /// Adds a dense `u32` array of the given row-major `shape` under `name`.
@@ -93,13 +87,7 @@ impl<'a> BundleWriter<'a> {
         values: &'a [u32],
         shape: &[usize],
     ) -> Result<&mut Self, BundleError> {
-        let shape = self.check_array(name, values.len(), shape)?;
-        self.sections.push(Pending {
-            name: name.to_string(),
-            shape,
-            data: Data::U32(values),
-        });
-        Ok(self)
+        self.put_array(name, Data::U32(values), values.len(), shape)
     }
 
     /// Adds a dense `i64` array of the given row-major `shape` under `name`.
@@ -109,11 +97,22 @@ impl<'a> BundleWriter<'a> {
         values: &'a [i64],
         shape: &[usize],
     ) -> Result<&mut Self, BundleError> {
-        let shape = self.check_array(name, values.len(), shape)?;
+        self.put_array(name, Data::I64(values), values.len(), shape)
+    }
+
+    /// Shared tail of the typed `put_array_*` methods: checks the shape, queues the section.
+    fn put_array(
+        &mut self,
+        name: &str,
+        data: Data<'a>,
+        len: usize,
+        shape: &[usize],
+    ) -> Result<&mut Self, BundleError> {
+        let shape = self.check_array(name, len, shape)?;
         self.sections.push(Pending {
             name: name.to_string(),
             shape,
-            data: Data::I64(values),
+            data,
         });
         Ok(self)
     }
