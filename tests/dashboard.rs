@@ -2,143 +2,26 @@
 //! ephemeral loopback port with a bundle trained on synthetic data, spoken to over raw
 //! HTTP/1.1, and (`browser_dashboard`) driven in headless Chromium.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
+mod common;
+
+use common::{assert_error, get, get_with};
 use propensity::bundle::Metadata;
 use propensity::scoring::TrainedModels;
-use propensity::scoring::demo::{demo_store, train_on_whole_log};
 use propensity::serve::auth::ApiKey;
 use propensity::serve::{RunningServer, ServeConfig, start};
-use propensity::synth::SynthConfig;
 use serde_json::Value;
 
 const SCORE_KEY: &str = "dashboard-key-0123456789abcdef";
 const RECOMMEND_ONLY_KEY: &str = "recommend-key-0123456789abcd";
 
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "status {}: body is not JSON ({e}): {}",
-                self.status,
-                self.text()
-            )
-        })
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One GET on a fresh connection (`Connection: close`), response read to EOF.
-fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut s = TcpStream::connect(addr).expect("connects");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("sends");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("reads");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("complete head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .expect("status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers_say_chunked(&headers) {
-        body = dechunk(&body);
-    }
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn headers_say_chunked(headers: &[(String, String)]) -> bool {
-    headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let len = usize::from_str_radix(String::from_utf8_lossy(&raw[..eol]).trim(), 16)
-            .expect("chunk size");
-        if len == 0 {
-            return out;
-        }
-        out.extend_from_slice(&raw[eol + 2..eol + 2 + len]);
-        raw = &raw[eol + 2 + len + 2..];
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Response {
-    get_with(addr, path, &[])
-}
-
-fn assert_error(r: &Response, status: u16, code: &str) {
-    assert_eq!(r.status, status, "body: {}", r.text());
-    let v = r.json();
-    assert_eq!(v["error"]["code"], code, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{v}"
-    );
-}
-
 /// A small store and the models trained on it, built once for every test.
 fn trained() -> &'static (propensity::ingest::EventStore, TrainedModels) {
     static TRAINED: OnceLock<(propensity::ingest::EventStore, TrainedModels)> = OnceLock::new();
-    TRAINED.get_or_init(|| {
-        let store = demo_store(&SynthConfig {
-            customers: 400,
-            items: 80,
-            seed: 11,
-            ..SynthConfig::default()
-        });
-        let (models, _) = train_on_whole_log(&store).expect("trains");
-        (store, models)
-    })
+    TRAINED.get_or_init(|| common::train_synthetic(400, 80, 11))
 }
 
 fn write_bundle(path: &Path, edit: impl FnOnce(&mut Metadata)) {

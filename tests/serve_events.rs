@@ -1,91 +1,22 @@
 //! End to end over real HTTP: events change answers at once, erasures hide a customer
 //! everywhere, and every acknowledged event survives SIGKILL of the real binary.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Response, get, request, try_request};
 use propensity::bundle::Metadata;
 use propensity::ingest::EventStore;
 use propensity::scoring::TrainedModels;
-use propensity::scoring::demo::{demo_store, train_on_whole_log};
 use propensity::serve::auth::ApiKey;
 use propensity::serve::{RunningServer, ServeConfig, start};
-use propensity::synth::SynthConfig;
 use propensity::time::{DAY, format_rfc3339};
 use serde_json::{Value, json};
-
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "status {}: not JSON ({e}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-}
-
-fn try_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> std::io::Result<Response> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!(
-        "Content-Length: {}\r\n\r\n",
-        body.map_or(0, <[u8]>::len)
-    ));
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body.unwrap_or_default());
-    s.write_all(&out)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("incomplete response head"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status"))?;
-    Ok(Response {
-        status,
-        body: raw[split + 4..].to_vec(),
-    })
-}
-
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Response {
-    try_request(addr, method, path, headers, body).expect("request answered")
-}
-
-fn get(addr: SocketAddr, path: &str) -> Response {
-    request(addr, "GET", path, &[], None)
-}
 
 fn post_events(addr: SocketAddr, body: &Value) -> Response {
     let b = serde_json::to_vec(body).expect("json");
@@ -100,16 +31,7 @@ fn post_events(addr: SocketAddr, body: &Value) -> Response {
 
 fn trained() -> &'static (EventStore, TrainedModels) {
     static T: OnceLock<(EventStore, TrainedModels)> = OnceLock::new();
-    T.get_or_init(|| {
-        let store = demo_store(&SynthConfig {
-            customers: 300,
-            items: 80,
-            seed: 5,
-            ..SynthConfig::default()
-        });
-        let (models, _) = train_on_whole_log(&store).expect("trains");
-        (store, models)
-    })
+    T.get_or_init(|| common::train_synthetic(300, 80, 5))
 }
 
 fn write_bundle(path: &Path, with_history: bool) {
@@ -543,57 +465,18 @@ fn an_erased_customer_stays_gone_after_retraining_with_the_journal() {
     srv.stop().expect("stops");
 }
 
-/// The log line without terminal colour codes (`ESC [ … letter`).
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Starts the real binary and returns it with the address it logged.
 fn spawn_binary(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_propensity-serve"))
-        .arg("--bundle")
-        .arg(dir.join("model.bundle"))
-        .args(["--bind", "127.0.0.1:0", "--workers", "2"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let line = strip_ansi(&line);
-            if !sent && line.contains("listening") {
-                let addr = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("addr="))
-                    .and_then(|a| a.parse::<SocketAddr>().ok());
-                if let Some(a) = addr {
-                    let _ = tx.send(a);
-                    sent = true;
-                }
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the server logs its address");
-    (child, addr)
+    let bundle = dir.join("model.bundle");
+    let srv = common::spawn_serve(&[
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        "--bind".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--workers".as_ref(),
+        "2".as_ref(),
+    ]);
+    (srv.child, srv.addr)
 }
 
 #[test]

@@ -1,116 +1,26 @@
 //! End to end: real server on an ephemeral loopback port, spoken to over raw HTTP/1.1.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+mod common;
+
+use common::{Response, get, request};
 use propensity::bundle::{FORMAT_VERSION, Metadata};
 use propensity::scoring::TrainedModels;
-use propensity::scoring::demo::{demo_store, train_on_whole_log};
 use propensity::serve::auth::ApiKey;
 use propensity::serve::{RunningServer, ServeConfig, start};
-use propensity::synth::SynthConfig;
-use serde_json::Value;
 use std::sync::OnceLock;
 
 const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 const RECOMMEND_KEY: &str = "recommend-key-0123456789ab";
 
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "status {}: body is not JSON ({e}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One request on a fresh connection (`Connection: close`), response read to EOF.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Response {
-    let mut s = TcpStream::connect(addr).expect("connects");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(b) = body {
-        head.push_str(&format!("Content-Length: {}\r\n", b.len()));
-    }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body.unwrap_or_default());
-    s.write_all(&out).expect("sends");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("reads");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("complete head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Response {
-    request(addr, "GET", path, &[], None)
-}
-
 /// A small store and the models trained on it, built once for every test.
 fn trained() -> &'static (propensity::ingest::EventStore, TrainedModels) {
     static TRAINED: OnceLock<(propensity::ingest::EventStore, TrainedModels)> = OnceLock::new();
-    TRAINED.get_or_init(|| {
-        let store = demo_store(&SynthConfig {
-            customers: 300,
-            items: 80,
-            seed: 5,
-            ..SynthConfig::default()
-        });
-        let (models, _) = train_on_whole_log(&store).expect("trains");
-        (store, models)
-    })
+    TRAINED.get_or_init(|| common::train_synthetic(300, 80, 5))
 }
 
 fn write_bundle(path: &Path, model_version: &str) {
@@ -140,15 +50,7 @@ fn server_with_bundle(version: &str) -> (tempfile::TempDir, RunningServer) {
 }
 
 fn assert_error(r: &Response, status: u16, code: &str) {
-    assert_eq!(r.status, status, "body: {}", r.text());
-    let v = r.json();
-    assert_eq!(v["error"]["code"], code, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{v}"
-    );
+    common::assert_error(r, status, code);
     assert!(
         r.header("x-model-version").is_some(),
         "every response carries the version header"
@@ -506,30 +408,15 @@ fn binary_reloads_on_sighup_and_exits_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("model.bundle");
     write_bundle(&path, "model-a");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_propensity-serve"))
-        .args(["--bind", "127.0.0.1:0", "--workers", "1", "--bundle"])
-        .arg(&path)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-    let addr: SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("log line before exit")
-            .expect("utf-8 log");
-        if let Some(rest) = line.split("listening addr=").nth(1) {
-            break rest
-                .trim()
-                .trim_matches(|c: char| !c.is_ascii_digit() && c != '.' && c != ':')
-                .parse()
-                .expect("address");
-        }
-    };
-    // Keep draining the log so the child never blocks on a full pipe.
-    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let mut srv = common::spawn_serve(&[
+        "--bind".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--workers".as_ref(),
+        "1".as_ref(),
+        "--bundle".as_ref(),
+        path.as_os_str(),
+    ]);
+    let addr = srv.addr;
     assert_eq!(
         get(addr, "/readyz").header("x-model-version"),
         Some("model-a")
@@ -538,7 +425,7 @@ fn binary_reloads_on_sighup_and_exits_on_sigterm() {
     write_bundle(&path, "model-b");
     let kill = |sig: &str| {
         let ok = std::process::Command::new("kill")
-            .args([sig, &child.id().to_string()])
+            .args([sig, &srv.child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(ok.success());
@@ -558,9 +445,9 @@ fn binary_reloads_on_sighup_and_exits_on_sigterm() {
     assert_eq!(version, "model-b");
 
     kill("-TERM");
-    let status = child.wait().expect("exits");
+    let status = srv.child.wait().expect("exits");
     assert!(status.success(), "exit status {status}");
-    let log = drain.join().expect("log drained").join("\n");
+    let log = srv.final_log();
     assert!(log.contains("SIGHUP"), "{log}");
 }
 

@@ -16,6 +16,7 @@ pub mod state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{HttpServer, web};
@@ -184,13 +185,21 @@ impl RunningServer {
     fn shutdown(&mut self, graceful: bool) -> Result<(), ServeError> {
         // `stop` sends the command immediately; the returned future only waits for it.
         drop(self.handle.stop(graceful));
-        match self.thread.take().map(|t| t.join()) {
+        let joined = match self.thread.take().map(|t| t.join()) {
             None | Some(Ok(Ok(()))) => Ok(()),
             Some(Ok(Err(e))) => Err(ServeError::Io(e)),
             Some(Err(_)) => Err(ServeError::Io(std::io::Error::other(
                 "server thread panicked",
             ))),
+        };
+        // The system thread can end before the worker threads have dropped their copies of
+        // the state; wait for them (bounded), so that once `stop` returns the journal's LOCK
+        // is free for a server started next in the same process.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&self.state) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
+        joined
     }
 }
 
