@@ -547,3 +547,104 @@ fn every_acknowledged_event_survives_sigkill() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Every listed customer sorted by churn, descending: id → (churn, recency, orders), and the
+/// churn column in list order.
+fn churn_list(addr: SocketAddr) -> (usize, Vec<(String, f64, f64, u64)>) {
+    let v = get(addr, "/v1/customers?sort=churn&order=desc&limit=1000").json();
+    let total = v["total"].as_u64().expect("total") as usize;
+    let rows = v["customers"]
+        .as_array()
+        .expect("customers")
+        .iter()
+        .map(|c| {
+            (
+                c["customer_id"].as_str().expect("id").to_string(),
+                c["churn"].as_f64().expect("churn"),
+                c["recency_days"].as_f64().expect("recency"),
+                c["orders"].as_u64().expect("orders"),
+            )
+        })
+        .collect();
+    (total, rows)
+}
+
+#[test]
+fn crm_lists_and_segments_follow_live_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (id, cutoff) = stale_customer();
+    let (total0, rows0) = churn_list(addr);
+    assert!(total0 <= 1000, "the whole list fits one page");
+    let seg0 = get(addr, "/v1/segments").json();
+    let listed_before = rows0.iter().find(|r| r.0 == id).expect("listed").clone();
+
+    let t = cutoff + 7200;
+    let r = post_events(
+        addr,
+        &json!([
+            purchase(&id, "some-item", t, 10.0),
+            purchase("list-newcomer", "some-item", t, 12.0)
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.json());
+
+    let (total1, rows1) = churn_list(addr);
+    assert_eq!(total1, total0 + 1, "the new buyer is listed, nobody twice");
+    assert_eq!(rows1.len(), total1);
+    let mut ids: Vec<&str> = rows1.iter().map(|r| r.0.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), rows1.len(), "each customer once");
+    assert!(
+        rows1.windows(2).all(|w| w[0].1 >= w[1].1),
+        "still sorted by churn after merging live rows"
+    );
+    let live = rows1.iter().find(|r| r.0 == id).expect("still listed");
+    let churn_now = get(addr, &format!("/v1/customers/{id}/churn")).json()["churn_probability"]
+        .as_f64()
+        .expect("churn");
+    assert!(
+        (live.1 - churn_now).abs() < 1e-6,
+        "the list shows the live churn {churn_now}: {live:?}"
+    );
+    assert!(live.1 < listed_before.1, "{listed_before:?} -> {live:?}");
+    assert!(live.2 < 0.1, "recency from the live purchase: {live:?}");
+    assert_eq!(live.3, listed_before.3 + 1, "one more order");
+    assert!(rows1.iter().any(|r| r.0 == "list-newcomer" && r.3 == 1));
+
+    // Filters apply to live values: the customer no longer passes their old churn.
+    let min = format!("{:.6}", (live.1 + listed_before.1) / 2.0);
+    let v = get(
+        addr,
+        &format!("/v1/customers?sort=churn&min_churn={min}&limit=1000"),
+    )
+    .json();
+    assert!(
+        v["customers"]
+            .as_array()
+            .expect("customers")
+            .iter()
+            .all(|c| c["customer_id"] != id.as_str()),
+        "{v}"
+    );
+
+    let seg1 = get(addr, "/v1/segments").json();
+    assert_eq!(
+        seg1["customers"].as_u64(),
+        seg0["customers"].as_u64().map(|n| n + 1),
+        "segments count the new buyer once and the live customer once"
+    );
+    let hist = |v: &Value| -> u64 {
+        v["churn_histogram"]
+            .as_array()
+            .expect("histogram")
+            .iter()
+            .map(|b| b["customers"].as_u64().expect("count"))
+            .sum()
+    };
+    assert_eq!(hist(&seg1), hist(&seg0) + 1);
+    srv.stop().expect("stops");
+}

@@ -186,6 +186,19 @@ impl Overlay {
         }
     }
 
+    /// Every customer with live state, with their id (a consistent copy per shard; lists
+    /// and aggregates merge it over the bundle's rows).
+    pub fn live_entries(&self) -> Vec<(String, Arc<LiveCustomer>)> {
+        let mut out = Vec::with_capacity(self.live_customers() as usize);
+        for shard in self.shards.iter() {
+            out.extend(lock_read(shard).iter().filter_map(|(id, e)| match e {
+                Entry::Live(c) => Some((id.clone(), c.clone())),
+                Entry::Erased => None,
+            }));
+        }
+        out
+    }
+
     /// Whether bundle customer `idx` was erased (list endpoints skip such rows).
     pub fn is_erased(&self, idx: u32) -> bool {
         let i = idx as usize;

@@ -6,11 +6,18 @@
 //! Which customers appear is decided by the caller's `listed` predicate (the serving
 //! state's `is_listed`), never here, so a customer hidden from answers is hidden from
 //! lists, counts and histograms alike.
+//!
+//! Customers with events since the bundle ([`LiveRow`]) are listed with their recomputed
+//! values: their bundle rows are skipped and the (few) live rows, sorted per request, are
+//! merged into the walk, so a customer who just bought leaves the top of the risk list at
+//! once and a new buyer appears in it.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::clv::rfm::Segment;
+use crate::ingest::CustomerIdx;
+use crate::live::LiveCustomer;
 use crate::propensity::PropensityModel;
 use crate::scoring::CustomerBase;
 use crate::time::DAY;
@@ -71,6 +78,87 @@ pub struct ListFilter {
     pub min_churn: Option<f32>,
 }
 
+/// A customer with live events as lists show them: their recomputed values at their own
+/// `as_of`, not the bundle's.
+#[derive(Debug, Clone)]
+pub struct LiveRow {
+    /// External customer id.
+    pub id: String,
+    /// Their modelled bundle row, whose values this row replaces (`None`: new customer).
+    pub bundle_row: Option<usize>,
+    /// RFM segment against the bundle's population.
+    pub segment: Segment,
+    /// Calibrated churn probability.
+    pub churn: f32,
+    /// Expected spend over the value horizon.
+    pub value: f32,
+    /// Days between the last purchase and their `as_of`.
+    pub recency_days: f32,
+    /// Orders before their `as_of`.
+    pub orders: u32,
+    /// Spend before their `as_of`.
+    pub spend: f64,
+    /// Last order time (seconds).
+    pub last_purchase: i64,
+}
+
+impl LiveRow {
+    /// The list row of live customer `id`, or `None` while they have no purchase (lists
+    /// hold buyers only, as the bundle's modelled rows do).
+    pub fn of(id: &str, c: &LiveCustomer, base: &CustomerBase) -> Option<LiveRow> {
+        let st = &c.state;
+        let last = st.summary.last?;
+        if st.summary.orders == 0 {
+            return None;
+        }
+        Some(LiveRow {
+            id: id.to_string(),
+            bundle_row: c.bundle_idx.and_then(|i| base.row(CustomerIdx(i))),
+            segment: st.scores.segment,
+            churn: st.churn as f32,
+            value: st.scores.value,
+            recency_days: ((st.as_of - last) as f64 / DAY as f64) as f32,
+            orders: st.summary.orders,
+            spend: st.summary.spend,
+            last_purchase: last,
+        })
+    }
+
+    /// Churn probability × value.
+    pub fn value_at_risk(&self) -> f32 {
+        self.churn * self.value
+    }
+
+    fn key(&self, key: SortKey) -> f32 {
+        match key {
+            SortKey::ValueAtRisk => self.value_at_risk(),
+            SortKey::Churn => self.churn,
+            SortKey::Value => self.value,
+            SortKey::Recency => self.recency_days,
+            SortKey::Orders => self.orders as f32,
+        }
+    }
+
+    fn matches(&self, filter: &ListFilter) -> bool {
+        filter.segment.is_none_or(|s| s == self.segment)
+            && filter.min_churn.is_none_or(|m| self.churn >= m)
+    }
+}
+
+/// One entry of a list page: a bundle row, or an index into the request's live rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    /// Modelled bundle row (no live events).
+    Bundle(usize),
+    /// Index into the live rows the page was built with.
+    Live(usize),
+}
+
+/// NaN sorts as the smallest value, as in the pre-sorted permutations.
+fn sort_value(v: f32) -> f32 {
+    if v.is_nan() { f32::NEG_INFINITY } else { v }
+}
+
 /// Churn scores of every modelled customer and their rows sorted by each [`SortKey`].
 #[derive(Debug, Clone)]
 pub struct CustomerListing {
@@ -129,6 +217,16 @@ impl CustomerListing {
         self.recency_days.get(r).copied().unwrap_or(f32::NAN)
     }
 
+    fn key(&self, base: &CustomerBase, key: SortKey, r: usize) -> f32 {
+        match key {
+            SortKey::ValueAtRisk => self.value_at_risk(r),
+            SortKey::Churn => self.churn(r),
+            SortKey::Value => base.scores.get(r).map_or(f32::NAN, |s| s.value),
+            SortKey::Recency => self.recency_days(r),
+            SortKey::Orders => base.orders.get(r).map_or(f32::NAN, |&o| o as f32),
+        }
+    }
+
     /// Rows in the requested order; unscorable (NaN) keys sort as the smallest.
     pub fn ordered(&self, key: SortKey, order: SortOrder) -> Box<dyn Iterator<Item = usize> + '_> {
         let rows = self.ascending[key.slot()].iter().map(|&r| r as usize);
@@ -152,56 +250,117 @@ impl CustomerListing {
         }
     }
 
-    /// One page of rows passing `filter` and `listed`, in the requested order, and how
-    /// many rows pass in total.
+    /// One page of the customers passing `filter` — bundle rows `listed` admits and have no
+    /// live row, and the `live` rows with their own values — in the requested order (ties:
+    /// bundle rows by row, then live rows by id; NaN smallest) from `offset`, at most `limit`
+    /// of them, and how many pass in total.
     pub fn page(
         &self,
         base: &CustomerBase,
         sort: (SortKey, SortOrder),
         filter: &ListFilter,
         listed: impl Fn(usize) -> bool,
-        offset: usize,
-        limit: usize,
-    ) -> (usize, Vec<usize>) {
+        live: &[LiveRow],
+        (offset, limit): (usize, usize),
+    ) -> (usize, Vec<Listed>) {
+        let (key, order) = sort;
+        let mut replaced = vec![false; base.rows()];
+        for l in live {
+            if let Some(slot) = l.bundle_row.and_then(|r| replaced.get_mut(r)) {
+                *slot = true;
+            }
+        }
+        let mut live_order: Vec<usize> = (0..live.len())
+            .filter(|&i| live[i].matches(filter))
+            .collect();
+        live_order.sort_by(|&a, &b| {
+            sort_value(live[a].key(key))
+                .total_cmp(&sort_value(live[b].key(key)))
+                .then_with(|| live[a].id.cmp(&live[b].id))
+        });
+        if order == SortOrder::Desc {
+            live_order.reverse();
+        }
+        let bundle = self
+            .ordered(key, order)
+            .filter(|&r| listed(r) && !replaced[r] && self.matches(base, r, filter));
+        let mut bundle = bundle.peekable();
+        let mut live_iter = live_order.into_iter().peekable();
         let mut total = 0;
         let mut rows = Vec::with_capacity(limit.min(1024));
-        for r in self.ordered(sort.0, sort.1) {
-            if !listed(r) || !self.matches(base, r, filter) {
-                continue;
-            }
+        loop {
+            let next = match (bundle.peek(), live_iter.peek()) {
+                (None, None) => break,
+                (Some(&r), None) => Listed::Bundle(r),
+                (None, Some(&l)) => Listed::Live(l),
+                (Some(&r), Some(&l)) => {
+                    let kb = sort_value(self.key(base, key, r));
+                    let kl = sort_value(live[l].key(key));
+                    // Equal keys: bundle rows first ascending, so last descending.
+                    let bundle_first = match order {
+                        SortOrder::Asc => kb.total_cmp(&kl).is_le(),
+                        SortOrder::Desc => kb.total_cmp(&kl).is_gt(),
+                    };
+                    if bundle_first {
+                        Listed::Bundle(r)
+                    } else {
+                        Listed::Live(l)
+                    }
+                }
+            };
+            match next {
+                Listed::Bundle(_) => bundle.next(),
+                Listed::Live(_) => live_iter.next(),
+            };
             if total >= offset && rows.len() < limit {
-                rows.push(r);
+                rows.push(next);
             }
             total += 1;
         }
         (total, rows)
     }
 
-    /// Segment sizes and values and the churn histogram over the rows `listed` admits.
-    pub fn summary(&self, base: &CustomerBase, listed: impl Fn(usize) -> bool) -> Summary {
+    /// Segment sizes and values and the churn histogram over the bundle rows `listed`
+    /// admits (with the values of their live row when they have one) and new live buyers.
+    pub fn summary(
+        &self,
+        base: &CustomerBase,
+        listed: impl Fn(usize) -> bool,
+        live: &[LiveRow],
+    ) -> Summary {
         let mut by_segment: Vec<SegmentSummary> = Vec::new();
         let mut histogram = [0usize; CHURN_BINS];
         let mut customers = 0;
-        for (r, s) in base.scores.iter().enumerate() {
-            if !listed(r) {
-                continue;
-            }
+        let mut add = |segment: Segment, value: f32, churn: f32, value_at_risk: f32| {
             customers += 1;
-            let slot = match by_segment.iter().position(|x| x.segment == s.segment) {
+            let slot = match by_segment.iter().position(|x| x.segment == segment) {
                 Some(i) => i,
                 None => {
-                    by_segment.push(SegmentSummary::empty(s.segment));
+                    by_segment.push(SegmentSummary::empty(segment));
                     by_segment.len() - 1
                 }
             };
-            let churn = self.churn(r);
-            by_segment[slot].add(s.value, churn, self.value_at_risk(r));
+            by_segment[slot].add(value, churn, value_at_risk);
             if churn.is_finite() {
                 // Clamped so p = 1.0 falls in the last bin.
                 let bin =
                     ((churn.clamp(0.0, 1.0) * CHURN_BINS as f32) as usize).min(CHURN_BINS - 1);
                 histogram[bin] += 1;
             }
+        };
+        let mut replaced = vec![false; base.rows()];
+        for l in live {
+            if let Some(slot) = l.bundle_row.and_then(|r| replaced.get_mut(r)) {
+                *slot = true;
+            }
+        }
+        for (r, s) in base.scores.iter().enumerate() {
+            if listed(r) && !replaced.get(r).copied().unwrap_or(false) {
+                add(s.segment, s.value, self.churn(r), self.value_at_risk(r));
+            }
+        }
+        for l in live {
+            add(l.segment, l.value, l.churn, l.value_at_risk());
         }
         for s in &mut by_segment {
             s.finish();

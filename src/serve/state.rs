@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::auth::KeyRing;
 use super::config::ServeConfig;
 use super::error::ApiError;
-use super::listing::CustomerListing;
+use super::listing::{CustomerListing, LiveRow};
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
 use crate::journal::{Journal, JournalError, Record};
@@ -198,6 +198,17 @@ impl ServingState {
             );
             listing
         })
+    }
+
+    /// Every customer with live events and a purchase, as list rows: lists and segment
+    /// aggregates show them with their recomputed values.
+    pub fn live_rows(&self) -> Vec<LiveRow> {
+        let base = &self.models.trained.base;
+        self.live
+            .live_entries()
+            .iter()
+            .filter_map(|(id, c)| LiveRow::of(id, c, base))
+            .collect()
     }
 
     /// Whether modelled customer `row` may appear in customer lists and segment

@@ -10,7 +10,7 @@ use super::{X_MODEL_VERSION, json_ok};
 use crate::clv::rfm::Segment;
 use crate::serve::auth::{Auth, Score};
 use crate::serve::error::ApiError;
-use crate::serve::listing::{ListFilter, SortKey, SortOrder, Summary};
+use crate::serve::listing::{ListFilter, Listed, LiveRow, SortKey, SortOrder, Summary};
 use crate::serve::routes::scores::risk_band;
 use crate::serve::state::{AppState, ServingState};
 use crate::time::format_date;
@@ -128,7 +128,29 @@ fn limit_of(q: &ListQuery, format: ListFormat) -> Result<usize, ApiError> {
     }
 }
 
-fn customer_of(s: &ServingState, r: usize) -> Option<ListedCustomer<'_>> {
+fn customer_of<'a>(
+    s: &'a ServingState,
+    live: &'a [LiveRow],
+    e: Listed,
+) -> Option<ListedCustomer<'a>> {
+    let r = match e {
+        Listed::Bundle(r) => r,
+        Listed::Live(i) => {
+            let l = live.get(i)?;
+            return Some(ListedCustomer {
+                customer_id: &l.id,
+                segment: l.segment,
+                churn: l.churn,
+                risk_band: risk_band(l.churn as f64),
+                value: l.value,
+                value_at_risk: l.value_at_risk(),
+                recency_days: l.recency_days,
+                orders: l.orders,
+                spend: l.spend,
+                last_purchase: format_date(l.last_purchase),
+            });
+        }
+    };
     let base = &s.models.trained.base;
     let sc = base.scores.get(r)?;
     let c = *base.modelled.get(r)? as usize;
@@ -147,7 +169,8 @@ fn customer_of(s: &ServingState, r: usize) -> Option<ListedCustomer<'_>> {
     })
 }
 
-/// Customers passing the filters, sorted, one page as JSON or the whole list as CSV.
+/// Customers passing the filters, sorted, one page as JSON or the whole list as CSV; customers
+/// with events since the bundle are listed with their recomputed values.
 pub async fn list(
     _: Auth<Score>,
     state: web::Data<AppState>,
@@ -167,11 +190,19 @@ pub async fn list(
     // A CSV export walks and renders every customer: keep it off the async workers.
     let body = web::block(move || -> Result<Vec<u8>, ApiError> {
         let base = &st.models.trained.base;
-        let (total, rows) =
-            st.listing()
-                .page(base, sort, &filter, |r| st.is_listed(r), offset, limit);
-        let customers: Vec<ListedCustomer<'_>> =
-            rows.iter().filter_map(|&r| customer_of(&st, r)).collect();
+        let live = st.live_rows();
+        let (total, rows) = st.listing().page(
+            base,
+            sort,
+            &filter,
+            |r| st.is_listed(r),
+            &live,
+            (offset, limit),
+        );
+        let customers: Vec<ListedCustomer<'_>> = rows
+            .iter()
+            .filter_map(|&e| customer_of(&st, &live, e))
+            .collect();
         match format {
             ListFormat::Json => serde_json::to_vec(&ListAnswer {
                 model_version: st.model_version(),
@@ -243,7 +274,9 @@ pub async fn segments(
     // Walks every customer (and may build the listing): keep it off the async workers.
     let body = web::block(move || {
         let base = &st.models.trained.base;
-        let summary = st.listing().summary(base, |r| st.is_listed(r));
+        let summary = st
+            .listing()
+            .summary(base, |r| st.is_listed(r), &st.live_rows());
         serde_json::to_vec(&SegmentsAnswer {
             model_version: st.model_version(),
             horizon_days: st.models.trained.propensity.horizon_days,
