@@ -551,10 +551,10 @@ fn measure(
             .baseline_churn_scores
             .insert(name.into(), p_gone.clone());
         detail.baseline_churn_probs.insert(name.into(), p_gone);
-        baselines.entry("next_purchase".into()).or_default().insert(
-            name.into(),
-            PointForecast::of(&exp, &orders).as_map(),
-        );
+        baselines
+            .entry("next_purchase".into())
+            .or_default()
+            .insert(name.into(), PointForecast::of(&exp, &orders).as_map());
     }
     baselines.entry("next_purchase".into()).or_default().insert(
         "last_gap_repeats".into(),
@@ -619,7 +619,7 @@ impl EvalReport {
                 ));
                 rows.push((
                     section.into(),
-                    "gbdt_poisson_median".into(),
+                    "gbdt_median".into(),
                     n.median_forecast.as_map(),
                 ));
             }
