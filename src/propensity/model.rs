@@ -603,4 +603,55 @@ impl PropensityModel {
             None => m,
         }
     }
+
+    /// Most likely-to-be-close number of purchases in `[cutoff, cutoff + H)`: the median of a
+    /// Poisson count with [`PropensityModel::expected_purchases`] as its mean. It minimises
+    /// the absolute error where the mean minimises the squared error and sums to the total.
+    pub fn median_purchases(&self, row: &[f32]) -> f64 {
+        poisson_median(self.expected_purchases(row))
+    }
+}
+
+/// Median of a Poisson distribution with mean `mu`: the smallest `k` with P(X ≤ k) ≥ 1/2
+/// (NaN for a NaN or negative mean).
+pub fn poisson_median(mu: f64) -> f64 {
+    if mu.is_nan() || mu < 0.0 {
+        return f64::NAN;
+    }
+    // Past this mean e^-mu underflows the running sum; the median is then within one of
+    // mu + 1/3 - 0.02/mu (Choi 1994), which is exact to the integer at these sizes.
+    if mu > 500.0 {
+        return (mu + 1.0 / 3.0 - 0.02 / mu).floor();
+    }
+    let mut term = (-mu).exp();
+    let mut cdf = term;
+    let mut k = 0u32;
+    while cdf < 0.5 {
+        k += 1;
+        term *= mu / k as f64;
+        cdf += term;
+    }
+    k as f64
+}
+
+#[cfg(test)]
+mod median_tests {
+    use super::poisson_median;
+
+    #[test]
+    fn poisson_median_matches_the_distribution() {
+        // P(X = 0) = e^-mu >= 1/2 exactly when mu <= ln 2.
+        assert_eq!(poisson_median(0.0), 0.0);
+        assert_eq!(poisson_median(0.69), 0.0);
+        assert_eq!(poisson_median(0.70), 1.0);
+        // Known values: median of Poisson(1) is 1, Poisson(2.5) is 2, Poisson(10) is 10.
+        assert_eq!(poisson_median(1.0), 1.0);
+        assert_eq!(poisson_median(2.5), 2.0);
+        assert_eq!(poisson_median(10.0), 10.0);
+        // Both branches agree where they meet.
+        assert_eq!(poisson_median(499.9), (499.9f64 + 1.0 / 3.0).floor());
+        assert_eq!(poisson_median(800.2), 800.0);
+        assert!(poisson_median(f64::NAN).is_nan());
+        assert!(poisson_median(-1.0).is_nan());
+    }
 }

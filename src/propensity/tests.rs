@@ -228,6 +228,17 @@ fn report_has_the_contract_keys_and_is_the_same_whatever_the_thread_count() {
             assert!(!v[section][k].is_null(), "{section}.{k} missing in {v}");
         }
     }
+    for k in ["transactions_mae", "transactions_rmse", "total_predicted"] {
+        assert!(
+            v["next_purchase"]["median_forecast"][k].is_number(),
+            "median_forecast.{k}"
+        );
+    }
+    // Medians are whole numbers of orders, so their total is one too.
+    let median_total = v["next_purchase"]["median_forecast"]["total_predicted"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(median_total.fract(), 0.0);
     assert!(v.get("recommend").is_none());
     assert!(v["baselines"]["churn"]["recency_only"]["auc"].is_number());
     assert!(v["baselines"]["next_purchase"]["last_gap_repeats"]["mae_days"].is_number());
