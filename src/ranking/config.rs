@@ -24,6 +24,8 @@ pub struct RecommendConfig {
     pub half_life_days: f64,
     /// How many of the customer's latest baskets seed co-purchase candidates.
     pub last_baskets: usize,
+    /// Window, in the customer's latest baskets, of the `recent_baskets` feature.
+    pub recent_baskets: usize,
     /// Co-purchase candidates per customer.
     pub copurchase_candidates: usize,
     /// Precomputed ALS candidates per customer (own history excluded).
@@ -46,6 +48,9 @@ pub struct RecommendConfig {
     pub max_train_customers: usize,
     /// Seed of the row sampling.
     pub seed: u64,
+    /// Features (names of `FEATURE_NAMES`) the ranker may not use: their training column
+    /// is all missing, so no tree splits on them (ablation without a rebuild).
+    pub ignore_features: Vec<String>,
     /// Length of each known customer's ranked cache row, computed at training time so
     /// unfiltered and lightly filtered requests skip ranking (0 = no cache; at most 100).
     pub cached_top: usize,
@@ -59,6 +64,7 @@ impl Default for RecommendConfig {
             history_cap: 150,
             half_life_days: 60.0,
             last_baskets: 3,
+            recent_baskets: 5,
             copurchase_candidates: 40,
             als_candidates: 30,
             popular_candidates: 50,
@@ -83,6 +89,7 @@ impl Default for RecommendConfig {
             negative_rate: 0.3,
             max_train_customers: 10_000,
             seed: 0,
+            ignore_features: Vec::new(),
             cached_top: 50,
         }
     }
@@ -127,6 +134,16 @@ impl RecommendConfig {
                 self.cached_top.to_string(),
                 "must be at most 100 (the largest k)",
             );
+        }
+        if self.recent_baskets == 0 {
+            return bad("recent_baskets", "0".into(), "must be >= 1");
+        }
+        if let Some(f) = self
+            .ignore_features
+            .iter()
+            .find(|f| !super::FEATURE_NAMES.contains(&f.as_str()))
+        {
+            return bad("ignore_features", f.clone(), "is not a ranker feature name");
         }
         if self.max_train_customers == 0 {
             return bad("max_train_customers", "0".into(), "must be >= 1");

@@ -65,6 +65,8 @@ impl LiveHistory {
             last: &h.last,
             gap: &h.gap,
             decayed: &h.decayed,
+            recent: &h.recent,
+            since: &h.since,
             n_baskets: h.n_baskets,
             n_lines: h.n_lines,
             last_ts: h.last_ts,
@@ -99,6 +101,7 @@ impl Recommender {
                 as_of,
                 self.config.half_life_days,
                 self.config.last_baskets,
+                self.config.recent_baskets,
             ),
         }
     }

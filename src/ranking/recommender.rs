@@ -201,6 +201,11 @@ impl Recommender {
                 to: t,
             });
         }
+        for (col, name) in columns.iter_mut().zip(FEATURE_NAMES) {
+            if cfg.ignore_features.iter().any(|f| f == name) {
+                col.fill(f64::NAN);
+            }
+        }
         let names: Vec<String> = FEATURE_NAMES.iter().map(|s| s.to_string()).collect();
         let data = Dataset::from_dense(
             DenseInput {
