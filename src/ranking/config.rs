@@ -3,6 +3,7 @@
 use super::RankingError;
 use crate::cf::als::AlsParams;
 use crate::cf::copurchase::CoPurchaseParams;
+use crate::cf::user_knn::UserKnnParams;
 use crate::gbdt::Params;
 
 /// Recommender hyper-parameters.
@@ -38,6 +39,10 @@ pub struct RecommendConfig {
     pub popularity_window_days: u32,
     /// Co-purchase neighbour parameters.
     pub copurchase: CoPurchaseParams,
+    /// User-kNN candidates per customer (items outside the first ones still get its score).
+    pub knn_candidates: usize,
+    /// User-kNN parameters.
+    pub knn: UserKnnParams,
     /// ALS parameters.
     pub als: AlsParams,
     /// Ranker (GBDT) parameters.
@@ -74,6 +79,8 @@ impl Default for RecommendConfig {
                 top_n: 30,
                 ..CoPurchaseParams::default()
             },
+            knn_candidates: 20,
+            knn: UserKnnParams::default(),
             als: AlsParams {
                 factors: 32,
                 iterations: 10,

@@ -5,7 +5,7 @@ use super::{NONE, RecommendConfig, Snapshot};
 use crate::time::DAY;
 
 /// Number of ranker features per (customer, item) candidate.
-pub const N_FEATURES: usize = 34;
+pub const N_FEATURES: usize = 37;
 
 /// Ranker feature names, in row order.
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -43,6 +43,9 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "pop_all_rel",
     "customer_baskets_per_week",
     "customer_overdue",
+    "knn_score",
+    "knn_rank",
+    "knn_rel",
 ];
 
 /// One customer's history rows and profile as candidate generation reads them, whether they
@@ -70,6 +73,9 @@ pub(crate) struct CustomerView<'a> {
     pub last_items: &'a [u32],
     /// Precomputed ALS candidates, best first.
     pub als_items: &'a [u32],
+    /// User-kNN items, best first, and their scores.
+    pub knn_items: &'a [u32],
+    pub knn_scores: &'a [f32],
     /// The customer's ALS factors, when the snapshot has them.
     pub factors: Option<&'a [f32]>,
 }
@@ -93,6 +99,8 @@ impl CustomerView<'_> {
             last_ts: i64::MIN,
             last_items: &[],
             als_items: &[],
+            knn_items: &[],
+            knn_scores: &[],
             factors: None,
         }
     }
@@ -109,6 +117,7 @@ pub(crate) struct Candidate {
     pub als_rank: u32,
     pub pop_rank: u32,
     pub cat_rank: u32,
+    pub knn_rank: u32,
 }
 
 /// Reusable buffers for one thread's candidate generation; sized on first use, so calls
@@ -161,6 +170,7 @@ impl Scratch {
                 als_rank: NONE,
                 pop_rank: NONE,
                 cat_rank: NONE,
+                knn_rank: NONE,
             });
             *slot = self.cands.len() as u32;
         }
@@ -277,6 +287,19 @@ pub(crate) fn gather(
             if let Some(c) = s.add(j) {
                 c.cat_rank = rank as u32;
             }
+        }
+    }
+
+    // User-kNN: its first items are candidates, the rest only score existing candidates.
+    for (rank, &j) in cv.knn_items.iter().enumerate() {
+        if rank < cfg.knn_candidates {
+            if let Some(c) = s.add(j) {
+                c.knn_rank = rank as u32;
+            }
+        } else if let Some(&slot) = s.slot.get(j as usize)
+            && slot != 0
+        {
+            s.cands[slot as usize - 1].knn_rank = rank as u32;
         }
     }
 
@@ -450,6 +473,12 @@ fn fill_features(snap: &Snapshot, cfg: &RecommendConfig, cv: &CustomerView<'_>, 
         row[31] = snap.pop_all[i] / top_pop;
         row[32] = profile.baskets_per_week;
         row[33] = profile.overdue;
+        if let Some(&best) = cv.knn_scores.first() {
+            let score = cv.knn_scores.get(c.knn_rank as usize).copied().unwrap_or(0.0);
+            row[34] = score;
+            row[35] = rank_or_nan(c.knn_rank);
+            row[36] = score / best.max(f32::MIN_POSITIVE);
+        }
         s.feats.extend_from_slice(&row);
     }
 }

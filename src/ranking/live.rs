@@ -52,9 +52,9 @@ impl LiveHistory {
         customer: Option<u32>,
     ) -> CustomerView<'a> {
         let h = &self.history;
-        let (als_items, factors) = match customer {
-            Some(c) => (snap.als_items(c), snap.user_factor_row(c)),
-            None => (&[][..], None),
+        let (als_items, factors, (knn_items, knn_scores)) = match customer {
+            Some(c) => (snap.als_items(c), snap.user_factor_row(c), snap.knn(c)),
+            None => (&[][..], None, (&[][..], &[][..])),
         };
         CustomerView {
             t: self.as_of,
@@ -72,6 +72,8 @@ impl LiveHistory {
             last_ts: h.last_ts,
             last_items: &h.last_items,
             als_items,
+            knn_items,
+            knn_scores,
             factors,
         }
     }

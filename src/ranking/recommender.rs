@@ -425,7 +425,7 @@ impl Recommender {
             let c = &cands[idx as usize];
             let source = if c.hist != NONE {
                 Source::BuyAgain
-            } else if c.cop_rank != NONE || c.als_rank != NONE {
+            } else if c.cop_rank != NONE || c.als_rank != NONE || c.knn_rank != NONE {
                 Source::Collaborative
             } else {
                 Source::Popular

@@ -7,6 +7,7 @@ use crate::cf::Interactions;
 use crate::cf::als;
 use crate::cf::copurchase::CoPurchase;
 use crate::cf::topk::TopK;
+use crate::cf::user_knn::user_knn;
 use crate::ingest::{CustomerIdx, EventKind, EventStore};
 use crate::time::DAY;
 use rayon::prelude::*;
@@ -98,6 +99,15 @@ pub struct Snapshot {
     /// Co-purchase neighbour scores.
     #[serde(skip)]
     pub nb_score: Vec<f32>,
+    /// CSR offsets over customers into the user-kNN lists.
+    #[serde(skip)]
+    pub knn_ptr: Vec<u32>,
+    /// Each customer's user-kNN items (own items included), best first.
+    #[serde(skip)]
+    pub knn_item: Vec<u32>,
+    /// User-kNN scores, parallel to `knn_item`.
+    #[serde(skip)]
+    pub knn_score: Vec<f32>,
     /// ALS factor count (row stride of the factor matrices).
     pub factors: u32,
     /// ALS customer factors, row-major.
@@ -171,9 +181,9 @@ macro_rules! large_arrays {
 }
 
 large_arrays!(
-    u32: [hist_ptr, hist_item, hist_baskets, hist_lines, hist_recent, hist_since, cust_baskets, cust_lines, last_ptr, last_item, nb_ptr, nb_item, als_ptr, als_item, top_ptr, top_item],
+    u32: [hist_ptr, hist_item, hist_baskets, hist_lines, hist_recent, hist_since, cust_baskets, cust_lines, last_ptr, last_item, nb_ptr, nb_item, knn_ptr, knn_item, als_ptr, als_item, top_ptr, top_item],
     i64: [hist_first, hist_last, cust_last_ts],
-    f32: [hist_gap_days, hist_decayed, nb_score, user_factors, item_factors, top_score]
+    f32: [hist_gap_days, hist_decayed, nb_score, knn_score, user_factors, item_factors, top_score]
 );
 
 /// Low bits of a packed ranked-cache entry holding the item.
@@ -384,6 +394,9 @@ impl Snapshot {
             nb_ptr: Vec::new(),
             nb_item: Vec::new(),
             nb_score: Vec::new(),
+            knn_ptr: Vec::new(),
+            knn_item: Vec::new(),
+            knn_score: Vec::new(),
             factors: 0,
             user_factors: Vec::new(),
             item_factors: Vec::new(),
@@ -495,6 +508,22 @@ impl Snapshot {
         s.nb_item = co.neighbour_item().to_vec();
         s.nb_score = co.neighbour_score().to_vec();
 
+        let decayed = Interactions::from_csr(
+            n_customers,
+            n_items,
+            s.hist_ptr.clone(),
+            s.hist_item.clone(),
+            s.hist_decayed.clone(),
+        )
+        .and_then(|x| user_knn(&x, &cfg.knn))
+        .map_err(|error| RankingError::Source {
+            source_name: "user_knn",
+            error,
+        })?;
+        s.knn_ptr = decayed.ptr().to_vec();
+        s.knn_item = decayed.items().to_vec();
+        s.knn_score = decayed.scores().to_vec();
+
         let values: Vec<f32> = s.hist_baskets.iter().map(|&b| b as f32).collect();
         let interactions = Interactions::from_csr(
             n_customers,
@@ -581,6 +610,8 @@ impl Snapshot {
         len_is("cust_last_ts", self.cust_last_ts.len(), n)?;
         csr("last_ptr", &self.last_ptr, n, self.last_item.len())?;
         csr("als_ptr", &self.als_ptr, n, self.als_item.len())?;
+        csr("knn_ptr", &self.knn_ptr, n, self.knn_item.len())?;
+        len_is("knn_score", self.knn_score.len(), self.knn_item.len())?;
         len_is("pop_recent", self.pop_recent.len(), n_items)?;
         len_is("trend", self.trend.len(), n_items)?;
         len_is("repurchase", self.repurchase.len(), n_items)?;
@@ -611,6 +642,7 @@ impl Snapshot {
         items_ok("hist_item", &self.hist_item)?;
         items_ok("last_item", &self.last_item)?;
         items_ok("als_item", &self.als_item)?;
+        items_ok("knn_item", &self.knn_item)?;
         items_ok("nb_item", &self.nb_item)?;
         items_ok("popular", &self.popular)?;
         items_ok("popular_all", &self.popular_all)?;
@@ -664,6 +696,12 @@ impl Snapshot {
     /// Customer `c`'s precomputed ALS candidates.
     pub fn als_items(&self, c: u32) -> &[u32] {
         &self.als_item[csr_range(&self.als_ptr, c as usize)]
+    }
+
+    /// Customer `c`'s user-kNN items and scores, best first.
+    pub fn knn(&self, c: u32) -> (&[u32], &[f32]) {
+        let r = csr_range(&self.knn_ptr, c as usize);
+        (&self.knn_item[r.clone()], &self.knn_score[r])
     }
 
     /// Co-purchase neighbours of `item`, best first.
@@ -724,6 +762,8 @@ impl Snapshot {
             last_ts: self.cust_last_ts.get(ci).copied().unwrap_or(i64::MIN),
             last_items: self.last_items(c),
             als_items: self.als_items(c),
+            knn_items: self.knn(c).0,
+            knn_scores: self.knn(c).1,
             factors: self.user_factor_row(c),
         }
     }

@@ -94,6 +94,61 @@ fn history_summaries_are_exact() {
 }
 
 #[test]
+fn recent_basket_and_profile_features_are_exact() {
+    // Baskets on days 0 {a}, 10 {a, b}, 20 {c}, 30 {c}; t = day 40; window of 2 baskets.
+    let ev = vec![
+        RawEvent::purchase("u", "a", T0),
+        RawEvent::purchase("u", "a", T0 + 10 * DAY),
+        RawEvent::purchase("u", "b", T0 + 10 * DAY),
+        RawEvent::purchase("u", "c", T0 + 20 * DAY),
+        RawEvent::purchase("u", "c", T0 + 30 * DAY),
+        RawEvent::purchase("u", "c", T0 + 40 * DAY),
+    ];
+    let store = EventStore::from_events(&ev);
+    let cfg = RecommendConfig {
+        recent_baskets: 2,
+        ..RecommendConfig::default()
+    };
+    let t = T0 + 40 * DAY;
+    let snap = Snapshot::build(&store, t, &cfg).unwrap();
+    let idx = |name: &str| store.item_idx(name).unwrap().0;
+    let row = |item: u32| snap.history(0).find(|&h| snap.hist_item[h] == item).unwrap();
+    let (a, b, c) = (row(idx("a")), row(idx("b")), row(idx("c")));
+    assert_eq!(
+        (snap.hist_recent[a], snap.hist_recent[b], snap.hist_recent[c]),
+        (0, 0, 2)
+    );
+    assert_eq!(
+        (snap.hist_since[a], snap.hist_since[b], snap.hist_since[c]),
+        (2, 2, 0)
+    );
+    let profile = features::Profile::of(&snap.customer_view(0));
+    assert_eq!(profile.max_baskets, 2.0);
+    // (basket, item) pairs a, a, b, c, c: two of the five repeat an earlier basket.
+    assert!((profile.repeat_ratio - 0.4).abs() < 1e-6);
+    // Four baskets in the 40 days since the first one.
+    assert!((profile.baskets_per_week - 0.7).abs() < 1e-6);
+    // Mean gap 10 days (0 → 30 over three gaps), 10 days since the last basket.
+    assert!((profile.overdue - 1.0).abs() < 1e-6);
+
+    // The feature rows carry the same numbers (item c: in both recent baskets, last basket).
+    let mut s = Scratch::new();
+    features::gather(&snap, &cfg, &snap.customer_view(0), &[], &mut s);
+    let k = s.cands.iter().position(|x| x.item == idx("c")).unwrap();
+    let f = &s.feats[k * N_FEATURES..(k + 1) * N_FEATURES];
+    let col = |name: &str| f[FEATURE_NAMES.iter().position(|n| *n == name).unwrap()];
+    assert_eq!(col("hist_baskets_rel"), 1.0);
+    assert_eq!(col("recent_baskets"), 2.0);
+    assert_eq!(col("recent_share"), 1.0);
+    assert_eq!(col("baskets_since_last"), 0.0);
+    assert!((col("customer_repeat_ratio") - 0.4).abs() < 1e-6);
+    let ka = s.cands.iter().position(|x| x.item == idx("a")).unwrap();
+    let fa = &s.feats[ka * N_FEATURES..(ka + 1) * N_FEATURES];
+    assert_eq!(fa[FEATURE_NAMES.iter().position(|n| *n == "recent_share").unwrap()], 0.0);
+    assert_eq!(fa[FEATURE_NAMES.iter().position(|n| *n == "baskets_since_last").unwrap()], 2.0);
+}
+
+#[test]
 fn ranker_beats_every_single_source_on_a_synthetic_holdout() {
     let s = synthetic();
     let store = EventStore::from_events(&raw_events(&s));
