@@ -28,8 +28,8 @@ pub struct UserKnnParams {
 impl Default for UserKnnParams {
     fn default() -> Self {
         UserKnnParams {
-            neighbours: 100,
-            alpha: 0.7,
+            neighbours: 300,
+            alpha: 0.9,
             top_n: 60,
             max_item_buyers: 2_000,
         }

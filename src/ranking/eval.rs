@@ -67,13 +67,14 @@ impl fmt::Display for RecommendReport {
 }
 
 /// Methods in report order.
-pub const METHODS: [&str; 6] = [
+pub const METHODS: [&str; 7] = [
     "ranker",
     "popularity",
     "top_frequency",
     "buy_again",
     "copurchase",
     "als",
+    "user_knn",
 ];
 const K: usize = 20;
 
@@ -122,6 +123,10 @@ fn method_list(
         "top_frequency" => top_frequency(snap, c, list),
         "buy_again" => buy_again(snap, c, list),
         "copurchase" => copurchase(snap, c, list),
+        "user_knn" => {
+            list.extend(snap.knn(c).0.iter().take(K));
+            fill_popular(snap, list);
+        }
         _ => als(snap, c, list),
     }
 }

@@ -5,7 +5,7 @@ use super::{NONE, RecommendConfig, Snapshot};
 use crate::time::DAY;
 
 /// Number of ranker features per (customer, item) candidate.
-pub const N_FEATURES: usize = 37;
+pub const N_FEATURES: usize = 31;
 
 /// Ranker feature names, in row order.
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -33,15 +33,9 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "customer_days_since_last",
     "customer_distinct_items",
     "in_last_baskets",
-    "hist_baskets_rel",
     "decayed_rel",
     "customer_repeat_ratio",
     "recent_baskets",
-    "recent_share",
-    "baskets_since_last",
-    "item_baskets_per_buyer",
-    "pop_all_rel",
-    "customer_baskets_per_week",
     "customer_overdue",
     "knn_score",
     "knn_rank",
@@ -63,8 +57,6 @@ pub(crate) struct CustomerView<'a> {
     pub decayed: &'a [f32],
     /// How many of the latest `recent_baskets` baskets hold the item.
     pub recent: &'a [u32],
-    /// Baskets after the latest one holding the item.
-    pub since: &'a [u32],
     pub n_baskets: u32,
     pub n_lines: u32,
     /// `i64::MIN` when the customer has no purchase.
@@ -93,7 +85,6 @@ impl CustomerView<'_> {
             gap: &[],
             decayed: &[],
             recent: &[],
-            since: &[],
             n_baskets: 0,
             n_lines: 0,
             last_ts: i64::MIN,
@@ -318,7 +309,7 @@ pub(crate) fn gather(
     order.clear();
     s.order = order;
 
-    fill_features(snap, cfg, cv, s);
+    fill_features(snap, cv, s);
 
     for &j in &touched {
         s.acc[j as usize] = 0.0;
@@ -337,14 +328,10 @@ pub(crate) fn gather(
 /// Customer-level aggregates of the history rows that the relative features divide by.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Profile {
-    /// Most baskets any one item is in (at least 1).
-    pub max_baskets: f32,
     /// Largest decayed count of any item (NaN without history).
     pub max_decayed: f32,
     /// Share of (basket, item) pairs whose item was in an earlier basket too.
     pub repeat_ratio: f32,
-    /// Baskets per week since the first purchase (NaN without history).
-    pub baskets_per_week: f32,
     /// Days since the last purchase over the mean days between baskets (NaN below 2
     /// baskets).
     pub overdue: f32,
@@ -353,12 +340,10 @@ pub(crate) struct Profile {
 impl Profile {
     /// Aggregates `cv`'s rows (one pass; no allocation).
     pub fn of(cv: &CustomerView<'_>) -> Profile {
-        let mut max_baskets = 1u32;
         let mut max_decayed = f32::NAN;
         let mut pairs = 0u64;
         let mut first = i64::MAX;
         for h in 0..cv.item.len() {
-            max_baskets = max_baskets.max(cv.baskets[h]);
             max_decayed = if max_decayed.is_nan() {
                 cv.decayed[h]
             } else {
@@ -369,40 +354,26 @@ impl Profile {
         }
         let distinct = cv.item.len() as u64;
         let day = DAY as f32;
-        let (baskets_per_week, overdue) = if first == i64::MAX || cv.last_ts == i64::MIN {
-            (f32::NAN, f32::NAN)
+        let overdue = if first == i64::MAX || cv.last_ts == i64::MIN || cv.n_baskets < 2 {
+            f32::NAN
         } else {
-            // At least one day of activity, so a first-day customer is not "infinitely" busy.
-            let active_days = ((cv.t - first) as f32 / day).max(1.0);
             let gap_days = (cv.last_ts - first) as f32 / day / (cv.n_baskets as f32 - 1.0);
-            let overdue = if cv.n_baskets >= 2 {
-                (cv.t - cv.last_ts) as f32 / day / gap_days.max(1.0)
-            } else {
-                f32::NAN
-            };
-            (cv.n_baskets as f32 * 7.0 / active_days, overdue)
+            (cv.t - cv.last_ts) as f32 / day / gap_days.max(1.0)
         };
         Profile {
-            max_baskets: max_baskets as f32,
             max_decayed,
             repeat_ratio: if pairs == 0 {
                 f32::NAN
             } else {
                 (pairs - distinct) as f32 / pairs as f32
             },
-            baskets_per_week,
             overdue,
         }
     }
 }
 
-fn fill_features(snap: &Snapshot, cfg: &RecommendConfig, cv: &CustomerView<'_>, s: &mut Scratch) {
+fn fill_features(snap: &Snapshot, cv: &CustomerView<'_>, s: &mut Scratch) {
     let profile = Profile::of(cv);
-    let recent_window = (cfg.recent_baskets as f32).min(cv.n_baskets as f32).max(1.0);
-    let top_pop = snap
-        .popular_all
-        .first()
-        .map_or(1.0, |&i| snap.pop_all[i as usize].max(1.0));
     let t = cv.t;
     let days = |ts: i64| (t - ts) as f32 / DAY as f32;
     let (baskets, lines, last_ts, distinct) = (
@@ -433,20 +404,15 @@ fn fill_features(snap: &Snapshot, cfg: &RecommendConfig, cv: &CustomerView<'_>, 
             row[6] = gap;
             row[7] = since_last / gap.max(1.0);
             row[8] = cv.decayed[h];
-            row[24] = cv.baskets[h] as f32 / profile.max_baskets;
-            row[25] = cv.decayed[h] / profile.max_decayed;
-            row[27] = cv.recent[h] as f32;
-            row[28] = cv.recent[h] as f32 / recent_window;
-            row[29] = cv.since[h] as f32;
+            row[24] = cv.decayed[h] / profile.max_decayed;
+            row[26] = cv.recent[h] as f32;
         } else {
             row[1] = 0.0;
             row[2] = 0.0;
             row[3] = 0.0;
             row[8] = 0.0;
             row[24] = 0.0;
-            row[25] = 0.0;
-            row[27] = 0.0;
-            row[28] = 0.0;
+            row[26] = 0.0;
         }
         row[0] = rank_or_nan(c.hist_rank);
         row[9] = s.acc[i];
@@ -468,16 +434,13 @@ fn fill_features(snap: &Snapshot, cfg: &RecommendConfig, cv: &CustomerView<'_>, 
         row[21] = cust_recency;
         row[22] = distinct;
         row[23] = last.binary_search(&c.item).is_ok() as u8 as f32;
-        row[26] = profile.repeat_ratio;
-        row[30] = snap.baskets_per_buyer[i];
-        row[31] = snap.pop_all[i] / top_pop;
-        row[32] = profile.baskets_per_week;
-        row[33] = profile.overdue;
+        row[25] = profile.repeat_ratio;
+        row[27] = profile.overdue;
         if let Some(&best) = cv.knn_scores.first() {
             let score = cv.knn_scores.get(c.knn_rank as usize).copied().unwrap_or(0.0);
-            row[34] = score;
-            row[35] = rank_or_nan(c.knn_rank);
-            row[36] = score / best.max(f32::MIN_POSITIVE);
+            row[28] = score;
+            row[29] = rank_or_nan(c.knn_rank);
+            row[30] = score / best.max(f32::MIN_POSITIVE);
         }
         s.feats.extend_from_slice(&row);
     }

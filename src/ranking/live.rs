@@ -66,7 +66,6 @@ impl LiveHistory {
             gap: &h.gap,
             decayed: &h.decayed,
             recent: &h.recent,
-            since: &h.since,
             n_baskets: h.n_baskets,
             n_lines: h.n_lines,
             last_ts: h.last_ts,

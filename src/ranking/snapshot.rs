@@ -48,9 +48,6 @@ pub struct Snapshot {
     /// How many of the customer's latest `recent_baskets` baskets hold the item.
     #[serde(skip)]
     pub hist_recent: Vec<u32>,
-    /// The customer's baskets after the latest one holding the item (0: in the last basket).
-    #[serde(skip)]
-    pub hist_since: Vec<u32>,
     /// Baskets per customer.
     #[serde(skip)]
     pub cust_baskets: Vec<u32>,
@@ -80,8 +77,6 @@ pub struct Snapshot {
     pub trend: Vec<f32>,
     /// Share of an item's buyers who bought it in at least two baskets.
     pub repurchase: Vec<f32>,
-    /// Mean baskets holding the item per buyer (how often its buyers come back for it).
-    pub baskets_per_buyer: Vec<f32>,
     /// Items by recent popularity, best first (truncated).
     pub popular: Vec<u32>,
     /// Items by all-time distinct buyers, best first (truncated).
@@ -181,7 +176,7 @@ macro_rules! large_arrays {
 }
 
 large_arrays!(
-    u32: [hist_ptr, hist_item, hist_baskets, hist_lines, hist_recent, hist_since, cust_baskets, cust_lines, last_ptr, last_item, nb_ptr, nb_item, knn_ptr, knn_item, als_ptr, als_item, top_ptr, top_item],
+    u32: [hist_ptr, hist_item, hist_baskets, hist_lines, hist_recent, cust_baskets, cust_lines, last_ptr, last_item, nb_ptr, nb_item, knn_ptr, knn_item, als_ptr, als_item, top_ptr, top_item],
     i64: [hist_first, hist_last, cust_last_ts],
     f32: [hist_gap_days, hist_decayed, nb_score, knn_score, user_factors, item_factors, top_score]
 );
@@ -216,7 +211,6 @@ pub(crate) struct CustomerHistory {
     pub gap: Vec<f32>,
     pub decayed: Vec<f32>,
     pub recent: Vec<u32>,
-    pub since: Vec<u32>,
     pub n_baskets: u32,
     pub n_lines: u32,
     pub last_ts: i64,
@@ -293,7 +287,6 @@ pub(crate) fn summarise_history(
         let mut j = i;
         let mut baskets = 0u32;
         let mut recent = 0u32;
-        let mut latest = 0u32;
         let mut decayed = 0.0f64;
         let mut prev = NONE;
         while j < lines.len() && lines[j].0.item == item {
@@ -301,7 +294,6 @@ pub(crate) fn summarise_history(
             if o != prev {
                 baskets += 1;
                 prev = o;
-                latest = o;
                 recent += (o >= recent_from) as u32;
                 let age_days = (t - l.ts) as f64 / DAY as f64;
                 decayed += 0.5f64.powf(age_days / half_life);
@@ -311,7 +303,7 @@ pub(crate) fn summarise_history(
         let first = lines[i..j].iter().map(|l| l.0.ts).min().unwrap_or(t);
         let last = lines[i..j].iter().map(|l| l.0.ts).max().unwrap_or(t);
         h.recent.push(recent);
-        h.since.push(h.n_baskets - 1 - latest);
+
         h.item.push(item);
         h.baskets.push(baskets);
         h.lines.push((j - i) as u32);
@@ -373,7 +365,6 @@ impl Snapshot {
             hist_gap_days: Vec::with_capacity(total),
             hist_decayed: Vec::with_capacity(total),
             hist_recent: Vec::with_capacity(total),
-            hist_since: Vec::with_capacity(total),
             cust_baskets: Vec::with_capacity(n_customers),
             cust_lines: Vec::with_capacity(n_customers),
             cust_last_ts: Vec::with_capacity(n_customers),
@@ -386,7 +377,6 @@ impl Snapshot {
             pop_recent: vec![0.0; n_items],
             trend: vec![1.0; n_items],
             repurchase: vec![0.0; n_items],
-            baskets_per_buyer: vec![0.0; n_items],
             popular: Vec::new(),
             popular_all: Vec::new(),
             category_ptr: Vec::new(),
@@ -421,7 +411,7 @@ impl Snapshot {
                 if h.baskets[k] >= 2 {
                     repeaters[item as usize] += 1.0;
                 }
-                s.baskets_per_buyer[item as usize] += h.baskets[k] as f32;
+
             }
             s.hist_item.extend_from_slice(&h.item);
             s.hist_baskets.extend_from_slice(&h.baskets);
@@ -431,7 +421,6 @@ impl Snapshot {
             s.hist_gap_days.extend_from_slice(&h.gap);
             s.hist_decayed.extend_from_slice(&h.decayed);
             s.hist_recent.extend_from_slice(&h.recent);
-            s.hist_since.extend_from_slice(&h.since);
             s.hist_ptr.push(s.hist_item.len() as u32);
             s.cust_baskets.push(h.n_baskets);
             s.cust_lines.push(h.n_lines);
@@ -444,11 +433,7 @@ impl Snapshot {
                 *r = rep / buyers;
             }
         }
-        for (b, &buyers) in s.baskets_per_buyer.iter_mut().zip(&s.pop_all) {
-            if buyers > 0.0 {
-                *b /= buyers;
-            }
-        }
+
         // Trend from line counts in the recent window and the one before it.
         let mut recent_lines = vec![0.0f32; n_items];
         let mut previous_lines = vec![0.0f32; n_items];
@@ -604,7 +589,6 @@ impl Snapshot {
         len_is("hist_gap_days", self.hist_gap_days.len(), h)?;
         len_is("hist_decayed", self.hist_decayed.len(), h)?;
         len_is("hist_recent", self.hist_recent.len(), h)?;
-        len_is("hist_since", self.hist_since.len(), h)?;
         len_is("cust_baskets", self.cust_baskets.len(), n)?;
         len_is("cust_lines", self.cust_lines.len(), n)?;
         len_is("cust_last_ts", self.cust_last_ts.len(), n)?;
@@ -615,7 +599,6 @@ impl Snapshot {
         len_is("pop_recent", self.pop_recent.len(), n_items)?;
         len_is("trend", self.trend.len(), n_items)?;
         len_is("repurchase", self.repurchase.len(), n_items)?;
-        len_is("baskets_per_buyer", self.baskets_per_buyer.len(), n_items)?;
         len_is("item_category", self.item_category.len(), n_items)?;
         len_is("item_available", self.item_available.len(), n_items)?;
         csr("nb_ptr", &self.nb_ptr, n_items, self.nb_item.len())?;
@@ -755,8 +738,7 @@ impl Snapshot {
             last: &self.hist_last[r.clone()],
             gap: &self.hist_gap_days[r.clone()],
             decayed: &self.hist_decayed[r.clone()],
-            recent: &self.hist_recent[r.clone()],
-            since: &self.hist_since[r],
+            recent: &self.hist_recent[r],
             n_baskets: self.cust_baskets.get(ci).copied().unwrap_or(0),
             n_lines: self.cust_lines.get(ci).copied().unwrap_or(0),
             last_ts: self.cust_last_ts.get(ci).copied().unwrap_or(i64::MIN),

@@ -118,16 +118,9 @@ fn recent_basket_and_profile_features_are_exact() {
         (snap.hist_recent[a], snap.hist_recent[b], snap.hist_recent[c]),
         (0, 0, 2)
     );
-    assert_eq!(
-        (snap.hist_since[a], snap.hist_since[b], snap.hist_since[c]),
-        (2, 2, 0)
-    );
     let profile = features::Profile::of(&snap.customer_view(0));
-    assert_eq!(profile.max_baskets, 2.0);
     // (basket, item) pairs a, a, b, c, c: two of the five repeat an earlier basket.
     assert!((profile.repeat_ratio - 0.4).abs() < 1e-6);
-    // Four baskets in the 40 days since the first one.
-    assert!((profile.baskets_per_week - 0.7).abs() < 1e-6);
     // Mean gap 10 days (0 → 30 over three gaps), 10 days since the last basket.
     assert!((profile.overdue - 1.0).abs() < 1e-6);
 
@@ -137,15 +130,17 @@ fn recent_basket_and_profile_features_are_exact() {
     let k = s.cands.iter().position(|x| x.item == idx("c")).unwrap();
     let f = &s.feats[k * N_FEATURES..(k + 1) * N_FEATURES];
     let col = |name: &str| f[FEATURE_NAMES.iter().position(|n| *n == name).unwrap()];
-    assert_eq!(col("hist_baskets_rel"), 1.0);
     assert_eq!(col("recent_baskets"), 2.0);
-    assert_eq!(col("recent_share"), 1.0);
-    assert_eq!(col("baskets_since_last"), 0.0);
+    assert_eq!(col("in_last_baskets"), 1.0);
+    // c's decayed count is the customer's largest.
+    assert_eq!(col("decayed_rel"), 1.0);
     assert!((col("customer_repeat_ratio") - 0.4).abs() < 1e-6);
     let ka = s.cands.iter().position(|x| x.item == idx("a")).unwrap();
     let fa = &s.feats[ka * N_FEATURES..(ka + 1) * N_FEATURES];
-    assert_eq!(fa[FEATURE_NAMES.iter().position(|n| *n == "recent_share").unwrap()], 0.0);
-    assert_eq!(fa[FEATURE_NAMES.iter().position(|n| *n == "baskets_since_last").unwrap()], 2.0);
+    let col_a = |name: &str| fa[FEATURE_NAMES.iter().position(|n| *n == name).unwrap()];
+    assert_eq!(col_a("recent_baskets"), 0.0);
+    assert!(col_a("decayed_rel") < 1.0);
+    assert!((col_a("customer_overdue") - 1.0).abs() < 1e-6);
 }
 
 #[test]
