@@ -77,7 +77,14 @@ pub fn user_knn(x: &Interactions, params: &UserKnnParams) -> Result<TopLists, Er
     let lists: Vec<Vec<Scored>> = (0..n_rows)
         .into_par_iter()
         .map_init(
-            || (vec![0.0f32; n_rows], Vec::new(), vec![0.0f32; n_items], Vec::new()),
+            || {
+                (
+                    vec![0.0f32; n_rows],
+                    Vec::new(),
+                    vec![0.0f32; n_items],
+                    Vec::new(),
+                )
+            },
             |(sim, touched, score, items), u| {
                 let (own_items, own_w) = x.row(u);
                 if own_items.is_empty() || norm[u] == 0.0 {
@@ -161,7 +168,14 @@ mod tests {
     fn neighbours_items_are_recommended_with_the_exact_blend() {
         // Customers 0 and 1 share items 0 and 1; customer 1 also buys 2. Customer 2 shares
         // nothing with 0 and buys 3, which 0 must never get.
-        let x = matrix(&[&[(0, 1.0), (1, 1.0)], &[(0, 1.0), (1, 1.0), (2, 1.0)], &[(3, 2.0)]], 4);
+        let x = matrix(
+            &[
+                &[(0, 1.0), (1, 1.0)],
+                &[(0, 1.0), (1, 1.0), (2, 1.0)],
+                &[(3, 2.0)],
+            ],
+            4,
+        );
         let p = UserKnnParams {
             neighbours: 5,
             alpha: 0.5,
@@ -186,7 +200,10 @@ mod tests {
     #[test]
     fn crowded_items_do_not_make_neighbours() {
         // Item 0 is bought by everyone; with max_item_buyers 2 it cannot link 0 and 1.
-        let x = matrix(&[&[(0, 1.0)], &[(0, 1.0), (1, 1.0)], &[(0, 1.0), (2, 1.0)]], 3);
+        let x = matrix(
+            &[&[(0, 1.0)], &[(0, 1.0), (1, 1.0)], &[(0, 1.0), (2, 1.0)]],
+            3,
+        );
         let p = UserKnnParams {
             neighbours: 5,
             alpha: 0.5,

@@ -437,7 +437,11 @@ fn fill_features(snap: &Snapshot, cv: &CustomerView<'_>, s: &mut Scratch) {
         row[25] = profile.repeat_ratio;
         row[27] = profile.overdue;
         if let Some(&best) = cv.knn_scores.first() {
-            let score = cv.knn_scores.get(c.knn_rank as usize).copied().unwrap_or(0.0);
+            let score = cv
+                .knn_scores
+                .get(c.knn_rank as usize)
+                .copied()
+                .unwrap_or(0.0);
             row[28] = score;
             row[29] = rank_or_nan(c.knn_rank);
             row[30] = score / best.max(f32::MIN_POSITIVE);

@@ -411,7 +411,6 @@ impl Snapshot {
                 if h.baskets[k] >= 2 {
                     repeaters[item as usize] += 1.0;
                 }
-
             }
             s.hist_item.extend_from_slice(&h.item);
             s.hist_baskets.extend_from_slice(&h.baskets);

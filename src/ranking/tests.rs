@@ -112,10 +112,18 @@ fn recent_basket_and_profile_features_are_exact() {
     let t = T0 + 40 * DAY;
     let snap = Snapshot::build(&store, t, &cfg).unwrap();
     let idx = |name: &str| store.item_idx(name).unwrap().0;
-    let row = |item: u32| snap.history(0).find(|&h| snap.hist_item[h] == item).unwrap();
+    let row = |item: u32| {
+        snap.history(0)
+            .find(|&h| snap.hist_item[h] == item)
+            .unwrap()
+    };
     let (a, b, c) = (row(idx("a")), row(idx("b")), row(idx("c")));
     assert_eq!(
-        (snap.hist_recent[a], snap.hist_recent[b], snap.hist_recent[c]),
+        (
+            snap.hist_recent[a],
+            snap.hist_recent[b],
+            snap.hist_recent[c]
+        ),
         (0, 0, 2)
     );
     let profile = features::Profile::of(&snap.customer_view(0));
