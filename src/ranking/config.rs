@@ -12,6 +12,17 @@ use crate::gbdt::Params;
 /// on the window ending at that cutoff), never on the February evaluation window: a smaller,
 /// more regularised ranker (15 leaves, ≥ 500 rows per leaf) and more history and popular
 /// candidates gave recall@10 0.0777 there against 0.0721 for 31 leaves / 100 rows.
+///
+/// Second round, same January window (ranker recall@10 / NDCG@10 / recall@20; before it
+/// 0.0757 / 0.1098 / 0.1025): ten new features one at a time (via `ignore_features`) were
+/// all within ±0.001 except relative basket count (−0.0027) and item baskets per buyer
+/// (−0.0016); all ten together fell to 0.0678, so only `decayed_rel`,
+/// `customer_repeat_ratio`, `recent_baskets` (window 5) and `customer_overdue` are kept.
+/// The user-kNN source with them gave 0.0756 / 0.1090 / 0.1033 at alpha 0.7 and 100
+/// neighbours, 0.0764 / 0.1096 / 0.1052 at TIFU-KNN's Ta-Feng setting (alpha 0.9, 300
+/// neighbours: the default). Tried there and not kept: 2 training snapshots 0.0701 (the
+/// second one has 8 days of history in that window), `negative_rate` 1.0 0.0719 and 0.15
+/// 0.0757, 100 trees 0.0761 / 0.1088.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecommendConfig {

@@ -24,7 +24,7 @@ pub const MAX_K: usize = 100;
 pub enum Source {
     /// The customer bought it before.
     BuyAgain,
-    /// Co-purchase neighbours or ALS.
+    /// Co-purchase neighbours, ALS or similar customers (user-kNN).
     Collaborative,
     /// Popular overall or in the customer's favourite category.
     Popular,
