@@ -22,7 +22,9 @@ use crate::gbdt::Params;
 /// neighbours, 0.0764 / 0.1096 / 0.1052 at TIFU-KNN's Ta-Feng setting (alpha 0.9, 300
 /// neighbours: the default). Tried there and not kept: 2 training snapshots 0.0701 (the
 /// second one has 8 days of history in that window), `negative_rate` 1.0 0.0719 and 0.15
-/// 0.0757, 100 trees 0.0761 / 0.1088.
+/// 0.0757, 100 trees 0.0761 / 0.1088. Then the decay half-life (which also weights the
+/// user-kNN vectors): 60 days 0.0764 / 0.1096 / 0.1052, 30 days 0.0768 / 0.1117 / 0.1043,
+/// 20 days 0.0779 / 0.1113 / 0.1040 (the default), 10 days 0.0762 / 0.1103 / 0.1032.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecommendConfig {
@@ -78,7 +80,7 @@ impl Default for RecommendConfig {
             horizon_days: 28,
             training_snapshots: 1,
             history_cap: 150,
-            half_life_days: 60.0,
+            half_life_days: 20.0,
             last_baskets: 3,
             recent_baskets: 5,
             copurchase_candidates: 40,
