@@ -83,7 +83,7 @@ fn history_summaries_are_exact() {
     assert!((snap.hist_gap_days[h] - 10.0).abs() < 1e-5);
     let want: f64 = [30.0, 20.0, 10.0]
         .iter()
-        .map(|d: &f64| 0.5f64.powf(d / 60.0))
+        .map(|d: &f64| 0.5f64.powf(d / cfg.half_life_days))
         .sum();
     assert!((snap.hist_decayed[h] as f64 - want).abs() < 1e-5);
     assert_eq!(snap.cust_baskets[0], 3);
