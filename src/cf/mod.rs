@@ -11,6 +11,8 @@
 //!   as flat CSR arrays, and cart-aware scoring.
 //! - [`popularity`]: distinct buyers in a recent window, overall and per category.
 //! - [`buy_again`]: per (customer, item) repurchase statistics before a snapshot time.
+//! - [`user_knn`]: TIFU-KNN-style blend of a customer's own vector with their nearest
+//!   customers' vectors.
 //!
 //! Every source answers top-k queries through [`topk`], so ties break the same way everywhere
 //! (higher score first, then lower item index).
@@ -23,6 +25,7 @@ mod interactions;
 pub(crate) mod kernels;
 pub mod popularity;
 pub mod topk;
+pub mod user_knn;
 
 pub use error::Error;
 pub use interactions::Interactions;

@@ -38,6 +38,8 @@ pub struct RecommendReport {
     pub n_users: usize,
     /// Share of truth items found anywhere in the ranker's candidate set (its recall ceiling).
     pub candidate_recall: f64,
+    /// Mean number of candidates the ranker scores per customer.
+    pub mean_candidates: f64,
     /// One row per method; the first is the ranker.
     pub rows: Vec<ReportRow>,
 }
@@ -58,20 +60,21 @@ impl fmt::Display for RecommendReport {
         }
         write!(
             f,
-            "n_users = {}, candidate recall = {:.4}",
-            self.n_users, self.candidate_recall
+            "n_users = {}, candidate recall = {:.4}, candidates per customer = {:.1}",
+            self.n_users, self.candidate_recall, self.mean_candidates
         )
     }
 }
 
 /// Methods in report order.
-pub const METHODS: [&str; 6] = [
+pub const METHODS: [&str; 7] = [
     "ranker",
     "popularity",
     "top_frequency",
     "buy_again",
     "copurchase",
     "als",
+    "user_knn",
 ];
 const K: usize = 20;
 
@@ -81,6 +84,7 @@ struct Acc {
     at10: [RankingAccumulator; METHODS.len()],
     at20: [RankingAccumulator; METHODS.len()],
     cand_recall: f64,
+    candidates: f64,
 }
 
 /// Fits a [`Recommender`] at `cutoff` and scores it and each source on the distinct items
@@ -119,6 +123,10 @@ fn method_list(
         "top_frequency" => top_frequency(snap, c, list),
         "buy_again" => buy_again(snap, c, list),
         "copurchase" => copurchase(snap, c, list),
+        "user_knn" => {
+            list.extend(snap.knn(c).0.iter().take(K));
+            fill_popular(snap, list);
+        }
         _ => als(snap, c, list),
     }
 }
@@ -145,7 +153,7 @@ pub fn evaluate_fitted_detailed(
 ) -> (RecommendReport, Vec<CustomerRanking>) {
     let snap = &rec.snapshot;
     let users = customers_with_truth(store, snap, snap.t + horizon_days as i64 * DAY);
-    let scored: Vec<(f64, CustomerRanking)> = users
+    let scored: Vec<(f64, usize, CustomerRanking)> = users
         .par_iter()
         .map_init(
             || (Scratch::new(), Vec::new(), Vec::new()),
@@ -173,14 +181,15 @@ pub fn evaluate_fitted_detailed(
                     row.at10[m] = ranking_metrics_at_k(list, truth, 10);
                     row.at20[m] = ranking_metrics_at_k(list, truth, 20);
                 }
-                (found as f64 / truth.len() as f64, row)
+                (found as f64 / truth.len() as f64, s.cands.len(), row)
             },
         )
         .collect();
     // Sums in customer order: the same figures whatever the thread count.
     let mut acc = Acc::default();
-    for (cand, row) in &scored {
+    for (cand, n_cands, row) in &scored {
         acc.cand_recall += cand;
+        acc.candidates += *n_cands as f64;
         for m in 0..METHODS.len() {
             acc.at10[m].add(row.at10[m]);
             acc.at20[m].add(row.at20[m]);
@@ -193,6 +202,11 @@ pub fn evaluate_fitted_detailed(
             0.0
         } else {
             acc.cand_recall / n as f64
+        },
+        mean_candidates: if n == 0 {
+            0.0
+        } else {
+            acc.candidates / n as f64
         },
         rows: METHODS
             .iter()
@@ -209,7 +223,7 @@ pub fn evaluate_fitted_detailed(
             })
             .collect(),
     };
-    (report, scored.into_iter().map(|x| x.1).collect())
+    (report, scored.into_iter().map(|x| x.2).collect())
 }
 
 /// Own items by purchase lines, ties by recency then popularity, filled with popular items.

@@ -5,7 +5,7 @@ use super::{NONE, RecommendConfig, Snapshot};
 use crate::time::DAY;
 
 /// Number of ranker features per (customer, item) candidate.
-pub const N_FEATURES: usize = 24;
+pub const N_FEATURES: usize = 31;
 
 /// Ranker feature names, in row order.
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -33,6 +33,13 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "customer_days_since_last",
     "customer_distinct_items",
     "in_last_baskets",
+    "decayed_rel",
+    "customer_repeat_ratio",
+    "recent_baskets",
+    "customer_overdue",
+    "knn_score",
+    "knn_rank",
+    "knn_rel",
 ];
 
 /// One customer's history rows and profile as candidate generation reads them, whether they
@@ -48,6 +55,8 @@ pub(crate) struct CustomerView<'a> {
     pub last: &'a [i64],
     pub gap: &'a [f32],
     pub decayed: &'a [f32],
+    /// How many of the latest `recent_baskets` baskets hold the item.
+    pub recent: &'a [u32],
     pub n_baskets: u32,
     pub n_lines: u32,
     /// `i64::MIN` when the customer has no purchase.
@@ -56,6 +65,9 @@ pub(crate) struct CustomerView<'a> {
     pub last_items: &'a [u32],
     /// Precomputed ALS candidates, best first.
     pub als_items: &'a [u32],
+    /// User-kNN items, best first, and their scores.
+    pub knn_items: &'a [u32],
+    pub knn_scores: &'a [f32],
     /// The customer's ALS factors, when the snapshot has them.
     pub factors: Option<&'a [f32]>,
 }
@@ -72,11 +84,14 @@ impl CustomerView<'_> {
             last: &[],
             gap: &[],
             decayed: &[],
+            recent: &[],
             n_baskets: 0,
             n_lines: 0,
             last_ts: i64::MIN,
             last_items: &[],
             als_items: &[],
+            knn_items: &[],
+            knn_scores: &[],
             factors: None,
         }
     }
@@ -93,6 +108,7 @@ pub(crate) struct Candidate {
     pub als_rank: u32,
     pub pop_rank: u32,
     pub cat_rank: u32,
+    pub knn_rank: u32,
 }
 
 /// Reusable buffers for one thread's candidate generation; sized on first use, so calls
@@ -145,6 +161,7 @@ impl Scratch {
                 als_rank: NONE,
                 pop_rank: NONE,
                 cat_rank: NONE,
+                knn_rank: NONE,
             });
             *slot = self.cands.len() as u32;
         }
@@ -264,6 +281,19 @@ pub(crate) fn gather(
         }
     }
 
+    // User-kNN: its first items are candidates, the rest only score existing candidates.
+    for (rank, &j) in cv.knn_items.iter().enumerate() {
+        if rank < cfg.knn_candidates {
+            if let Some(c) = s.add(j) {
+                c.knn_rank = rank as u32;
+            }
+        } else if let Some(&slot) = s.slot.get(j as usize)
+            && slot != 0
+        {
+            s.cands[slot as usize - 1].knn_rank = rank as u32;
+        }
+    }
+
     // History entries of candidates that came from other sources (past the cap).
     for &h in &order {
         let item = cv.item[h as usize] as usize;
@@ -295,7 +325,55 @@ pub(crate) fn gather(
     }
 }
 
+/// Customer-level aggregates of the history rows that the relative features divide by.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Profile {
+    /// Largest decayed count of any item (NaN without history).
+    pub max_decayed: f32,
+    /// Share of (basket, item) pairs whose item was in an earlier basket too.
+    pub repeat_ratio: f32,
+    /// Days since the last purchase over the mean days between baskets (NaN below 2
+    /// baskets).
+    pub overdue: f32,
+}
+
+impl Profile {
+    /// Aggregates `cv`'s rows (one pass; no allocation).
+    pub fn of(cv: &CustomerView<'_>) -> Profile {
+        let mut max_decayed = f32::NAN;
+        let mut pairs = 0u64;
+        let mut first = i64::MAX;
+        for h in 0..cv.item.len() {
+            max_decayed = if max_decayed.is_nan() {
+                cv.decayed[h]
+            } else {
+                max_decayed.max(cv.decayed[h])
+            };
+            pairs += cv.baskets[h] as u64;
+            first = first.min(cv.first[h]);
+        }
+        let distinct = cv.item.len() as u64;
+        let day = DAY as f32;
+        let overdue = if first == i64::MAX || cv.last_ts == i64::MIN || cv.n_baskets < 2 {
+            f32::NAN
+        } else {
+            let gap_days = (cv.last_ts - first) as f32 / day / (cv.n_baskets as f32 - 1.0);
+            (cv.t - cv.last_ts) as f32 / day / gap_days.max(1.0)
+        };
+        Profile {
+            max_decayed,
+            repeat_ratio: if pairs == 0 {
+                f32::NAN
+            } else {
+                (pairs - distinct) as f32 / pairs as f32
+            },
+            overdue,
+        }
+    }
+}
+
 fn fill_features(snap: &Snapshot, cv: &CustomerView<'_>, s: &mut Scratch) {
+    let profile = Profile::of(cv);
     let t = cv.t;
     let days = |ts: i64| (t - ts) as f32 / DAY as f32;
     let (baskets, lines, last_ts, distinct) = (
@@ -326,11 +404,15 @@ fn fill_features(snap: &Snapshot, cv: &CustomerView<'_>, s: &mut Scratch) {
             row[6] = gap;
             row[7] = since_last / gap.max(1.0);
             row[8] = cv.decayed[h];
+            row[24] = cv.decayed[h] / profile.max_decayed;
+            row[26] = cv.recent[h] as f32;
         } else {
             row[1] = 0.0;
             row[2] = 0.0;
             row[3] = 0.0;
             row[8] = 0.0;
+            row[24] = 0.0;
+            row[26] = 0.0;
         }
         row[0] = rank_or_nan(c.hist_rank);
         row[9] = s.acc[i];
@@ -352,6 +434,18 @@ fn fill_features(snap: &Snapshot, cv: &CustomerView<'_>, s: &mut Scratch) {
         row[21] = cust_recency;
         row[22] = distinct;
         row[23] = last.binary_search(&c.item).is_ok() as u8 as f32;
+        row[25] = profile.repeat_ratio;
+        row[27] = profile.overdue;
+        if let Some(&best) = cv.knn_scores.first() {
+            let score = cv
+                .knn_scores
+                .get(c.knn_rank as usize)
+                .copied()
+                .unwrap_or(0.0);
+            row[28] = score;
+            row[29] = rank_or_nan(c.knn_rank);
+            row[30] = score / best.max(f32::MIN_POSITIVE);
+        }
         s.feats.extend_from_slice(&row);
     }
 }

@@ -52,9 +52,9 @@ impl LiveHistory {
         customer: Option<u32>,
     ) -> CustomerView<'a> {
         let h = &self.history;
-        let (als_items, factors) = match customer {
-            Some(c) => (snap.als_items(c), snap.user_factor_row(c)),
-            None => (&[][..], None),
+        let (als_items, factors, (knn_items, knn_scores)) = match customer {
+            Some(c) => (snap.als_items(c), snap.user_factor_row(c), snap.knn(c)),
+            None => (&[][..], None, (&[][..], &[][..])),
         };
         CustomerView {
             t: self.as_of,
@@ -65,11 +65,14 @@ impl LiveHistory {
             last: &h.last,
             gap: &h.gap,
             decayed: &h.decayed,
+            recent: &h.recent,
             n_baskets: h.n_baskets,
             n_lines: h.n_lines,
             last_ts: h.last_ts,
             last_items: &h.last_items,
             als_items,
+            knn_items,
+            knn_scores,
             factors,
         }
     }
@@ -99,6 +102,7 @@ impl Recommender {
                 as_of,
                 self.config.half_life_days,
                 self.config.last_baskets,
+                self.config.recent_baskets,
             ),
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! A [`Snapshot`] summarises the event log strictly before a time `T` (per-customer purchase
 //! histories, last baskets, item statistics, co-purchase neighbours, ALS factors and each
-//! customer's precomputed ALS top-N). Candidates for a customer come from every source
+//! customer's precomputed ALS top-N and user-kNN list). Candidates for a customer come from every source
 //! (`features::gather`), each candidate gets a fixed feature row, and a GBDT ranker scores
 //! them. The ranker is trained exactly like it is evaluated, one horizon earlier: sources fit
 //! on events before `T − H`, labels are the items bought in `[T − H, T)`.

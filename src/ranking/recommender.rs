@@ -24,7 +24,7 @@ pub const MAX_K: usize = 100;
 pub enum Source {
     /// The customer bought it before.
     BuyAgain,
-    /// Co-purchase neighbours or ALS.
+    /// Co-purchase neighbours, ALS or similar customers (user-kNN).
     Collaborative,
     /// Popular overall or in the customer's favourite category.
     Popular,
@@ -200,6 +200,11 @@ impl Recommender {
                 from: t - cfg.training_snapshots as i64 * h,
                 to: t,
             });
+        }
+        for (col, name) in columns.iter_mut().zip(FEATURE_NAMES) {
+            if cfg.ignore_features.iter().any(|f| f == name) {
+                col.fill(f64::NAN);
+            }
         }
         let names: Vec<String> = FEATURE_NAMES.iter().map(|s| s.to_string()).collect();
         let data = Dataset::from_dense(
@@ -420,7 +425,7 @@ impl Recommender {
             let c = &cands[idx as usize];
             let source = if c.hist != NONE {
                 Source::BuyAgain
-            } else if c.cop_rank != NONE || c.als_rank != NONE {
+            } else if c.cop_rank != NONE || c.als_rank != NONE || c.knn_rank != NONE {
                 Source::Collaborative
             } else {
                 Source::Popular

@@ -7,6 +7,7 @@ use crate::cf::Interactions;
 use crate::cf::als;
 use crate::cf::copurchase::CoPurchase;
 use crate::cf::topk::TopK;
+use crate::cf::user_knn::user_knn;
 use crate::ingest::{CustomerIdx, EventKind, EventStore};
 use crate::time::DAY;
 use rayon::prelude::*;
@@ -44,6 +45,9 @@ pub struct Snapshot {
     /// Sum over those baskets of `0.5^(age / half_life)`.
     #[serde(skip)]
     pub hist_decayed: Vec<f32>,
+    /// How many of the customer's latest `recent_baskets` baskets hold the item.
+    #[serde(skip)]
+    pub hist_recent: Vec<u32>,
     /// Baskets per customer.
     #[serde(skip)]
     pub cust_baskets: Vec<u32>,
@@ -90,6 +94,15 @@ pub struct Snapshot {
     /// Co-purchase neighbour scores.
     #[serde(skip)]
     pub nb_score: Vec<f32>,
+    /// CSR offsets over customers into the user-kNN lists.
+    #[serde(skip)]
+    pub knn_ptr: Vec<u32>,
+    /// Each customer's user-kNN items (own items included), best first.
+    #[serde(skip)]
+    pub knn_item: Vec<u32>,
+    /// User-kNN scores, parallel to `knn_item`.
+    #[serde(skip)]
+    pub knn_score: Vec<f32>,
     /// ALS factor count (row stride of the factor matrices).
     pub factors: u32,
     /// ALS customer factors, row-major.
@@ -163,9 +176,9 @@ macro_rules! large_arrays {
 }
 
 large_arrays!(
-    u32: [hist_ptr, hist_item, hist_baskets, hist_lines, cust_baskets, cust_lines, last_ptr, last_item, nb_ptr, nb_item, als_ptr, als_item, top_ptr, top_item],
+    u32: [hist_ptr, hist_item, hist_baskets, hist_lines, hist_recent, cust_baskets, cust_lines, last_ptr, last_item, nb_ptr, nb_item, knn_ptr, knn_item, als_ptr, als_item, top_ptr, top_item],
     i64: [hist_first, hist_last, cust_last_ts],
-    f32: [hist_gap_days, hist_decayed, nb_score, user_factors, item_factors, top_score]
+    f32: [hist_gap_days, hist_decayed, nb_score, knn_score, user_factors, item_factors, top_score]
 );
 
 /// Low bits of a packed ranked-cache entry holding the item.
@@ -197,6 +210,7 @@ pub(crate) struct CustomerHistory {
     pub last: Vec<i64>,
     pub gap: Vec<f32>,
     pub decayed: Vec<f32>,
+    pub recent: Vec<u32>,
     pub n_baskets: u32,
     pub n_lines: u32,
     pub last_ts: i64,
@@ -218,12 +232,13 @@ fn purchase_lines(store: &EventStore, c: u32, t: i64) -> Vec<HistoryEvent> {
 
 /// Summarises one customer's purchase `lines` (time order, baskets contiguous, all before
 /// `t`) by item: the single definition of a history row, shared by [`Snapshot::build`] and
-/// live histories.
+/// live histories. `recent_baskets` is the window of [`CustomerHistory::recent`].
 pub(crate) fn summarise_history(
-    mut lines: Vec<HistoryEvent>,
+    lines: Vec<HistoryEvent>,
     t: i64,
     half_life: f64,
     last_baskets: usize,
+    recent_baskets: usize,
 ) -> CustomerHistory {
     let mut h = CustomerHistory {
         last_ts: i64::MIN,
@@ -249,28 +264,46 @@ pub(crate) fn summarise_history(
     }
     h.last_items.sort_unstable();
     h.last_items.dedup();
-    let mut basket_ids: Vec<u32> = lines.iter().map(|l| l.basket).collect();
-    basket_ids.dedup();
-    h.n_baskets = basket_ids.len() as u32;
-    lines.sort_by_key(|l| (l.item, l.basket, l.ts));
+    // Each line's basket ordinal in time order (0 = the customer's first basket).
+    let mut ordinal = 0u32;
+    let mut prev_basket = NONE;
+    let mut lines: Vec<(HistoryEvent, u32)> = lines
+        .into_iter()
+        .enumerate()
+        .map(|(k, l)| {
+            if k > 0 && l.basket != prev_basket {
+                ordinal += 1;
+            }
+            prev_basket = l.basket;
+            (l, ordinal)
+        })
+        .collect();
+    h.n_baskets = ordinal + 1;
+    let recent_from = h.n_baskets.saturating_sub(recent_baskets as u32);
+    lines.sort_by_key(|(l, o)| (l.item, *o, l.ts));
     let mut i = 0;
     while i < lines.len() {
-        let item = lines[i].item;
+        let item = lines[i].0.item;
         let mut j = i;
         let mut baskets = 0u32;
+        let mut recent = 0u32;
         let mut decayed = 0.0f64;
         let mut prev = NONE;
-        while j < lines.len() && lines[j].item == item {
-            if lines[j].basket != prev {
+        while j < lines.len() && lines[j].0.item == item {
+            let (l, o) = lines[j];
+            if o != prev {
                 baskets += 1;
-                prev = lines[j].basket;
-                let age_days = (t - lines[j].ts) as f64 / DAY as f64;
+                prev = o;
+                recent += (o >= recent_from) as u32;
+                let age_days = (t - l.ts) as f64 / DAY as f64;
                 decayed += 0.5f64.powf(age_days / half_life);
             }
             j += 1;
         }
-        let first = lines[i..j].iter().map(|l| l.ts).min().unwrap_or(t);
-        let last = lines[i..j].iter().map(|l| l.ts).max().unwrap_or(t);
+        let first = lines[i..j].iter().map(|l| l.0.ts).min().unwrap_or(t);
+        let last = lines[i..j].iter().map(|l| l.0.ts).max().unwrap_or(t);
+        h.recent.push(recent);
+
         h.item.push(item);
         h.baskets.push(baskets);
         h.lines.push((j - i) as u32);
@@ -315,6 +348,7 @@ impl Snapshot {
                     t,
                     cfg.half_life_days,
                     cfg.last_baskets,
+                    cfg.recent_baskets,
                 )
             })
             .collect();
@@ -330,6 +364,7 @@ impl Snapshot {
             hist_last: Vec::with_capacity(total),
             hist_gap_days: Vec::with_capacity(total),
             hist_decayed: Vec::with_capacity(total),
+            hist_recent: Vec::with_capacity(total),
             cust_baskets: Vec::with_capacity(n_customers),
             cust_lines: Vec::with_capacity(n_customers),
             cust_last_ts: Vec::with_capacity(n_customers),
@@ -349,6 +384,9 @@ impl Snapshot {
             nb_ptr: Vec::new(),
             nb_item: Vec::new(),
             nb_score: Vec::new(),
+            knn_ptr: Vec::new(),
+            knn_item: Vec::new(),
+            knn_score: Vec::new(),
             factors: 0,
             user_factors: Vec::new(),
             item_factors: Vec::new(),
@@ -381,6 +419,7 @@ impl Snapshot {
             s.hist_last.extend_from_slice(&h.last);
             s.hist_gap_days.extend_from_slice(&h.gap);
             s.hist_decayed.extend_from_slice(&h.decayed);
+            s.hist_recent.extend_from_slice(&h.recent);
             s.hist_ptr.push(s.hist_item.len() as u32);
             s.cust_baskets.push(h.n_baskets);
             s.cust_lines.push(h.n_lines);
@@ -393,6 +432,7 @@ impl Snapshot {
                 *r = rep / buyers;
             }
         }
+
         // Trend from line counts in the recent window and the one before it.
         let mut recent_lines = vec![0.0f32; n_items];
         let mut previous_lines = vec![0.0f32; n_items];
@@ -451,6 +491,22 @@ impl Snapshot {
         s.nb_ptr = co.neighbour_ptr().to_vec();
         s.nb_item = co.neighbour_item().to_vec();
         s.nb_score = co.neighbour_score().to_vec();
+
+        let decayed = Interactions::from_csr(
+            n_customers,
+            n_items,
+            s.hist_ptr.clone(),
+            s.hist_item.clone(),
+            s.hist_decayed.clone(),
+        )
+        .and_then(|x| user_knn(&x, &cfg.knn))
+        .map_err(|error| RankingError::Source {
+            source_name: "user_knn",
+            error,
+        })?;
+        s.knn_ptr = decayed.ptr().to_vec();
+        s.knn_item = decayed.items().to_vec();
+        s.knn_score = decayed.scores().to_vec();
 
         let values: Vec<f32> = s.hist_baskets.iter().map(|&b| b as f32).collect();
         let interactions = Interactions::from_csr(
@@ -531,11 +587,14 @@ impl Snapshot {
         len_is("hist_last", self.hist_last.len(), h)?;
         len_is("hist_gap_days", self.hist_gap_days.len(), h)?;
         len_is("hist_decayed", self.hist_decayed.len(), h)?;
+        len_is("hist_recent", self.hist_recent.len(), h)?;
         len_is("cust_baskets", self.cust_baskets.len(), n)?;
         len_is("cust_lines", self.cust_lines.len(), n)?;
         len_is("cust_last_ts", self.cust_last_ts.len(), n)?;
         csr("last_ptr", &self.last_ptr, n, self.last_item.len())?;
         csr("als_ptr", &self.als_ptr, n, self.als_item.len())?;
+        csr("knn_ptr", &self.knn_ptr, n, self.knn_item.len())?;
+        len_is("knn_score", self.knn_score.len(), self.knn_item.len())?;
         len_is("pop_recent", self.pop_recent.len(), n_items)?;
         len_is("trend", self.trend.len(), n_items)?;
         len_is("repurchase", self.repurchase.len(), n_items)?;
@@ -565,6 +624,7 @@ impl Snapshot {
         items_ok("hist_item", &self.hist_item)?;
         items_ok("last_item", &self.last_item)?;
         items_ok("als_item", &self.als_item)?;
+        items_ok("knn_item", &self.knn_item)?;
         items_ok("nb_item", &self.nb_item)?;
         items_ok("popular", &self.popular)?;
         items_ok("popular_all", &self.popular_all)?;
@@ -620,6 +680,12 @@ impl Snapshot {
         &self.als_item[csr_range(&self.als_ptr, c as usize)]
     }
 
+    /// Customer `c`'s user-kNN items and scores, best first.
+    pub fn knn(&self, c: u32) -> (&[u32], &[f32]) {
+        let r = csr_range(&self.knn_ptr, c as usize);
+        (&self.knn_item[r.clone()], &self.knn_score[r])
+    }
+
     /// Co-purchase neighbours of `item`, best first.
     pub fn neighbours(&self, item: u32) -> (&[u32], &[f32]) {
         let r = csr_range(&self.nb_ptr, item as usize);
@@ -670,12 +736,15 @@ impl Snapshot {
             first: &self.hist_first[r.clone()],
             last: &self.hist_last[r.clone()],
             gap: &self.hist_gap_days[r.clone()],
-            decayed: &self.hist_decayed[r],
+            decayed: &self.hist_decayed[r.clone()],
+            recent: &self.hist_recent[r],
             n_baskets: self.cust_baskets.get(ci).copied().unwrap_or(0),
             n_lines: self.cust_lines.get(ci).copied().unwrap_or(0),
             last_ts: self.cust_last_ts.get(ci).copied().unwrap_or(i64::MIN),
             last_items: self.last_items(c),
             als_items: self.als_items(c),
+            knn_items: self.knn(c).0,
+            knn_scores: self.knn(c).1,
             factors: self.user_factor_row(c),
         }
     }

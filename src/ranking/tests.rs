@@ -83,7 +83,7 @@ fn history_summaries_are_exact() {
     assert!((snap.hist_gap_days[h] - 10.0).abs() < 1e-5);
     let want: f64 = [30.0, 20.0, 10.0]
         .iter()
-        .map(|d: &f64| 0.5f64.powf(d / 60.0))
+        .map(|d: &f64| 0.5f64.powf(d / cfg.half_life_days))
         .sum();
     assert!((snap.hist_decayed[h] as f64 - want).abs() < 1e-5);
     assert_eq!(snap.cust_baskets[0], 3);
@@ -91,6 +91,64 @@ fn history_summaries_are_exact() {
     // b was bought once: no gap.
     let hb = r.clone().find(|&h| snap.hist_item[h] != a).unwrap();
     assert!(snap.hist_gap_days[hb].is_nan());
+}
+
+#[test]
+fn recent_basket_and_profile_features_are_exact() {
+    // Baskets on days 0 {a}, 10 {a, b}, 20 {c}, 30 {c}; t = day 40; window of 2 baskets.
+    let ev = vec![
+        RawEvent::purchase("u", "a", T0),
+        RawEvent::purchase("u", "a", T0 + 10 * DAY),
+        RawEvent::purchase("u", "b", T0 + 10 * DAY),
+        RawEvent::purchase("u", "c", T0 + 20 * DAY),
+        RawEvent::purchase("u", "c", T0 + 30 * DAY),
+        RawEvent::purchase("u", "c", T0 + 40 * DAY),
+    ];
+    let store = EventStore::from_events(&ev);
+    let cfg = RecommendConfig {
+        recent_baskets: 2,
+        ..RecommendConfig::default()
+    };
+    let t = T0 + 40 * DAY;
+    let snap = Snapshot::build(&store, t, &cfg).unwrap();
+    let idx = |name: &str| store.item_idx(name).unwrap().0;
+    let row = |item: u32| {
+        snap.history(0)
+            .find(|&h| snap.hist_item[h] == item)
+            .unwrap()
+    };
+    let (a, b, c) = (row(idx("a")), row(idx("b")), row(idx("c")));
+    assert_eq!(
+        (
+            snap.hist_recent[a],
+            snap.hist_recent[b],
+            snap.hist_recent[c]
+        ),
+        (0, 0, 2)
+    );
+    let profile = features::Profile::of(&snap.customer_view(0));
+    // (basket, item) pairs a, a, b, c, c: two of the five repeat an earlier basket.
+    assert!((profile.repeat_ratio - 0.4).abs() < 1e-6);
+    // Mean gap 10 days (0 → 30 over three gaps), 10 days since the last basket.
+    assert!((profile.overdue - 1.0).abs() < 1e-6);
+
+    // The feature rows carry the same numbers (item c: in both recent baskets, last basket).
+    let mut s = Scratch::new();
+    features::gather(&snap, &cfg, &snap.customer_view(0), &[], &mut s);
+    let k = s.cands.iter().position(|x| x.item == idx("c")).unwrap();
+    let f = &s.feats[k * N_FEATURES..(k + 1) * N_FEATURES];
+    let col = |name: &str| f[FEATURE_NAMES.iter().position(|n| *n == name).unwrap()];
+    assert_eq!(col("recent_baskets"), 2.0);
+    assert_eq!(col("in_last_baskets"), 1.0);
+    // c's decayed count is the customer's largest.
+    assert_eq!(col("decayed_rel"), 1.0);
+    assert!((col("customer_repeat_ratio") - 0.4).abs() < 1e-6);
+    let ka = s.cands.iter().position(|x| x.item == idx("a")).unwrap();
+    let fa = &s.feats[ka * N_FEATURES..(ka + 1) * N_FEATURES];
+    let col_a = |name: &str| fa[FEATURE_NAMES.iter().position(|n| *n == name).unwrap()];
+    assert_eq!(col_a("recent_baskets"), 0.0);
+    assert!(col_a("decayed_rel") < 1.0);
+    assert!((col_a("customer_overdue") - 1.0).abs() < 1e-6);
 }
 
 #[test]

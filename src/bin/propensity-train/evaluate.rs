@@ -172,6 +172,7 @@ fn recommend_json(rec: &RecommendReport, seconds: f64) -> Value {
     if let Value::Object(m) = &mut out {
         m.insert("n_users".into(), json!(rec.n_users));
         m.insert("candidate_recall".into(), json!(rec.candidate_recall));
+        m.insert("mean_candidates".into(), json!(rec.mean_candidates));
         m.insert("train_seconds".into(), json!(seconds));
         let sources: serde_json::Map<String, Value> = rec
             .rows
