@@ -281,6 +281,13 @@ fn score_rows<M: LeafBits>(f: &Forest, masks: &[M], rows: &[f32], out: &mut Vec<
     }
 }
 
+/// Feature `j`'s column of a transposed block.
+#[inline(always)]
+fn column(x: &[f32], j: u32) -> Option<&[f32; LANES]> {
+    let j = j as usize;
+    x.get(j * LANES..(j + 1) * LANES)?.try_into().ok()
+}
+
 /// Sums over every tree of the exit leaf's value of each lane of `x` (`x[j * LANES + l]`
 /// is feature `j` of lane `l`), starting from the base score, in tree order.
 #[inline(always)]
@@ -291,30 +298,34 @@ fn score_block<M: LeafBits>(f: &Forest, masks: &[M], x: &[f32]) -> [f64; LANES] 
         let start = span.node_start as usize;
         let split = start + span.n_plain as usize;
         let end = start + span.n_nodes as usize;
-        for k in start..split {
-            let j = f.feature[k] as usize;
-            let (thr, mask) = (f.threshold[k], masks[k]);
-            let Some(col) = x.get(j * LANES..(j + 1) * LANES) else {
-                continue;
-            };
+        let nodes = |r: std::ops::Range<usize>| {
+            f.feature[r.clone()]
+                .iter()
+                .zip(&f.threshold[r.clone()])
+                .zip(&masks[r])
+        };
+        for ((&j, &thr), &mask) in nodes(start..split) {
+            let Some(col) = column(x, j) else { continue };
             for (b, &v) in bits.iter_mut().zip(col) {
                 *b = *b & if v <= thr { M::ONES } else { mask };
             }
         }
-        for k in split..end {
-            let j = f.feature[k] as usize;
-            let (thr, mask) = (f.threshold[k], masks[k]);
-            let Some(col) = x.get(j * LANES..(j + 1) * LANES) else {
-                continue;
-            };
+        for ((&j, &thr), &mask) in nodes(split..end) {
+            let Some(col) = column(x, j) else { continue };
             // Missing values go left here: only a number above the threshold goes right.
             for (b, &v) in bits.iter_mut().zip(col) {
                 *b = *b & if v > thr { mask } else { M::ONES };
             }
         }
-        let leaves = &f.leaves[span.leaf_start as usize..];
+        // Every tree owns exactly WIDTH leaf slots, so the masked index is in bounds.
+        let Some(leaves) = f
+            .leaves
+            .get(span.leaf_start as usize..span.leaf_start as usize + M::WIDTH)
+        else {
+            continue;
+        };
         for (a, b) in acc.iter_mut().zip(bits) {
-            *a += leaves.get(b.lowest()).copied().unwrap_or(0.0);
+            *a += leaves[b.lowest() & (M::WIDTH - 1)];
         }
     }
     acc
