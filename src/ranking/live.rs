@@ -36,9 +36,20 @@ pub(crate) struct RankedRow {
 }
 
 impl PartialEq for LiveHistory {
-    /// Equal histories; the memo is derived from them and does not count.
+    /// Bit-for-bit equal histories (a NaN gap equals itself); the memo is derived from
+    /// them and does not count.
     fn eq(&self, other: &LiveHistory) -> bool {
-        self.as_of == other.as_of && self.history == other.history
+        let (a, b) = (&self.history, &other.history);
+        let bits = |x: &[f32], y: &[f32]| {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+        };
+        self.as_of == other.as_of
+            && (a.item == b.item && a.baskets == b.baskets && a.lines == b.lines)
+            && (a.first == b.first && a.last == b.last)
+            && bits(&a.gap, &b.gap)
+            && bits(&a.decayed, &b.decayed)
+            && (a.n_baskets, a.n_lines, a.last_ts) == (b.n_baskets, b.n_lines, b.last_ts)
+            && a.last_items == b.last_items
     }
 }
 
@@ -77,6 +88,18 @@ impl LiveHistory {
     ) -> Option<&RankedRow> {
         let row = self.ranked.get_or_init(rank);
         (row.customer == customer).then_some(row)
+    }
+
+    /// Takes over `previous`'s memo when both histories are equal (same rows, same `as_of`),
+    /// as after an event of an item the bundle does not know at an unchanged time: the
+    /// ranked list is a function of the history, so it stays exact.
+    pub(crate) fn inherit_ranking(&mut self, previous: &LiveHistory) {
+        if let Some(row) = previous.ranked.get()
+            && self.ranked.get().is_none()
+            && *self == *previous
+        {
+            self.ranked = OnceLock::from(row.clone());
+        }
     }
 
     /// Whether the ranked list has been memoised (tests: a new event starts without one).
