@@ -94,9 +94,12 @@ fn round_down_f32(x: f64) -> f32 {
     if (f as f64) > x { f.next_down() } else { f }
 }
 
-/// One tree's internal nodes as (node index, in-order leaf range of its left subtree) and
-/// its leaves in in-order position, or `None` when the child links are not a tree.
-fn in_order(tree: &Tree) -> Option<(Vec<(usize, u32, u32)>, Vec<usize>)> {
+/// An internal node and the in-order positions `lo..hi` of its left subtree's leaves.
+type LeftRange = (usize, u32, u32);
+
+/// One tree's internal nodes with their [`LeftRange`]s and its leaves in in-order
+/// position, or `None` when the child links are not a tree.
+fn in_order(tree: &Tree) -> Option<(Vec<LeftRange>, Vec<usize>)> {
     let (nodes, n_leaves) = (tree.nodes(), tree.leaf_values().len());
     let mut left_ranges = Vec::with_capacity(nodes.len());
     let mut order = Vec::with_capacity(n_leaves);
