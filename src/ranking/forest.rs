@@ -18,6 +18,9 @@ use crate::gbdt::{Booster, Tree};
 /// Candidates scored together; their features are transposed into columns of this width.
 const LANES: usize = 16;
 
+/// Leaf values stored per tree (the most leaves any mask width allows), zero-padded.
+const LEAF_SLOTS: usize = 64;
+
 /// A lane's set of still-possible leaves, in left-to-right (in-order) leaf order.
 trait LeafBits: Copy + std::ops::BitAnd<Output = Self> {
     /// Bits per set: the most leaves a tree may have.
@@ -62,7 +65,7 @@ struct TreeSpan {
     /// those sending them left (tested as `v > threshold`): AND is order-free.
     n_plain: u32,
     n_nodes: u32,
-    /// Start of the tree's [`LeafBits::WIDTH`] leaf values in in-order position.
+    /// Start of the tree's [`LEAF_SLOTS`] leaf values in in-order position.
     leaf_start: u32,
 }
 
@@ -212,7 +215,7 @@ impl Forest {
                     n_nodes: f.feature.len() as u32 - node_start,
                     leaf_start,
                 });
-                f.leaves.resize(leaf_start as usize + width, 0.0);
+                f.leaves.resize(leaf_start as usize + LEAF_SLOTS, 0.0);
                 continue;
             }
             f.trees.push(TreeSpan {
@@ -221,7 +224,7 @@ impl Forest {
                 n_nodes: 0,
                 leaf_start,
             });
-            f.leaves.resize(leaf_start as usize + width, 0.0);
+            f.leaves.resize(leaf_start as usize + LEAF_SLOTS, 0.0);
         }
         f.masks = if width == u32::WIDTH {
             Masks::Narrow(masks.into_iter().map(u32::from_u64).collect())
@@ -320,15 +323,18 @@ fn score_block<M: LeafBits>(f: &Forest, masks: &[M], x: &[f32]) -> [f64; LANES] 
                 *b = *b & if v > thr { mask } else { M::ONES };
             }
         }
-        // Every tree owns exactly WIDTH leaf slots, so the masked index is in bounds.
+        // Every tree owns LEAF_SLOTS leaf values: a fixed-size table indexed by a masked
+        // position needs no bounds check, so the lookups can vectorise as a gather.
+        let start = span.leaf_start as usize;
         let Some(leaves) = f
             .leaves
-            .get(span.leaf_start as usize..span.leaf_start as usize + M::WIDTH)
+            .get(start..start + LEAF_SLOTS)
+            .and_then(|l| <&[f64; LEAF_SLOTS]>::try_from(l).ok())
         else {
             continue;
         };
         for (a, b) in acc.iter_mut().zip(bits) {
-            *a += leaves[b.lowest() & (M::WIDTH - 1)];
+            *a += leaves[b.lowest() & (LEAF_SLOTS - 1)];
         }
     }
     acc
