@@ -305,6 +305,9 @@ impl Overlay {
                 &history,
                 as_of,
             );
+            if let Some(Entry::Live(c)) = &before {
+                next.state.recommender.inherit_ranking(&c.state.recommender);
+            }
             let added = (next.n_events() - previous_events) as u64;
             let mut map = lock_write(shard);
             let unchanged = match (map.get(id), &before) {

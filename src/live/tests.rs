@@ -325,3 +325,127 @@ fn readers_see_whole_states_while_writers_update_one_customer() {
     assert_eq!(c.n_events(), 40, "no update lost between two writers");
     assert_eq!(o.events_total(), 40);
 }
+
+#[test]
+fn a_new_event_replaces_the_memoised_ranked_list() {
+    use crate::ranking::{RecommendRequest, Source};
+    let f = fixture();
+    let m = &f.models;
+    let rec = &m.recommender;
+    let o = Overlay::new(m);
+    let (c, id) = known_customer(f);
+    let t = m.base.cutoff + 3600;
+    apply(
+        &o,
+        vec![Change::Event(purchase(&id, &m.base.item_ids[1], t, 3.0))],
+    )
+    .unwrap();
+    let Lookup::Live(first) = o.lookup(&id) else {
+        panic!("customer has live state")
+    };
+    let answer = |live: &crate::ranking::LiveHistory, memo: bool| {
+        let req = RecommendRequest {
+            k: 100,
+            live: Some(live),
+            ..RecommendRequest::default()
+        };
+        let mut out = Vec::new();
+        if memo {
+            rec.recommend(Some(c), &req, &mut out);
+        } else {
+            rec.recommend_uncached(Some(c), &req, &mut out);
+        }
+        out
+    };
+    let first_answer = answer(&first.state.recommender, true);
+    assert!(first.state.recommender.is_ranked());
+    assert_eq!(first_answer, answer(&first.state.recommender, false));
+    // An item this customer never bought, bought now: it must turn into buy-again.
+    let snap = &rec.snapshot;
+    let new_item = (0..snap.n_items() as u32)
+        .find(|&i| snap.item_available[i as usize] && !first.state.recommender.items().contains(&i))
+        .expect("an item the customer has not bought");
+    apply(
+        &o,
+        vec![Change::Event(purchase(
+            &id,
+            &m.base.item_ids[new_item as usize],
+            t + 60,
+            3.0,
+        ))],
+    )
+    .unwrap();
+    let Lookup::Live(second) = o.lookup(&id) else {
+        panic!("customer has live state")
+    };
+    assert!(
+        !second.state.recommender.is_ranked(),
+        "the new state starts without the old memo"
+    );
+    let second_answer = answer(&second.state.recommender, true);
+    assert_eq!(second_answer, answer(&second.state.recommender, false));
+    let sourced = |a: &[crate::ranking::Recommendation]| {
+        a.iter().find(|r| r.item == new_item).map(|r| r.source)
+    };
+    assert_eq!(sourced(&second_answer), Some(Source::BuyAgain));
+    assert_ne!(sourced(&first_answer), Some(Source::BuyAgain));
+}
+
+#[test]
+fn events_that_leave_the_history_unchanged_keep_the_memo_exact() {
+    use crate::ranking::RecommendRequest;
+    let f = fixture();
+    let m = &f.models;
+    let rec = &m.recommender;
+    let o = Overlay::new(m);
+    let (c, id) = known_customer(f);
+    let t = m.base.cutoff + 3600;
+    // Items the bundle does not know never enter the recommender's history, and a second
+    // event at the same time leaves `as_of` where it was.
+    apply(
+        &o,
+        vec![Change::Event(purchase(&id, "not-in-bundle-1", t, 1.0))],
+    )
+    .unwrap();
+    let Lookup::Live(first) = o.lookup(&id) else {
+        panic!("customer has live state")
+    };
+    let req = RecommendRequest {
+        live: Some(&first.state.recommender),
+        ..RecommendRequest::default()
+    };
+    let mut out = Vec::new();
+    rec.recommend(Some(c), &req, &mut out);
+    assert!(first.state.recommender.is_ranked());
+    apply(
+        &o,
+        vec![Change::Event(purchase(&id, "not-in-bundle-2", t, 1.0))],
+    )
+    .unwrap();
+    let Lookup::Live(second) = o.lookup(&id) else {
+        panic!("customer has live state")
+    };
+    assert_eq!(second.n_events(), 2);
+    assert!(
+        second.state.recommender.is_ranked(),
+        "an unchanged history keeps its memo"
+    );
+    let req = RecommendRequest {
+        live: Some(&second.state.recommender),
+        ..RecommendRequest::default()
+    };
+    let (mut memo, mut full) = (Vec::new(), Vec::new());
+    rec.recommend(Some(c), &req, &mut memo);
+    rec.recommend_uncached(Some(c), &req, &mut full);
+    assert_eq!(memo, full);
+    // A later time moves `as_of` (every day count): the memo must go.
+    apply(
+        &o,
+        vec![Change::Event(purchase(&id, "not-in-bundle-3", t + 60, 1.0))],
+    )
+    .unwrap();
+    let Lookup::Live(third) = o.lookup(&id) else {
+        panic!("customer has live state")
+    };
+    assert!(!third.state.recommender.is_ranked());
+}

@@ -7,15 +7,50 @@
 //! customer's ALS factors and precomputed ALS candidates are the snapshot's when it knows
 //! the customer.
 
+use std::sync::OnceLock;
+
 use super::features::CustomerView;
 use super::snapshot::{CustomerHistory, HistoryEvent, summarise_history};
 use super::{Recommender, Snapshot};
 
 /// A customer's recommender state recomputed from their events (replaces the bundle's).
-#[derive(Clone, Debug, PartialEq)]
+///
+/// It also memoises the customer's ranked list for an unfiltered request, computed on the
+/// first read that needs it: a new event builds a new `LiveHistory` (the overlay
+/// recomputes the customer), so the memo can never outlive the history it was ranked from,
+/// and later reads of the same state cost what the bundle's ranked cache costs.
+#[derive(Clone, Debug)]
 pub struct LiveHistory {
     as_of: i64,
     history: CustomerHistory,
+    ranked: OnceLock<RankedRow>,
+}
+
+/// The memoised ranked list: for which snapshot customer (whose ALS state it used) and
+/// the first `cached_top` items, packed like the bundle's ranked cache, with their scores.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RankedRow {
+    pub customer: Option<u32>,
+    pub items: Vec<u32>,
+    pub scores: Vec<f32>,
+}
+
+impl PartialEq for LiveHistory {
+    /// Bit-for-bit equal histories (a NaN gap equals itself); the memo is derived from
+    /// them and does not count.
+    fn eq(&self, other: &LiveHistory) -> bool {
+        let (a, b) = (&self.history, &other.history);
+        let bits = |x: &[f32], y: &[f32]| {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+        };
+        self.as_of == other.as_of
+            && (a.item == b.item && a.baskets == b.baskets && a.lines == b.lines)
+            && (a.first == b.first && a.last == b.last)
+            && bits(&a.gap, &b.gap)
+            && bits(&a.decayed, &b.decayed)
+            && (a.n_baskets, a.n_lines, a.last_ts) == (b.n_baskets, b.n_lines, b.last_ts)
+            && a.last_items == b.last_items
+    }
 }
 
 impl LiveHistory {
@@ -42,6 +77,34 @@ impl LiveHistory {
     /// Distinct items of the latest baskets, sorted by item index.
     pub fn last_basket_items(&self) -> &[u32] {
         &self.history.last_items
+    }
+
+    /// The memoised ranked list for `customer`, computing it with `rank` on first use; `None`
+    /// when the memo was made for another customer index (callers then rank in full).
+    pub(crate) fn ranked_row(
+        &self,
+        customer: Option<u32>,
+        rank: impl FnOnce() -> RankedRow,
+    ) -> Option<&RankedRow> {
+        let row = self.ranked.get_or_init(rank);
+        (row.customer == customer).then_some(row)
+    }
+
+    /// Takes over `previous`'s memo when both histories are equal (same rows, same `as_of`),
+    /// as after an event of an item the bundle does not know at an unchanged time: the
+    /// ranked list is a function of the history, so it stays exact.
+    pub(crate) fn inherit_ranking(&mut self, previous: &LiveHistory) {
+        if let Some(row) = previous.ranked.get()
+            && self.ranked.get().is_none()
+            && *self == *previous
+        {
+            self.ranked = OnceLock::from(row.clone());
+        }
+    }
+
+    /// Whether the ranked list has been memoised (tests: a new event starts without one).
+    pub fn is_ranked(&self) -> bool {
+        self.ranked.get().is_some()
     }
 
     /// The view candidate generation reads; `customer` is the snapshot index whose ALS
@@ -104,6 +167,7 @@ impl Recommender {
                 self.config.last_baskets,
                 self.config.recent_baskets,
             ),
+            ranked: OnceLock::new(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use super::features::{CustomerView, Scratch, gather};
 use super::forest::Forest;
+use super::live::RankedRow;
 use super::snapshot::ITEM_MASK;
 use super::{
     FEATURE_NAMES, LiveHistory, N_FEATURES, NONE, RankingError, RecommendConfig, Snapshot,
@@ -321,13 +322,26 @@ impl Recommender {
     ) -> bool {
         out.clear();
         let k = req.k.min(MAX_K);
-        let Some(c) = customer.filter(|&c| self.is_known(c)) else {
-            return false;
-        };
-        if req.live.is_some() || !req.cart.is_empty() || k == 0 {
+        if !req.cart.is_empty() || k == 0 {
             return false;
         }
-        let (items, scores) = self.snapshot.top(c);
+        let (items, scores) = match req.live {
+            // An empty live history is a cold start: the popularity path is cheap already.
+            Some(live) if live.is_empty() || self.config.cached_top == 0 => return false,
+            Some(live) => {
+                let row = live.ranked_row(customer, || self.live_ranked_row(customer, live));
+                match row {
+                    Some(r) => (&r.items[..], &r.scores[..]),
+                    None => return false,
+                }
+            }
+            None => {
+                let Some(c) = customer.filter(|&c| self.is_known(c)) else {
+                    return false;
+                };
+                self.snapshot.top(c)
+            }
+        };
         if items.is_empty() {
             return false;
         }
@@ -350,11 +364,28 @@ impl Recommender {
             }
         }
         // A row shorter than the cache length is the customer's whole ranked list.
-        if items.len() < self.config.cached_top {
+        if items.len() < self.config.cached_top.min(MAX_K) {
             return true;
         }
         out.clear();
         false
+    }
+
+    /// The unfiltered ranked list of a live history, as [`Recommender::build_cache`] makes
+    /// the bundle's rows: what a live customer's memo holds.
+    fn live_ranked_row(&self, customer: Option<u32>, live: &LiveHistory) -> RankedRow {
+        let req = RecommendRequest {
+            k: self.config.cached_top.min(MAX_K),
+            live: Some(live),
+            ..RecommendRequest::default()
+        };
+        let mut out = Vec::with_capacity(req.k);
+        with_scratch(|s| self.rank(customer, &req, s, &mut out));
+        RankedRow {
+            customer,
+            items: out.iter().map(|r| pack(r.item, r.source)).collect(),
+            scores: out.iter().map(|r| r.score).collect(),
+        }
     }
 
     /// Every stage: candidates from all sources, feature rows, ranker scores, filters.

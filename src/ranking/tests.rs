@@ -442,3 +442,80 @@ fn ranked_cache_answers_equal_every_stage() {
         }
     }
 }
+
+#[test]
+fn memoised_live_answers_equal_every_stage() {
+    use crate::ingest::{CustomerIdx, EventKind};
+    let (store, rec) = fitted();
+    let snap = &rec.snapshot;
+    let known: Vec<u32> = (0..snap.n_customers() as u32)
+        .filter(|&c| rec.is_known(c))
+        .take(40)
+        .collect();
+    let (mut memo, mut full) = (Vec::new(), Vec::new());
+    let avail: Vec<bool> = (0..snap.n_items()).map(|i| i % 3 != 0).collect();
+    let now = snap.t + 2 * DAY;
+    for &c in &known {
+        // The customer's events before T plus one live basket of a popular item.
+        let mut events: Vec<HistoryEvent> = store
+            .events_before(CustomerIdx(c), snap.t)
+            .filter(|&e| store.kind[e] == EventKind::Purchase)
+            .map(|e| HistoryEvent {
+                item: store.item[e].0,
+                ts: store.ts[e],
+                basket: store.basket[e],
+            })
+            .collect();
+        events.push(HistoryEvent {
+            item: snap.popular[c as usize % 5],
+            ts: snap.t + DAY,
+            basket: u32::MAX - 1,
+        });
+        let live = rec.live_history(&events, now);
+        assert!(
+            !live.is_ranked(),
+            "a new live history starts without a memo"
+        );
+        let own = live.items().to_vec();
+        let exclude = [own[0]];
+        let cat = snap.item_category[own[0] as usize];
+        let base = RecommendRequest {
+            live: Some(&live),
+            ..Default::default()
+        };
+        let requests = [
+            base,
+            RecommendRequest { k: 1, ..base },
+            RecommendRequest { k: 100, ..base },
+            RecommendRequest {
+                exclude_purchased: true,
+                ..base
+            },
+            RecommendRequest {
+                exclude: &exclude,
+                available: Some(&avail),
+                ..base
+            },
+            RecommendRequest {
+                category: Some(cat),
+                ..base
+            },
+            RecommendRequest {
+                k: 20,
+                max_per_category: Some(1),
+                ..base
+            },
+        ];
+        for (i, req) in requests.iter().enumerate() {
+            rec.recommend(Some(c), req, &mut memo);
+            rec.recommend_uncached(Some(c), req, &mut full);
+            assert_eq!(memo, full, "customer {c}, request {i}");
+            assert!(live.is_ranked(), "the first read memoises the ranked list");
+        }
+        // The memo was made for snapshot customer c: another index (no ALS state) must
+        // not be served from it.
+        rec.recommend(None, &base, &mut memo);
+        rec.recommend_uncached(None, &base, &mut full);
+        assert_eq!(memo, full, "customer {c} read as a stranger");
+    }
+}
