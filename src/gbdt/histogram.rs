@@ -1,8 +1,10 @@
 //! Gradient/hessian histograms of one leaf (LightGBM `feature_histogram.hpp`).
 //!
 //! Every feature gets 256 slots so a u8 bin code indexes without a bounds check. Features are
-//! built in parallel, each by one thread over the leaf's rows in index order, so sums never
-//! depend on the thread count.
+//! built in parallel, one group of [`GROUP`] features per task, each over the leaf's rows in
+//! index order, so sums never depend on the thread count. Slots hold only `(grad, hess)`
+//! (16 bytes: a group's 8 × 256 slots are 32 KiB and stay in L1); row counts are estimated
+//! from the hessian during split search (see `split::SplitConfig::best_split`).
 
 use super::dataset::Dataset;
 use rayon::prelude::*;
@@ -13,8 +15,8 @@ pub const SLOTS: usize = 256;
 /// Features per group: one u64 of bin codes per row (see `Dataset::group_words`).
 pub const GROUP: usize = 8;
 
-/// Sums over the rows that fall in one bin (or one leaf). In histograms `count` is estimated
-/// from the hessian share (see `estimate_counts`).
+/// Sums over the rows of one leaf (or one side of a split). `count` is exact for leaves and
+/// estimated from the hessian for candidate split sides.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BinStats {
     /// Sum of gradients.
@@ -57,22 +59,51 @@ impl std::ops::Add for BinStats {
     }
 }
 
-/// Per-feature bin statistics of one leaf.
+/// Gradient and hessian sums of one histogram slot. 16-byte aligned so one SSE2 `addpd`
+/// updates both.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C, align(16))]
+pub struct GradHess {
+    /// Sum of gradients.
+    pub grad: f64,
+    /// Sum of hessians.
+    pub hess: f64,
+}
+
+impl AddAssign for GradHess {
+    #[inline(always)]
+    fn add_assign(&mut self, o: Self) {
+        self.grad += o.grad;
+        self.hess += o.hess;
+    }
+}
+
+impl SubAssign for GradHess {
+    #[inline(always)]
+    fn sub_assign(&mut self, o: Self) {
+        self.grad -= o.grad;
+        self.hess -= o.hess;
+    }
+}
+
+/// Per-feature bin sums of one leaf.
 #[derive(Clone, Debug)]
 pub struct Histogram {
-    data: Vec<BinStats>,
+    n_features: usize,
+    data: Vec<GradHess>,
 }
 
 impl Histogram {
     /// An all-zero histogram for `n_features` features (padded to whole groups).
     pub fn new(n_features: usize) -> Self {
         Self {
-            data: vec![BinStats::default(); n_features.div_ceil(GROUP) * GROUP * SLOTS],
+            n_features,
+            data: vec![GradHess::default(); n_features.div_ceil(GROUP) * GROUP * SLOTS],
         }
     }
 
     /// The 256 slots of feature `f`.
-    pub fn feature(&self, f: usize) -> &[BinStats] {
+    pub fn feature(&self, f: usize) -> &[GradHess] {
         &self.data[f * SLOTS..(f + 1) * SLOTS]
     }
 
@@ -82,45 +113,70 @@ impl Histogram {
     /// `gh[i]` belongs to row `rows[i]` (gradients gathered in leaf order beforehand, so the
     /// inner loop reads them sequentially).
     pub fn build(&mut self, ds: &Dataset, rows: Option<&[u32]>, gh: &[[f64; 2]], used: &[bool]) {
+        let n_features = self.n_features;
         self.data
             .par_chunks_mut(SLOTS * GROUP)
             .enumerate()
             .filter(|(g, _)| used.iter().skip(g * GROUP).take(GROUP).any(|&u| u))
             .for_each(|(g, slots)| {
-                slots.fill(BinStats::default());
+                // The last group may be narrower: its padding bytes are never accumulated.
+                let width = GROUP.min(n_features - g * GROUP);
+                let slots = &mut slots[..width * SLOTS];
+                slots.fill(GradHess::default());
                 let words = ds.group_words(g);
-                let n_rows = rows.map_or(words.len(), <[u32]>::len);
-                match rows {
-                    None => accumulate(words.iter().copied().zip(gh), slots),
-                    Some(rows) => {
-                        let ahead = rows
-                            .get(PREFETCH..)
-                            .unwrap_or(&[])
-                            .iter()
-                            .chain(std::iter::repeat(&0));
-                        let gathered = rows.iter().zip(ahead).map(|(&r, &next)| {
-                            prefetch(words, next as usize);
-                            words[r as usize]
-                        });
-                        accumulate(gathered.zip(gh), slots)
-                    }
+                match width {
+                    1 => fill_group::<1>(words, rows, gh, slots),
+                    2 => fill_group::<2>(words, rows, gh, slots),
+                    3 => fill_group::<3>(words, rows, gh, slots),
+                    4 => fill_group::<4>(words, rows, gh, slots),
+                    5 => fill_group::<5>(words, rows, gh, slots),
+                    6 => fill_group::<6>(words, rows, gh, slots),
+                    7 => fill_group::<7>(words, rows, gh, slots),
+                    _ => fill_group::<GROUP>(words, rows, gh, slots),
                 }
-                estimate_counts(slots, n_rows);
             });
     }
 
     /// Turns `self` (the parent's histogram) into its larger child's: `parent - smaller`.
     pub fn subtract(&mut self, smaller: &Histogram, used: &[bool]) {
         self.data
-            .par_chunks_mut(SLOTS)
-            .zip(smaller.data.par_chunks(SLOTS))
+            .par_chunks_mut(SLOTS * GROUP)
+            .zip(smaller.data.par_chunks(SLOTS * GROUP))
             .enumerate()
-            .filter(|(f, _)| used.get(*f).copied().unwrap_or(false))
-            .for_each(|(_, (p, s))| {
-                for (a, &b) in p.iter_mut().zip(s) {
-                    *a -= b;
+            .for_each(|(g, (p, s))| {
+                for (j, (p, s)) in p.chunks_mut(SLOTS).zip(s.chunks(SLOTS)).enumerate() {
+                    if used.get(g * GROUP + j).copied().unwrap_or(false) {
+                        for (a, &b) in p.iter_mut().zip(s) {
+                            *a -= b;
+                        }
+                    }
                 }
             });
+    }
+}
+
+/// Accumulates one group of `W` features over the leaf's rows (all rows when `rows` is None).
+#[inline(always)]
+fn fill_group<const W: usize>(
+    words: &[u64],
+    rows: Option<&[u32]>,
+    gh: &[[f64; 2]],
+    slots: &mut [GradHess],
+) {
+    match rows {
+        None => accumulate::<W>(words.iter().copied().zip(gh), slots),
+        Some(rows) => {
+            let ahead = rows
+                .get(PREFETCH..)
+                .unwrap_or(&[])
+                .iter()
+                .chain(std::iter::repeat(&0));
+            let gathered = rows.iter().zip(ahead).map(|(&r, &next)| {
+                prefetch(words, next as usize);
+                words[r as usize]
+            });
+            accumulate::<W>(gathered.zip(gh), slots)
+        }
     }
 }
 
@@ -148,49 +204,21 @@ fn prefetch(words: &[u64], i: usize) {
     let _ = (words, i);
 }
 
-/// Fills each bin's `count` as `hess * rows / total hess` of its feature, as LightGBM does:
-/// counting rows exactly in the inner loop would cost a third more time for what only
-/// feeds the `min_data_in_leaf` checks (leaf sizes in the tree are exact).
-fn estimate_counts(slots: &mut [BinStats], n_rows: usize) {
-    for feature in slots.chunks_mut(SLOTS) {
-        let hess: f64 = feature.iter().map(|s| s.hess).sum();
-        let factor = if hess > 0.0 {
-            n_rows as f64 / hess
-        } else {
-            0.0
-        };
-        for s in feature {
-            s.count = round_non_negative(s.hess * factor);
-        }
-    }
-}
-
-/// `x.round()` for the usual `0 <= x < 2^52`, through a truncating cast: without SSE4.1
-/// (not in the x86_64 baseline) `f64::round` is a libm call that cost 4% of training.
-#[inline]
-fn round_non_negative(x: f64) -> f64 {
-    if (0.0..4_503_599_627_370_496.0).contains(&x) && x.is_sign_positive() {
-        let t = x as u64 as f64;
-        // x - t is exact (t <= x < t + 1), so this rounds half away from zero like `round`.
-        if x - t >= 0.5 { t + 1.0 } else { t }
-    } else {
-        x.round()
-    }
-}
-
-/// Adds every `(packed codes, [g, h])` row to the group's `GROUP` feature histograms.
+/// Adds every `(packed codes, gradient pair)` row to the group's `W` feature histograms.
 #[inline(always)]
-fn accumulate<'a>(rows: impl Iterator<Item = (u64, &'a [f64; 2])>, slots: &mut [BinStats]) {
-    let slots: &mut [BinStats; SLOTS * GROUP] = match slots.try_into() {
-        Ok(s) => s,
-        Err(_) => unreachable!("groups are exactly SLOTS * GROUP slots"),
-    };
+fn accumulate<'a, const W: usize>(
+    rows: impl Iterator<Item = (u64, &'a [f64; 2])>,
+    slots: &mut [GradHess],
+) {
+    let slots: &mut [GradHess] = &mut slots[..W * SLOTS];
     for (w, g) in rows {
-        for j in 0..GROUP {
-            // The index is below SLOTS * GROUP by construction, so no bounds check remains.
-            let s = &mut slots[j * SLOTS + ((w >> (8 * j)) & 0xff) as usize];
-            s.grad += g[0];
-            s.hess += g[1];
+        let g = GradHess {
+            grad: g[0],
+            hess: g[1],
+        };
+        for j in 0..W {
+            // The index is below W * SLOTS by construction, so no bounds check remains.
+            slots[j * SLOTS + ((w >> (8 * j)) & 0xff) as usize] += g;
         }
     }
 }
@@ -200,12 +228,12 @@ mod tests {
     use super::*;
     use crate::gbdt::{DenseInput, Params};
 
-    fn dataset() -> Dataset {
+    fn dataset_of(n_features: usize) -> Dataset {
         let n = 500;
-        let cols: Vec<Vec<f64>> = (0..3)
+        let cols: Vec<Vec<f64>> = (0..n_features)
             .map(|f| (0..n).map(|i| ((i * (f + 3)) % 17) as f64).collect())
             .collect();
-        let names: Vec<String> = (0..3).map(|i| format!("f{i}")).collect();
+        let names: Vec<String> = (0..n_features).map(|i| format!("f{i}")).collect();
         let labels = vec![0.0; n];
         let input = DenseInput {
             columns: &cols,
@@ -217,37 +245,14 @@ mod tests {
         Dataset::from_dense(input, &Params::default()).expect("valid")
     }
 
+    fn dataset() -> Dataset {
+        dataset_of(3)
+    }
+
     fn gh_of(n: usize) -> Vec<[f64; 2]> {
         (0..n)
             .map(|i| [(i as f64 * 0.31).sin(), 0.5 + (i % 7) as f64])
             .collect()
-    }
-
-    #[test]
-    fn fast_rounding_matches_round() {
-        let mut x = 0.0f64;
-        let mut cases = vec![
-            -0.0,
-            0.5,
-            1.5,
-            2.5,
-            0.49999999999999994,
-            4.5e15,
-            -0.3,
-            1e300,
-            f64::NAN,
-        ];
-        while x < 1e6 {
-            cases.extend([x, x.next_up(), (x + 0.5).next_down(), x + 0.5]);
-            x = x * 1.37 + 0.11;
-        }
-        for c in cases {
-            assert_eq!(
-                round_non_negative(c).to_bits(),
-                c.round().to_bits(),
-                "{c:e}"
-            );
-        }
     }
 
     #[test]
@@ -268,17 +273,41 @@ mod tests {
         for f in 0..3 {
             for (a, b) in parent.feature(f).iter().zip(direct.feature(f)) {
                 assert!((a.grad - b.grad).abs() < 1e-9 && (a.hess - b.hess).abs() < 1e-9);
+            }
+        }
+        let hess: f64 = direct.feature(1).iter().map(|s| s.hess).sum();
+        let want: f64 = right.iter().map(|&r| gh[r as usize][1]).sum();
+        assert!((hess - want).abs() < 1e-9);
+    }
+
+    /// 11 features: one full group and a 3-wide last group, whose padding codes must not
+    /// leak into any feature; every slot equals the naive per-row sum.
+    #[test]
+    fn every_group_width_matches_a_naive_sum() {
+        let ds = dataset_of(11);
+        let gh = gh_of(ds.n_rows());
+        let rows: Vec<u32> = (0..ds.n_rows() as u32).filter(|r| r % 5 != 2).collect();
+        let ordered: Vec<[f64; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
+        let mut used = vec![true; 11];
+        used[4] = false;
+        let mut h = Histogram::new(11);
+        h.build(&ds, Some(&rows), &ordered, &used);
+        for f in (0..11).filter(|&f| used[f]) {
+            let mut want = vec![GradHess::default(); SLOTS];
+            for &r in &rows {
+                let g = gh[r as usize];
+                want[ds.column(f)[r as usize] as usize] += GradHess {
+                    grad: g[0],
+                    hess: g[1],
+                };
+            }
+            for (b, (got, want)) in h.feature(f).iter().zip(&want).enumerate() {
                 assert!(
-                    (a.count - b.count).abs() <= 1.0,
-                    "estimated counts agree to rounding"
+                    (got.grad - want.grad).abs() < 1e-9 && (got.hess - want.hess).abs() < 1e-9,
+                    "feature {f} bin {b}: {got:?} vs {want:?}"
                 );
             }
         }
-        let total: f64 = direct.feature(1).iter().map(|s| s.count).sum();
-        assert!(
-            (total - right.len() as f64).abs() <= 17.0,
-            "one rounding per bin at most"
-        );
     }
 
     #[test]
@@ -296,7 +325,7 @@ mod tests {
         let mut none = Histogram::new(3);
         none.build(&ds, None, &gh, &[false; 3]);
         assert!(
-            none.feature(0).iter().all(|s| s.count == 0.0),
+            none.feature(0).iter().all(|s| s.hess == 0.0),
             "a group with no used feature is skipped"
         );
     }
