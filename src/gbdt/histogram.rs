@@ -86,6 +86,10 @@ impl SubAssign for GradHess {
     }
 }
 
+/// One histogram task: the slots of a contiguous range of groups, its `(group, width)`
+/// list, and the range's first group.
+type GroupTask<'a> = (&'a mut [GradHess], &'a [(usize, usize)], usize);
+
 /// Per-feature bin sums of one leaf.
 #[derive(Clone, Debug)]
 pub struct Histogram {
@@ -130,7 +134,7 @@ impl Histogram {
         }
         let total: usize = active.iter().map(|a| a.1).sum();
         let tasks = rayon::current_num_threads().clamp(1, active.len());
-        let mut parts: Vec<(&mut [GradHess], &[(usize, usize)], usize)> = Vec::with_capacity(tasks);
+        let mut parts: Vec<GroupTask<'_>> = Vec::with_capacity(tasks);
         let (mut rest, mut rest_group, mut taken, mut width_taken) = (&mut self.data[..], 0, 0, 0);
         for t in 0..tasks {
             // Take groups until this task's share of the features is reached.

@@ -146,8 +146,8 @@ impl CountEstimate {
 /// value when it is only a fallback branch.
 #[inline]
 fn round_count(x: f64) -> f64 {
-    if !(x >= 0.5) {
-        0.0 // also NaN
+    if x.is_nan() || x < 0.5 {
+        0.0
     } else if x >= 4_503_599_627_370_496.0 {
         x // 2^52 and above are whole already
     } else {
