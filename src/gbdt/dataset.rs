@@ -29,10 +29,14 @@ pub struct Dataset {
     features: Vec<FeatureInfo>,
     /// Feature `f`'s codes are `bins[f * n_rows..(f + 1) * n_rows]`.
     bins: Vec<u8>,
-    /// The same codes row-major within groups of [`GROUP`] features: group `g`'s word for
-    /// row `r` is `groups[g * n_rows + r]`, byte `j` = feature `g * GROUP + j`. Histograms of
-    /// a leaf gather one word per row and group instead of one byte per row and feature.
-    groups: Vec<u64>,
+    /// The same codes row-major, one u64 per group of [`GROUP`] features: row `r`'s word of
+    /// group `g` is `words[words_offset + r * row_words + g]`, byte `j` = feature
+    /// `g * GROUP + j`. Rows are padded to a power of two of words (or whole 64-byte lines)
+    /// and start on a line boundary, so gathering a leaf's scattered rows costs one cache
+    /// line per row rather than one per group.
+    words: Vec<u64>,
+    words_offset: usize,
+    row_words: usize,
     labels: Vec<f64>,
     weights: Option<Vec<f64>>,
 }
@@ -112,19 +116,23 @@ impl Dataset {
                 .for_each(|((out, col), f)| f.mapper.bin_column(col, out));
         }
         let n_groups = features.len().div_ceil(GROUP);
-        let mut groups = vec![0u64; n_rows * n_groups];
+        let row_words = row_words(n_groups);
+        let mut words = vec![0u64; n_rows * row_words + LINE_WORDS];
+        // Where rows start on a line boundary. Stored, not recomputed: a clone keeps the
+        // layout (only the alignment benefit may be lost).
+        let words_offset = words.as_ptr().align_offset(LINE_WORDS * 8).min(LINE_WORDS);
         if n_rows > 0 {
-            groups
-                .par_chunks_mut(n_rows)
+            const ROWS_PER_TASK: usize = 1 << 12;
+            words[words_offset..words_offset + n_rows * row_words]
+                .par_chunks_mut(ROWS_PER_TASK * row_words)
                 .enumerate()
-                .for_each(|(g, words)| {
-                    for j in 0..GROUP {
-                        let f = g * GROUP + j;
-                        if f < features.len() {
-                            let col = &bins[f * n_rows..(f + 1) * n_rows];
-                            for (w, &b) in words.iter_mut().zip(col) {
-                                *w |= u64::from(b) << (8 * j);
-                            }
+                .for_each(|(c, out)| {
+                    let first = c * ROWS_PER_TASK;
+                    for (f, _) in features.iter().enumerate() {
+                        let (g, shift) = (f / GROUP, 8 * (f % GROUP));
+                        let col = &bins[f * n_rows + first..(f + 1) * n_rows];
+                        for (row, &b) in out.chunks_exact_mut(row_words).zip(col) {
+                            row[g] |= u64::from(b) << shift;
                         }
                     }
                 });
@@ -133,7 +141,9 @@ impl Dataset {
             n_rows,
             features,
             bins,
-            groups,
+            words,
+            words_offset,
+            row_words,
             labels: input.labels.to_vec(),
             weights: input.weights.map(<[f64]>::to_vec),
         }
@@ -169,9 +179,14 @@ impl Dataset {
         self.features.len().div_ceil(GROUP)
     }
 
-    /// Packed codes of feature group `g`, one word per row.
-    pub fn group_words(&self, g: usize) -> &[u64] {
-        &self.groups[g * self.n_rows..(g + 1) * self.n_rows]
+    /// Row-major packed codes: row `r`'s word of group `g` is `words[r * stride + g]`;
+    /// returns `(words, stride)`.
+    pub fn packed_rows(&self) -> (&[u64], usize) {
+        let len = self.n_rows * self.row_words;
+        (
+            &self.words[self.words_offset..self.words_offset + len],
+            self.row_words,
+        )
     }
 
     /// Labels, one per row.
@@ -182,6 +197,19 @@ impl Dataset {
     /// Weights, one per row, if any.
     pub fn weights(&self) -> Option<&[f64]> {
         self.weights.as_deref()
+    }
+}
+
+/// u64 words per 64-byte cache line, the unit a scattered row read costs.
+const LINE_WORDS: usize = 8;
+
+/// Words per packed row: a power of two up to one line (rows never straddle lines), whole
+/// lines beyond.
+fn row_words(n_groups: usize) -> usize {
+    if n_groups <= LINE_WORDS {
+        n_groups.max(1).next_power_of_two()
+    } else {
+        n_groups.div_ceil(LINE_WORDS) * LINE_WORDS
     }
 }
 
@@ -266,7 +294,10 @@ mod tests {
         assert_eq!(ds.column(0), &[0, 1, 2]);
         assert_eq!(ds.column(1), &[0, 0, 1]);
         assert_eq!(ds.n_groups(), 1);
-        assert_eq!(ds.group_words(0), &[0, 1, 2 | 1 << 8]);
+        assert_eq!(ds.packed_rows(), (&[0, 1, 2 | 1 << 8][..], 1));
+        assert_eq!(ds.clone().packed_rows(), ds.packed_rows());
+        assert_eq!((row_words(1), row_words(3), row_words(7)), (1, 4, 8));
+        assert_eq!((row_words(9), row_words(0)), (16, 1));
         assert!(ds.features()[1].mapper.is_categorical());
 
         let short = [0.0, 1.0];

@@ -1,8 +1,10 @@
 //! Gradient/hessian histograms of one leaf (LightGBM `feature_histogram.hpp`).
 //!
 //! Every feature gets 256 slots so a u8 bin code indexes without a bounds check. Features are
-//! built in parallel, each by one thread over the leaf's rows in index order, so sums never
-//! depend on the thread count.
+//! built in parallel, one group of [`GROUP`] features per task, each over the leaf's rows in
+//! index order, so sums never depend on the thread count. Slots hold only `(grad, hess)`
+//! (16 bytes: a group's 8 × 256 slots are 32 KiB and stay in L1); row counts are estimated
+//! from the hessian during split search (see `split::SplitConfig::best_split`).
 
 use super::dataset::Dataset;
 use rayon::prelude::*;
@@ -10,11 +12,11 @@ use std::ops::{AddAssign, SubAssign};
 
 /// Slots per feature: one per possible u8 code.
 pub const SLOTS: usize = 256;
-/// Features per group: one u64 of bin codes per row (see `Dataset::group_words`).
+/// Features per group: one u64 of bin codes per row (see `Dataset::packed_rows`).
 pub const GROUP: usize = 8;
 
-/// Sums over the rows that fall in one bin (or one leaf). In histograms `count` is estimated
-/// from the hessian share (see `estimate_counts`).
+/// Sums over the rows of one leaf (or one side of a split). `count` is exact for leaves and
+/// estimated from the hessian for candidate split sides.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BinStats {
     /// Sum of gradients.
@@ -57,22 +59,55 @@ impl std::ops::Add for BinStats {
     }
 }
 
-/// Per-feature bin statistics of one leaf.
+/// Gradient and hessian sums of one histogram slot. 16-byte aligned so one SSE2 `addpd`
+/// updates both.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C, align(16))]
+pub struct GradHess {
+    /// Sum of gradients.
+    pub grad: f64,
+    /// Sum of hessians.
+    pub hess: f64,
+}
+
+impl AddAssign for GradHess {
+    #[inline(always)]
+    fn add_assign(&mut self, o: Self) {
+        self.grad += o.grad;
+        self.hess += o.hess;
+    }
+}
+
+impl SubAssign for GradHess {
+    #[inline(always)]
+    fn sub_assign(&mut self, o: Self) {
+        self.grad -= o.grad;
+        self.hess -= o.hess;
+    }
+}
+
+/// One histogram task: the slots of a contiguous range of groups, its `(group, width)`
+/// list, and the range's first group.
+type GroupTask<'a> = (&'a mut [GradHess], &'a [(usize, usize)], usize);
+
+/// Per-feature bin sums of one leaf.
 #[derive(Clone, Debug)]
 pub struct Histogram {
-    data: Vec<BinStats>,
+    n_features: usize,
+    data: Vec<GradHess>,
 }
 
 impl Histogram {
     /// An all-zero histogram for `n_features` features (padded to whole groups).
     pub fn new(n_features: usize) -> Self {
         Self {
-            data: vec![BinStats::default(); n_features.div_ceil(GROUP) * GROUP * SLOTS],
+            n_features,
+            data: vec![GradHess::default(); n_features.div_ceil(GROUP) * GROUP * SLOTS],
         }
     }
 
     /// The 256 slots of feature `f`.
-    pub fn feature(&self, f: usize) -> &[BinStats] {
+    pub fn feature(&self, f: usize) -> &[GradHess] {
         &self.data[f * SLOTS..(f + 1) * SLOTS]
     }
 
@@ -81,46 +116,152 @@ impl Histogram {
     /// `rows = None` means every row of `ds` in order with `gh` indexed by row; otherwise
     /// `gh[i]` belongs to row `rows[i]` (gradients gathered in leaf order beforehand, so the
     /// inner loop reads them sequentially).
+    ///
+    /// Each task owns a contiguous range of groups (about equal numbers of features) and
+    /// walks the rows in chunks: the first group's pass over a chunk pulls its rows' cache
+    /// lines in, the other groups' passes find them in L2, and every pass updates one
+    /// group's 32 KiB of slots, which stay in L1. Each feature is summed over the rows in
+    /// order, so the split into tasks never changes a sum.
     pub fn build(&mut self, ds: &Dataset, rows: Option<&[u32]>, gh: &[[f64; 2]], used: &[bool]) {
-        self.data
-            .par_chunks_mut(SLOTS * GROUP)
-            .enumerate()
-            .filter(|(g, _)| used.iter().skip(g * GROUP).take(GROUP).any(|&u| u))
-            .for_each(|(g, slots)| {
-                slots.fill(BinStats::default());
-                let words = ds.group_words(g);
-                let n_rows = rows.map_or(words.len(), <[u32]>::len);
-                match rows {
-                    None => accumulate(words.iter().copied().zip(gh), slots),
-                    Some(rows) => {
-                        let ahead = rows
-                            .get(PREFETCH..)
-                            .unwrap_or(&[])
-                            .iter()
-                            .chain(std::iter::repeat(&0));
-                        let gathered = rows.iter().zip(ahead).map(|(&r, &next)| {
-                            prefetch(words, next as usize);
-                            words[r as usize]
-                        });
-                        accumulate(gathered.zip(gh), slots)
+        let n_features = self.n_features;
+        // (group, width) of every group with a used feature.
+        let active: Vec<(usize, usize)> = (0..n_features.div_ceil(GROUP))
+            .filter(|&g| used.iter().skip(g * GROUP).take(GROUP).any(|&u| u))
+            .map(|g| (g, GROUP.min(n_features - g * GROUP)))
+            .collect();
+        if active.is_empty() {
+            return;
+        }
+        let total: usize = active.iter().map(|a| a.1).sum();
+        let tasks = rayon::current_num_threads().clamp(1, active.len());
+        let mut parts: Vec<GroupTask<'_>> = Vec::with_capacity(tasks);
+        let (mut rest, mut rest_group, mut taken, mut width_taken) = (&mut self.data[..], 0, 0, 0);
+        for t in 0..tasks {
+            // Take groups until this task's share of the features is reached.
+            let target = total * (t + 1) / tasks;
+            let mut k = taken;
+            while k < active.len() && (k == taken || width_taken + active[k].1 <= target) {
+                width_taken += active[k].1;
+                k += 1;
+            }
+            if t + 1 == tasks {
+                while k < active.len() {
+                    width_taken += active[k].1;
+                    k += 1;
+                }
+            }
+            if k == taken {
+                continue;
+            }
+            let mine = &active[taken..k];
+            let end = mine[mine.len() - 1].0 + 1;
+            let (head, tail) =
+                std::mem::take(&mut rest).split_at_mut((end - rest_group) * GROUP * SLOTS);
+            parts.push((head, mine, rest_group));
+            (rest, rest_group, taken) = (tail, end, k);
+        }
+        let words_stride = ds.packed_rows();
+        parts
+            .into_par_iter()
+            .for_each(|(slots, mine, first_group)| {
+                let (words, stride) = words_stride;
+                for &(g, width) in mine {
+                    let at = (g - first_group) * GROUP * SLOTS;
+                    slots[at..at + width * SLOTS].fill(GradHess::default());
+                }
+                for (c, gh) in gh.chunks(CHUNK_ROWS).enumerate() {
+                    let first = c * CHUNK_ROWS;
+                    let rows = rows.map(|r| &r[first..first + gh.len()]);
+                    for &(g, width) in mine {
+                        let at = (g - first_group) * GROUP * SLOTS;
+                        let slots = &mut slots[at..at + GROUP * SLOTS];
+                        let run = Run {
+                            words,
+                            stride,
+                            group: g,
+                            rows,
+                            first,
+                            gh,
+                        };
+                        match width {
+                            1 => run.accumulate::<1>(slots),
+                            2 => run.accumulate::<2>(slots),
+                            3 => run.accumulate::<3>(slots),
+                            4 => run.accumulate::<4>(slots),
+                            5 => run.accumulate::<5>(slots),
+                            6 => run.accumulate::<6>(slots),
+                            7 => run.accumulate::<7>(slots),
+                            _ => run.accumulate::<GROUP>(slots),
+                        }
                     }
                 }
-                estimate_counts(slots, n_rows);
             });
     }
 
     /// Turns `self` (the parent's histogram) into its larger child's: `parent - smaller`.
     pub fn subtract(&mut self, smaller: &Histogram, used: &[bool]) {
         self.data
-            .par_chunks_mut(SLOTS)
-            .zip(smaller.data.par_chunks(SLOTS))
+            .par_chunks_mut(SLOTS * GROUP)
+            .zip(smaller.data.par_chunks(SLOTS * GROUP))
             .enumerate()
-            .filter(|(f, _)| used.get(*f).copied().unwrap_or(false))
-            .for_each(|(_, (p, s))| {
-                for (a, &b) in p.iter_mut().zip(s) {
-                    *a -= b;
+            .for_each(|(g, (p, s))| {
+                for (j, (p, s)) in p.chunks_mut(SLOTS).zip(s.chunks(SLOTS)).enumerate() {
+                    if used.get(g * GROUP + j).copied().unwrap_or(false) {
+                        for (a, &b) in p.iter_mut().zip(s) {
+                            *a -= b;
+                        }
+                    }
                 }
             });
+    }
+}
+
+/// Rows per chunk a task walks group by group: their cache lines (64 B each) and gradient
+/// pairs (16 B each), 640 KiB, stay in a core's L2 between the groups' passes.
+const CHUNK_ROWS: usize = 1 << 13;
+
+/// One chunk of a leaf's rows, seen through one feature group.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    words: &'a [u64],
+    stride: usize,
+    group: usize,
+    /// The rows, or `None` for rows `first..first + gh.len()`.
+    rows: Option<&'a [u32]>,
+    first: usize,
+    gh: &'a [[f64; 2]],
+}
+
+impl Run<'_> {
+    /// Adds every row's gradient pair to the group's `W` feature histograms.
+    #[inline(always)]
+    fn accumulate<const W: usize>(self, slots: &mut [GradHess]) {
+        let Run {
+            words,
+            stride,
+            group,
+            rows,
+            first,
+            gh,
+        } = self;
+        match rows {
+            None => {
+                let words = &words[first * stride..(first + gh.len()) * stride];
+                add_rows::<W>(words.chunks_exact(stride).map(|w| w[group]).zip(gh), slots)
+            }
+            Some(rows) => {
+                let ahead = rows
+                    .get(PREFETCH..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .chain(std::iter::repeat(&0));
+                let gathered = rows.iter().zip(ahead).map(|(&r, &next)| {
+                    prefetch(words, next as usize * stride);
+                    words[r as usize * stride + group]
+                });
+                add_rows::<W>(gathered.zip(gh), slots)
+            }
+        }
     }
 }
 
@@ -148,49 +289,21 @@ fn prefetch(words: &[u64], i: usize) {
     let _ = (words, i);
 }
 
-/// Fills each bin's `count` as `hess * rows / total hess` of its feature, as LightGBM does:
-/// counting rows exactly in the inner loop would cost a third more time for what only
-/// feeds the `min_data_in_leaf` checks (leaf sizes in the tree are exact).
-fn estimate_counts(slots: &mut [BinStats], n_rows: usize) {
-    for feature in slots.chunks_mut(SLOTS) {
-        let hess: f64 = feature.iter().map(|s| s.hess).sum();
-        let factor = if hess > 0.0 {
-            n_rows as f64 / hess
-        } else {
-            0.0
-        };
-        for s in feature {
-            s.count = round_non_negative(s.hess * factor);
-        }
-    }
-}
-
-/// `x.round()` for the usual `0 <= x < 2^52`, through a truncating cast: without SSE4.1
-/// (not in the x86_64 baseline) `f64::round` is a libm call that cost 4% of training.
-#[inline]
-fn round_non_negative(x: f64) -> f64 {
-    if (0.0..4_503_599_627_370_496.0).contains(&x) && x.is_sign_positive() {
-        let t = x as u64 as f64;
-        // x - t is exact (t <= x < t + 1), so this rounds half away from zero like `round`.
-        if x - t >= 0.5 { t + 1.0 } else { t }
-    } else {
-        x.round()
-    }
-}
-
-/// Adds every `(packed codes, [g, h])` row to the group's `GROUP` feature histograms.
+/// Adds every `(packed codes, gradient pair)` row to the group's `W` feature histograms.
 #[inline(always)]
-fn accumulate<'a>(rows: impl Iterator<Item = (u64, &'a [f64; 2])>, slots: &mut [BinStats]) {
-    let slots: &mut [BinStats; SLOTS * GROUP] = match slots.try_into() {
-        Ok(s) => s,
-        Err(_) => unreachable!("groups are exactly SLOTS * GROUP slots"),
-    };
+fn add_rows<'a, const W: usize>(
+    rows: impl Iterator<Item = (u64, &'a [f64; 2])>,
+    slots: &mut [GradHess],
+) {
+    let slots: &mut [GradHess] = &mut slots[..W * SLOTS];
     for (w, g) in rows {
-        for j in 0..GROUP {
-            // The index is below SLOTS * GROUP by construction, so no bounds check remains.
-            let s = &mut slots[j * SLOTS + ((w >> (8 * j)) & 0xff) as usize];
-            s.grad += g[0];
-            s.hess += g[1];
+        let g = GradHess {
+            grad: g[0],
+            hess: g[1],
+        };
+        for j in 0..W {
+            // The index is below W * SLOTS by construction, so no bounds check remains.
+            slots[j * SLOTS + ((w >> (8 * j)) & 0xff) as usize] += g;
         }
     }
 }
@@ -200,12 +313,15 @@ mod tests {
     use super::*;
     use crate::gbdt::{DenseInput, Params};
 
-    fn dataset() -> Dataset {
-        let n = 500;
-        let cols: Vec<Vec<f64>> = (0..3)
+    fn dataset_of(n_features: usize) -> Dataset {
+        dataset_sized(n_features, 500)
+    }
+
+    fn dataset_sized(n_features: usize, n: usize) -> Dataset {
+        let cols: Vec<Vec<f64>> = (0..n_features)
             .map(|f| (0..n).map(|i| ((i * (f + 3)) % 17) as f64).collect())
             .collect();
-        let names: Vec<String> = (0..3).map(|i| format!("f{i}")).collect();
+        let names: Vec<String> = (0..n_features).map(|i| format!("f{i}")).collect();
         let labels = vec![0.0; n];
         let input = DenseInput {
             columns: &cols,
@@ -217,37 +333,14 @@ mod tests {
         Dataset::from_dense(input, &Params::default()).expect("valid")
     }
 
+    fn dataset() -> Dataset {
+        dataset_of(3)
+    }
+
     fn gh_of(n: usize) -> Vec<[f64; 2]> {
         (0..n)
             .map(|i| [(i as f64 * 0.31).sin(), 0.5 + (i % 7) as f64])
             .collect()
-    }
-
-    #[test]
-    fn fast_rounding_matches_round() {
-        let mut x = 0.0f64;
-        let mut cases = vec![
-            -0.0,
-            0.5,
-            1.5,
-            2.5,
-            0.49999999999999994,
-            4.5e15,
-            -0.3,
-            1e300,
-            f64::NAN,
-        ];
-        while x < 1e6 {
-            cases.extend([x, x.next_up(), (x + 0.5).next_down(), x + 0.5]);
-            x = x * 1.37 + 0.11;
-        }
-        for c in cases {
-            assert_eq!(
-                round_non_negative(c).to_bits(),
-                c.round().to_bits(),
-                "{c:e}"
-            );
-        }
     }
 
     #[test]
@@ -268,17 +361,88 @@ mod tests {
         for f in 0..3 {
             for (a, b) in parent.feature(f).iter().zip(direct.feature(f)) {
                 assert!((a.grad - b.grad).abs() < 1e-9 && (a.hess - b.hess).abs() < 1e-9);
-                assert!(
-                    (a.count - b.count).abs() <= 1.0,
-                    "estimated counts agree to rounding"
-                );
             }
         }
-        let total: f64 = direct.feature(1).iter().map(|s| s.count).sum();
-        assert!(
-            (total - right.len() as f64).abs() <= 17.0,
-            "one rounding per bin at most"
-        );
+        let hess: f64 = direct.feature(1).iter().map(|s| s.hess).sum();
+        let want: f64 = right.iter().map(|&r| gh[r as usize][1]).sum();
+        assert!((hess - want).abs() < 1e-9);
+    }
+
+    /// Every used slot equals the naive per-row sum: 19 features (two full groups and a
+    /// 3-wide last one whose padding bytes must not leak), gathered rows and all rows.
+    fn check_against_naive(n_rows: usize, keep: u32) {
+        let ds = dataset_sized(19, n_rows);
+        let gh = gh_of(ds.n_rows());
+        let rows: Vec<u32> = (0..ds.n_rows() as u32).filter(|r| r % keep != 2).collect();
+        let ordered: Vec<[f64; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
+        let mut used = vec![true; 19];
+        used[4] = false;
+        used[8..16].fill(false);
+        let mut leaf = Histogram::new(19);
+        leaf.build(&ds, Some(&rows), &ordered, &used);
+        let mut all = Histogram::new(19);
+        all.build(&ds, None, &gh, &used);
+        for f in (0..19).filter(|&f| used[f]) {
+            let naive = |rows: &mut dyn Iterator<Item = usize>| {
+                let mut want = vec![GradHess::default(); SLOTS];
+                for r in rows {
+                    want[ds.column(f)[r] as usize] += GradHess {
+                        grad: gh[r][0],
+                        hess: gh[r][1],
+                    };
+                }
+                want
+            };
+            let want_leaf = naive(&mut rows.iter().map(|&r| r as usize));
+            let want_all = naive(&mut (0..ds.n_rows()));
+            for (h, want) in [(&leaf, want_leaf), (&all, want_all)] {
+                for (b, (got, want)) in h.feature(f).iter().zip(&want).enumerate() {
+                    assert!(
+                        (got.grad - want.grad).abs() < 1e-6 && (got.hess - want.hess).abs() < 1e-6,
+                        "feature {f} bin {b}: {got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_group_width_matches_a_naive_sum() {
+        check_against_naive(500, 5);
+    }
+
+    #[test]
+    fn several_row_chunks_match_a_naive_sum() {
+        check_against_naive(3 * CHUNK_ROWS + 77, 7);
+    }
+
+    /// Tasks own whole features, so sums are bit-identical whatever the thread count.
+    #[test]
+    fn sums_do_not_depend_on_the_thread_count() {
+        let ds = dataset_sized(27, 2 * CHUNK_ROWS + 3);
+        let gh = gh_of(ds.n_rows());
+        let rows: Vec<u32> = (0..ds.n_rows() as u32).filter(|r| r % 9 < 4).collect();
+        let ordered: Vec<[f64; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
+        let used = vec![true; 27];
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            pool.install(|| {
+                let mut out = Vec::new();
+                for (rows, gh) in [(None, &gh[..]), (Some(&rows[..]), &ordered[..])] {
+                    let mut h = Histogram::new(27);
+                    h.build(&ds, rows, gh, &used);
+                    out.extend((0..27).flat_map(|f| h.feature(f).to_vec()));
+                }
+                out
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
+        assert_eq!(one, run(5));
     }
 
     #[test]
@@ -296,7 +460,7 @@ mod tests {
         let mut none = Histogram::new(3);
         none.build(&ds, None, &gh, &[false; 3]);
         assert!(
-            none.feature(0).iter().all(|s| s.count == 0.0),
+            none.feature(0).iter().all(|s| s.hess == 0.0),
             "a group with no used feature is skipped"
         );
     }

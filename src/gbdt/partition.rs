@@ -39,24 +39,14 @@ impl DataPartition {
         let rows = &mut self.indices[b..b + n];
         let scratch = &mut self.scratch[..n];
         let n_left = if n <= 2 * CHUNK {
-            let (mut l, mut r) = (0, 0);
-            for i in 0..n {
-                let row = rows[i];
-                if goes_left(row) {
-                    rows[l] = row;
-                    l += 1;
-                } else {
-                    scratch[r] = row;
-                    r += 1;
-                }
-            }
-            rows[l..].copy_from_slice(&scratch[..r]);
-            l
+            stable_partition(rows, scratch, &goes_left)
         } else {
-            // Count per chunk, then every chunk writes its rows at known offsets of scratch.
+            // Every chunk partitions itself, then copies its two halves to known offsets of
+            // scratch, which becomes the leaf's new order.
             let lefts: Vec<usize> = rows
-                .par_chunks(CHUNK)
-                .map(|c| c.iter().filter(|&&r| goes_left(r)).count())
+                .par_chunks_mut(CHUNK)
+                .zip(scratch.par_chunks_mut(CHUNK))
+                .map(|(c, s)| stable_partition(c, s, &goes_left))
                 .collect();
             let n_left: usize = lefts.iter().sum();
             let mut targets: Vec<(&mut [u32], &mut [u32])> = Vec::with_capacity(lefts.len());
@@ -72,16 +62,9 @@ impl DataPartition {
             rows.par_chunks(CHUNK)
                 .zip(targets)
                 .for_each(|(c, (lo, ro))| {
-                    let (mut l, mut r) = (0, 0);
-                    for &row in c {
-                        if goes_left(row) {
-                            lo[l] = row;
-                            l += 1;
-                        } else {
-                            ro[r] = row;
-                            r += 1;
-                        }
-                    }
+                    let (l, r) = c.split_at(lo.len());
+                    lo.copy_from_slice(l);
+                    ro.copy_from_slice(r);
                 });
             rows.copy_from_slice(scratch);
             n_left
@@ -91,6 +74,32 @@ impl DataPartition {
         self.len.push(n - n_left);
         self.begin.len() - 1
     }
+}
+
+/// Reorders `rows` stably into `[left rows | right rows]` and returns the number of left
+/// rows; `scratch` (at least as long) holds the right rows meanwhile.
+///
+/// Branch-free: every row is written to both sides and only the matching cursor advances,
+/// since which way a row goes is a coin flip the branch predictor would miss half the time.
+#[inline]
+fn stable_partition(
+    rows: &mut [u32],
+    scratch: &mut [u32],
+    goes_left: &impl Fn(u32) -> bool,
+) -> usize {
+    let scratch = &mut scratch[..rows.len()];
+    let (mut l, mut r) = (0, 0);
+    for i in 0..rows.len() {
+        let row = rows[i];
+        let left = goes_left(row);
+        // l <= i and r <= i: both writes are in bounds and never clobber an unread row.
+        rows[l] = row;
+        scratch[r] = row;
+        l += usize::from(left);
+        r += usize::from(!left);
+    }
+    rows[l..].copy_from_slice(&scratch[..r]);
+    l
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! `gain(left) + gain(right) - gain(parent)` and must exceed `min_gain_to_split`.
 
 use super::binning::BinMapper;
-use super::histogram::BinStats;
+use super::histogram::{BinStats, GradHess};
 use super::params::Params;
 
 /// Split-search settings taken from [`Params`].
@@ -113,26 +113,77 @@ pub fn leaf_output(g: f64, h: f64, lambda: f64) -> f64 {
     if d > 0.0 { -g / d } else { 0.0 }
 }
 
+/// Row-count estimate of histogram sums: rows per unit of hessian in the leaf.
+#[derive(Clone, Copy, Debug)]
+struct CountEstimate {
+    rows_per_hess: f64,
+}
+
+impl CountEstimate {
+    fn of(total: BinStats) -> Self {
+        let rows_per_hess = if total.hess > 0.0 {
+            total.count / total.hess
+        } else {
+            0.0
+        };
+        Self { rows_per_hess }
+    }
+
+    /// `gh` with its estimated (whole) number of rows.
+    #[inline(always)]
+    fn stats(self, gh: GradHess) -> BinStats {
+        BinStats {
+            grad: gh.grad,
+            hess: gh.hess,
+            count: round_count(gh.hess * self.rows_per_hess),
+        }
+    }
+}
+
+/// `x.round()` for a row-count estimate, clamped at zero (subtracted histograms leave
+/// empty bins at ±1e-17), through a truncating cast: without SSE4.1 (not in the x86_64
+/// baseline) `f64::round` is a libm call, which LLVM even calls speculatively on every
+/// value when it is only a fallback branch.
+#[inline]
+fn round_count(x: f64) -> f64 {
+    if x.is_nan() || x < 0.5 {
+        0.0
+    } else if x >= 4_503_599_627_370_496.0 {
+        x // 2^52 and above are whole already
+    } else {
+        let t = x as u64 as f64;
+        // x - t is exact (t <= x < t + 1), so this rounds half away from zero like `round`.
+        if x - t >= 0.5 { t + 1.0 } else { t }
+    }
+}
+
 impl SplitConfig {
     #[inline]
     fn child_ok(&self, s: &BinStats) -> bool {
         s.count >= self.min_data_in_leaf && s.hess >= self.min_sum_hessian_in_leaf
     }
 
-    /// Best split of feature `feature` given its histogram `hist` and the leaf's totals.
+    /// Best split of feature `feature` given its histogram `hist` and the leaf's totals
+    /// (`total.count` is the leaf's exact row count).
+    ///
+    /// Histograms hold no row counts: a side's count is estimated as its hessian share of
+    /// the leaf's rows, as LightGBM does. Counting rows exactly in the histogram inner loop
+    /// would cost a third more time for what only feeds the `min_data_in_leaf` checks (leaf
+    /// sizes in the tree are exact).
     pub fn best_split(
         &self,
         feature: usize,
-        hist: &[BinStats],
+        hist: &[GradHess],
         mapper: &BinMapper,
         total: BinStats,
     ) -> Option<SplitInfo> {
+        let est = CountEstimate::of(total);
         match mapper {
             BinMapper::Numerical { .. } => {
-                self.best_numerical(feature, hist, mapper.missing_bin(), total)
+                self.best_numerical(feature, hist, mapper.missing_bin(), total, est)
             }
             BinMapper::Categorical { .. } => {
-                self.best_categorical(feature, hist, mapper.missing_bin(), total)
+                self.best_categorical(feature, hist, mapper.missing_bin(), total, est)
             }
         }
     }
@@ -140,16 +191,24 @@ impl SplitConfig {
     fn best_numerical(
         &self,
         feature: usize,
-        hist: &[BinStats],
+        hist: &[GradHess],
         missing: u8,
         total: BinStats,
+        est: CountEstimate,
     ) -> Option<SplitInfo> {
         let lambda = self.lambda_l2;
         let threshold = leaf_gain(total.grad, total.hess, lambda) + self.min_gain_to_split;
         let miss = hist[missing as usize];
-        let has_missing = miss.count > 0.0;
-        let mut best: Option<(f64, u8, bool, BinStats)> = None;
-        let mut acc = BinStats::default();
+        let f = est.rows_per_hess;
+        let has_missing = miss.hess * f >= 0.5;
+        // `child_ok` on both sides, on the unrounded left count `c = hess * f`: for whole
+        // `m` and `n`, round(c) >= m iff c >= m - 0.5, and n - round(c) >= m iff
+        // c < n - m + 0.5. The inner loop thus never rounds.
+        let min_left = self.min_data_in_leaf - 0.5;
+        let max_left = total.count - self.min_data_in_leaf + 0.5;
+        let min_hess = self.min_sum_hessian_in_leaf;
+        let mut best: Option<(f64, u8, bool, GradHess)> = None;
+        let mut acc = GradHess::default();
         for t in 0..missing {
             acc += hist[t as usize];
             // Missing values go right, then (if there are any) left: the learned direction.
@@ -157,19 +216,28 @@ impl SplitConfig {
                 if missing_left && !has_missing {
                     break;
                 }
-                let left = if missing_left { acc + miss } else { acc };
-                let right = total - left;
-                if !self.child_ok(&left) || !self.child_ok(&right) {
+                let mut left = acc;
+                if missing_left {
+                    left += miss;
+                }
+                let c = left.hess * f;
+                let (right_grad, right_hess) = (total.grad - left.grad, total.hess - left.hess);
+                if !(c >= min_left
+                    && c < max_left
+                    && left.hess >= min_hess
+                    && right_hess >= min_hess)
+                {
                     continue;
                 }
                 let gain = leaf_gain(left.grad, left.hess, lambda)
-                    + leaf_gain(right.grad, right.hess, lambda);
+                    + leaf_gain(right_grad, right_hess, lambda);
                 if gain > threshold && best.is_none_or(|b| gain > b.0) {
                     best = Some((gain, t, missing_left, left));
                 }
             }
         }
         let (gain, t, missing_left, left) = best?;
+        let left = est.stats(left);
         let right = total - left;
         // With no missing values in training, send unseen ones where most rows went.
         let default_left = if has_missing {
@@ -192,10 +260,17 @@ impl SplitConfig {
     fn best_categorical(
         &self,
         feature: usize,
-        hist: &[BinStats],
+        hist: &[GradHess],
         missing: u8,
         total: BinStats,
+        est: CountEstimate,
     ) -> Option<SplitInfo> {
+        // Per-category sums with estimated counts, so grouping sees the same row counts the
+        // numerical search does.
+        let hist: Vec<BinStats> = hist[..=missing as usize]
+            .iter()
+            .map(|&b| est.stats(b))
+            .collect();
         let parent = leaf_gain(total.grad, total.hess, self.lambda_l2);
         let seen: Vec<u8> = (0..missing)
             .filter(|&b| hist[b as usize].count > 0.0)
@@ -289,20 +364,64 @@ mod tests {
         }
     }
 
-    fn stats(grad: f64, hess: f64, count: f64) -> BinStats {
-        BinStats { grad, hess, count }
+    /// A slot of `hess` rows of unit hessian.
+    fn gh(grad: f64, hess: f64) -> GradHess {
+        GradHess { grad, hess }
     }
 
-    fn total(hist: &[BinStats]) -> BinStats {
-        hist.iter().fold(BinStats::default(), |a, &b| a + b)
+    fn total(hist: &[GradHess]) -> BinStats {
+        hist.iter().fold(BinStats::default(), |a, &b| {
+            a + BinStats {
+                grad: b.grad,
+                hess: b.hess,
+                count: b.hess,
+            }
+        })
+    }
+
+    #[test]
+    fn count_rounding_matches_round_and_clamps_at_zero() {
+        let mut x = 0.0f64;
+        let mut cases = vec![0.5, 1.5, 2.5, 0.49999999999999994, 4.5e15, 1e300];
+        while x < 1e6 {
+            cases.extend([x, x.next_up(), (x + 0.5).next_down(), x + 0.5]);
+            x = x * 1.37 + 0.11;
+        }
+        for c in cases {
+            assert_eq!(round_count(c).to_bits(), c.round().to_bits(), "{c:e}");
+        }
+        for c in [-0.0, -1e-17, -0.3, -2.0, f64::NAN] {
+            assert_eq!(round_count(c).to_bits(), 0.0f64.to_bits(), "{c:e}");
+        }
+    }
+
+    #[test]
+    fn counts_are_the_hessian_share_of_the_leaf_rows() {
+        // Hessian 0.25 per row: 40 rows in bin 0, 60 in bin 1.
+        let hist = vec![gh(-4.0, 10.0), gh(4.0, 15.0), GradHess::default()];
+        let leaf = BinStats {
+            grad: 0.0,
+            hess: 25.0,
+            count: 100.0,
+        };
+        let mapper = BinMapper::Numerical {
+            upper_bounds: vec![1.0, f64::INFINITY],
+        };
+        let s = cfg().best_split(0, &hist, &mapper, leaf).expect("a split");
+        assert_eq!((s.left.count, s.right.count), (40.0, 60.0));
+        let strict = SplitConfig {
+            min_data_in_leaf: 41.0,
+            ..cfg()
+        };
+        assert!(strict.best_split(0, &hist, &mapper, leaf).is_none());
     }
 
     #[test]
     fn numerical_split_finds_planted_threshold() {
         // Bins 0..=2 have negative gradients, 3..=5 positive: the cut is after bin 2.
-        let mut hist = vec![stats(-5.0, 5.0, 5.0); 3];
-        hist.extend(vec![stats(5.0, 5.0, 5.0); 3]);
-        hist.push(BinStats::default()); // missing bin
+        let mut hist = vec![gh(-5.0, 5.0); 3];
+        hist.extend(vec![gh(5.0, 5.0); 3]);
+        hist.push(GradHess::default()); // missing bin
         let mapper = BinMapper::Numerical {
             upper_bounds: vec![1.0, 2.0, 3.0, 4.0, 5.0, f64::INFINITY],
         };
@@ -322,8 +441,8 @@ mod tests {
 
     #[test]
     fn missing_values_go_to_the_side_they_resemble() {
-        let mut hist = vec![stats(-5.0, 5.0, 5.0), stats(5.0, 5.0, 5.0)];
-        hist.push(stats(6.0, 5.0, 5.0)); // missing rows look like bin 1
+        let mut hist = vec![gh(-5.0, 5.0), gh(5.0, 5.0)];
+        hist.push(gh(6.0, 5.0)); // missing rows look like bin 1
         let mapper = BinMapper::Numerical {
             upper_bounds: vec![1.0, f64::INFINITY],
         };
@@ -337,7 +456,7 @@ mod tests {
                 default_left: false
             }
         );
-        hist[2] = stats(-6.0, 5.0, 5.0); // now like bin 0
+        hist[2] = gh(-6.0, 5.0); // now like bin 0
         let s = cfg()
             .best_split(0, &hist, &mapper, total(&hist))
             .expect("a split");
@@ -353,11 +472,7 @@ mod tests {
 
     #[test]
     fn min_data_and_min_gain_block_splits() {
-        let hist = vec![
-            stats(-5.0, 5.0, 5.0),
-            stats(5.0, 5.0, 5.0),
-            BinStats::default(),
-        ];
+        let hist = vec![gh(-5.0, 5.0), gh(5.0, 5.0), GradHess::default()];
         let mapper = BinMapper::Numerical {
             upper_bounds: vec![1.0, f64::INFINITY],
         };
@@ -376,15 +491,15 @@ mod tests {
     #[test]
     fn categorical_groups_categories_by_gradient() {
         // Categories 0, 2, 4 pull down, 1, 3, 5 pull up: one split separates them.
-        let hist: Vec<BinStats> = (0..6)
+        let hist: Vec<GradHess> = (0..6)
             .map(|b| {
                 if b % 2 == 0 {
-                    stats(-4.0, 4.0, 4.0)
+                    gh(-4.0, 4.0)
                 } else {
-                    stats(4.0, 4.0, 4.0)
+                    gh(4.0, 4.0)
                 }
             })
-            .chain([BinStats::default()])
+            .chain([GradHess::default()])
             .collect();
         let mapper = BinMapper::Categorical {
             categories: (10..16).collect(),
