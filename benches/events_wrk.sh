@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECS:-15}
 # What the read load asks for: recommendations (default) or e.g. READ='churn?explain=true'.
+# ITEMS=FILE (item ids the bundle knows, one per line; the first 500 are used): post
+# purchases of those items at the wall-clock time instead of unknown items at one time.
 read_path=${READ:-recommendations?k=10}
 port=${PORT:-18282}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -50,21 +52,34 @@ end
 LUA
 } >"$work/read.lua"
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+if [[ -n "${ITEMS:-}" ]]; then
+    # Purchases of items the bundle knows, stamped with the wall clock: every event changes
+    # the customer's buy-again history, so the next read of a memoised ranked list
+    # re-ranks (the realistic case).
+    head -n 500 "$ITEMS" >"$work/items.txt"
+else
+    # Items the bundle does not know at one fixed time: the purchase history the
+    # recommender sees stays the same, so a memoised ranked list survives (the easy case).
+    seq 0 49 | sed 's/^/live-/' >"$work/items.txt"
+fi
 {
     lua_ids
-    cat <<LUA
-local ts = "$now"
-LUA
+    echo 'local items = {}'
+    while read -r it; do printf 'items[#items+1] = "%s"\n' "$it"; done <"$work/items.txt"
+    echo "local fixed_ts = \"$now\""
+    if [[ -n "${ITEMS:-}" ]]; then echo "local wall_clock = true"; else echo "local wall_clock = false"; fi
     cat <<'LUA'
 local n = 0
 local headers = { ["Content-Type"] = "application/json" }
 request = function()
   local parts = {}
+  local ts = fixed_ts
+  if wall_clock then ts = os.date("!%Y-%m-%dT%H:%M:%SZ") end
   for k = 1, 100 do
     n = n + 1
     parts[k] = string.format(
-      '{"customer_id":"%s","item_id":"live-%d","timestamp":"%s","price":1.5}',
-      ids[(n * 7919) % #ids + 1], n % 50, ts)
+      '{"customer_id":"%s","item_id":"%s","timestamp":"%s","price":1.5}',
+      ids[(n * 7919) % #ids + 1], items[(n * 31) % #items + 1], ts)
   end
   return wrk.format("POST", "/v1/events", headers, "[" .. table.concat(parts, ",") .. "]")
 end

@@ -179,6 +179,7 @@ impl TrainedModels {
         w.put_struct(CUSTOMER_BASE, b)?;
         w.put_array_f32(CUSTOMER_FEATURES, &b.features, &[b.rows(), b.layout.len()])?;
         w.put_struct(PROPENSITY, &self.propensity)?;
+        w.put_struct(RECOMMENDER_LAYOUT_SECTION, &RECOMMENDER_LAYOUT)?;
         w.put_struct(RECOMMENDER, &self.recommender)?;
         let arrays = self.recommender.snapshot.large_arrays();
         for (name, v) in arrays.u32s {
@@ -251,6 +252,28 @@ impl TrainedModels {
     }
 }
 
+/// Section holding the recommender's layout version; bundles without it have layout 1.
+const RECOMMENDER_LAYOUT_SECTION: &str = "recommender.layout";
+
+/// Version of the recommender's stored layout (snapshot arrays and ranker features). Bump it
+/// when either changes, so an older bundle is refused with a retrain hint instead of a
+/// decoding error. 2: user-kNN lists, recent-basket counts and 31 ranker features.
+pub const RECOMMENDER_LAYOUT: u32 = 2;
+
+/// Refuses a recommender whose stored layout (`None`: written before the layout was
+/// recorded, i.e. layout 1) is not the one this build reads.
+fn check_recommender_layout(stored: Option<u32>) -> Result<(), BundleError> {
+    let layout = stored.unwrap_or(1);
+    if layout == RECOMMENDER_LAYOUT {
+        return Ok(());
+    }
+    Err(BundleError::Inconsistent {
+        what: format!(
+            "the recommender has layout {layout}, this build reads layout {RECOMMENDER_LAYOUT}"
+        ),
+    })
+}
+
 /// Name of the raw section holding the recommender snapshot's array `field`.
 fn recommender_section(field: &str) -> String {
     format!("{RECOMMENDER}.{field}")
@@ -259,6 +282,15 @@ fn recommender_section(field: &str) -> String {
 /// Decodes the recommender: its struct section, then each large array copied from its raw
 /// section (no per-element decoding), then a consistency check of the whole snapshot.
 fn recommender_from_bundle(bundle: &Bundle) -> Result<Recommender, BundleError> {
+    let stored: Option<u32> = if bundle
+        .section_names()
+        .any(|n| n == RECOMMENDER_LAYOUT_SECTION)
+    {
+        Some(bundle.get_struct(RECOMMENDER_LAYOUT_SECTION)?)
+    } else {
+        None
+    };
+    check_recommender_layout(stored)?;
     let mut rec: Recommender = bundle.get_struct(RECOMMENDER)?;
     let arrays = rec.snapshot.large_arrays_mut();
     for (name, v) in arrays.u32s {
@@ -306,4 +338,20 @@ fn widen_with_clv_features(base: &mut CustomerBase, model: &PropensityModel) {
         .names
         .extend(CLV_FEATURES.iter().map(|s| s.to_string()));
     base.layout.categorical.extend([false; 3]);
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn bundles_of_another_recommender_layout_are_refused_with_a_retrain_hint() {
+        assert!(check_recommender_layout(Some(RECOMMENDER_LAYOUT)).is_ok());
+        for stored in [None, Some(RECOMMENDER_LAYOUT + 1)] {
+            let e = check_recommender_layout(stored).expect_err("refused");
+            let text = e.to_string();
+            assert!(text.contains("layout"), "{text}");
+            assert!(text.contains("retrain"), "{text}");
+        }
+    }
 }
