@@ -179,8 +179,8 @@ impl TrainedModels {
         w.put_struct(CUSTOMER_BASE, b)?;
         w.put_array_f32(CUSTOMER_FEATURES, &b.features, &[b.rows(), b.layout.len()])?;
         w.put_struct(PROPENSITY, &self.propensity)?;
-        w.put_struct(RECOMMENDER_LAYOUT_SECTION, &RECOMMENDER_LAYOUT)?;
         w.put_struct(RECOMMENDER, &self.recommender)?;
+        w.put_struct(RECOMMENDER_LAYOUT_SECTION, &RECOMMENDER_LAYOUT)?;
         let arrays = self.recommender.snapshot.large_arrays();
         for (name, v) in arrays.u32s {
             w.put_array_u32(&recommender_section(name), v, &[v.len()])?;
