@@ -264,12 +264,7 @@ impl CustomerListing {
         (offset, limit): (usize, usize),
     ) -> (usize, Vec<Listed>) {
         let (key, order) = sort;
-        let mut replaced = vec![false; base.rows()];
-        for l in live {
-            if let Some(slot) = l.bundle_row.and_then(|r| replaced.get_mut(r)) {
-                *slot = true;
-            }
-        }
+        let replaced = replaced_rows(base, live);
         let mut live_order: Vec<usize> = (0..live.len())
             .filter(|&i| live[i].matches(filter))
             .collect();
@@ -348,12 +343,7 @@ impl CustomerListing {
                 histogram[bin] += 1;
             }
         };
-        let mut replaced = vec![false; base.rows()];
-        for l in live {
-            if let Some(slot) = l.bundle_row.and_then(|r| replaced.get_mut(r)) {
-                *slot = true;
-            }
-        }
+        let replaced = replaced_rows(base, live);
         for (r, s) in base.scores.iter().enumerate() {
             if listed(r) && !replaced.get(r).copied().unwrap_or(false) {
                 add(s.segment, s.value, self.churn(r), self.value_at_risk(r));
@@ -380,6 +370,17 @@ impl CustomerListing {
                 .collect(),
         }
     }
+}
+
+/// Which bundle rows a live row replaces (indexed by row).
+fn replaced_rows(base: &CustomerBase, live: &[LiveRow]) -> Vec<bool> {
+    let mut replaced = vec![false; base.rows()];
+    for l in live {
+        if let Some(slot) = l.bundle_row.and_then(|r| replaced.get_mut(r)) {
+            *slot = true;
+        }
+    }
+    replaced
 }
 
 /// Rows sorted by `key` ascending, NaN first, ties by row (so the order is deterministic).
