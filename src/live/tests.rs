@@ -326,6 +326,15 @@ fn readers_see_whole_states_while_writers_update_one_customer() {
     assert_eq!(o.events_total(), 40);
 }
 
+/// Applies one event and returns the customer's new live state.
+fn live_after(o: &Overlay, id: &str, event: RawEvent) -> Arc<LiveCustomer> {
+    apply(o, vec![Change::Event(event)]).unwrap();
+    match o.lookup(id) {
+        Lookup::Live(c) => c,
+        _ => panic!("customer has live state"),
+    }
+}
+
 #[test]
 fn a_new_event_replaces_the_memoised_ranked_list() {
     use crate::ranking::{RecommendRequest, Source};
@@ -335,14 +344,7 @@ fn a_new_event_replaces_the_memoised_ranked_list() {
     let o = Overlay::new(m);
     let (c, id) = known_customer(f);
     let t = m.base.cutoff + 3600;
-    apply(
-        &o,
-        vec![Change::Event(purchase(&id, &m.base.item_ids[1], t, 3.0))],
-    )
-    .unwrap();
-    let Lookup::Live(first) = o.lookup(&id) else {
-        panic!("customer has live state")
-    };
+    let first = live_after(&o, &id, purchase(&id, &m.base.item_ids[1], t, 3.0));
     let answer = |live: &crate::ranking::LiveHistory, memo: bool| {
         let req = RecommendRequest {
             k: 100,
@@ -365,19 +367,11 @@ fn a_new_event_replaces_the_memoised_ranked_list() {
     let new_item = (0..snap.n_items() as u32)
         .find(|&i| snap.item_available[i as usize] && !first.state.recommender.items().contains(&i))
         .expect("an item the customer has not bought");
-    apply(
+    let second = live_after(
         &o,
-        vec![Change::Event(purchase(
-            &id,
-            &m.base.item_ids[new_item as usize],
-            t + 60,
-            3.0,
-        ))],
-    )
-    .unwrap();
-    let Lookup::Live(second) = o.lookup(&id) else {
-        panic!("customer has live state")
-    };
+        &id,
+        purchase(&id, &m.base.item_ids[new_item as usize], t + 60, 3.0),
+    );
     assert!(
         !second.state.recommender.is_ranked(),
         "the new state starts without the old memo"
@@ -402,14 +396,7 @@ fn events_that_leave_the_history_unchanged_keep_the_memo_exact() {
     let t = m.base.cutoff + 3600;
     // Items the bundle does not know never enter the recommender's history, and a second
     // event at the same time leaves `as_of` where it was.
-    apply(
-        &o,
-        vec![Change::Event(purchase(&id, "not-in-bundle-1", t, 1.0))],
-    )
-    .unwrap();
-    let Lookup::Live(first) = o.lookup(&id) else {
-        panic!("customer has live state")
-    };
+    let first = live_after(&o, &id, purchase(&id, "not-in-bundle-1", t, 1.0));
     let req = RecommendRequest {
         live: Some(&first.state.recommender),
         ..RecommendRequest::default()
@@ -417,14 +404,7 @@ fn events_that_leave_the_history_unchanged_keep_the_memo_exact() {
     let mut out = Vec::new();
     rec.recommend(Some(c), &req, &mut out);
     assert!(first.state.recommender.is_ranked());
-    apply(
-        &o,
-        vec![Change::Event(purchase(&id, "not-in-bundle-2", t, 1.0))],
-    )
-    .unwrap();
-    let Lookup::Live(second) = o.lookup(&id) else {
-        panic!("customer has live state")
-    };
+    let second = live_after(&o, &id, purchase(&id, "not-in-bundle-2", t, 1.0));
     assert_eq!(second.n_events(), 2);
     assert!(
         second.state.recommender.is_ranked(),
@@ -439,13 +419,6 @@ fn events_that_leave_the_history_unchanged_keep_the_memo_exact() {
     rec.recommend_uncached(Some(c), &req, &mut full);
     assert_eq!(memo, full);
     // A later time moves `as_of` (every day count): the memo must go.
-    apply(
-        &o,
-        vec![Change::Event(purchase(&id, "not-in-bundle-3", t + 60, 1.0))],
-    )
-    .unwrap();
-    let Lookup::Live(third) = o.lookup(&id) else {
-        panic!("customer has live state")
-    };
+    let third = live_after(&o, &id, purchase(&id, "not-in-bundle-3", t + 60, 1.0));
     assert!(!third.state.recommender.is_ranked());
 }
