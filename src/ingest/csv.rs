@@ -119,6 +119,27 @@ impl<R: BufRead> CsvReader<R> {
         self.ends.len()
     }
 
+    /// Checks that the current record has one field per `header` column; the error names
+    /// the first missing or extra column.
+    pub fn check_width(&self, header: &[String], path: &Path) -> Result<(), RowError> {
+        if self.len() == header.len() {
+            return Ok(());
+        }
+        let field = header
+            .get(self.len())
+            .map_or_else(|| format!("<column {}>", header.len() + 1), String::clone);
+        Err(RowError::new(
+            path,
+            self.line(),
+            &field,
+            &[],
+            Problem::FieldCount {
+                expected: header.len(),
+                found: self.len(),
+            },
+        ))
+    }
+
     /// True when the current record has no fields (never after [`Next::Record`]).
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
@@ -214,6 +235,16 @@ impl<R: BufRead> CsvReader<R> {
                 .collect(),
         }
     }
+}
+
+/// The columns of `header` that are none of `known` (ASCII case-insensitive): the read
+/// reports them as ignored.
+pub fn unknown_columns(header: &[String], known: &[&str]) -> Vec<String> {
+    header
+        .iter()
+        .filter(|h| !known.iter().any(|k| h.eq_ignore_ascii_case(k)))
+        .cloned()
+        .collect()
 }
 
 /// Finds `name` in `header` (ASCII case-insensitive); refuses duplicates.
@@ -312,11 +343,7 @@ pub fn read_contract_csv<R: BufRead, F: FnMut(u64, &Event<'_>)>(
         "order_id",
         "category",
     ];
-    sink.report.ignored_columns = header
-        .iter()
-        .filter(|h| !known.iter().any(|k| h.eq_ignore_ascii_case(k)))
-        .cloned()
-        .collect();
+    sink.report.ignored_columns = unknown_columns(&header, &known);
     loop {
         match csv.next_record().map_err(|e| IngestError::io(path, e))? {
             Next::Eof => return Ok(()),
@@ -340,21 +367,7 @@ fn contract_row<R: BufRead, F: FnMut(u64, &Event<'_>)>(
 ) -> Result<(), RowError> {
     let line = csv.line();
     let path = sink.path;
-    if csv.len() != header.len() {
-        let field = header
-            .get(csv.len())
-            .map_or_else(|| format!("<column {}>", header.len() + 1), String::clone);
-        return Err(RowError::new(
-            path,
-            line,
-            &field,
-            &[],
-            Problem::FieldCount {
-                expected: header.len(),
-                found: csv.len(),
-            },
-        ));
-    }
+    csv.check_width(header, path)?;
     let text = |i: usize| {
         csv.str_field(i)
             .map_err(|p| RowError::new(path, line, &header[i], csv.field(i), p))

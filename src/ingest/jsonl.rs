@@ -5,7 +5,7 @@
 
 use super::error::{IngestError, Problem, RowError};
 use super::event::{Event, EventKind, non_empty, parse_number};
-use super::lines::{LineRead, LineReader};
+use super::lines::{LineReader, TextLine};
 use super::read::Sink;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -22,43 +22,18 @@ pub fn read_jsonl<R: BufRead, F: FnMut(u64, &Event<'_>)>(
     let mut buf = Vec::with_capacity(512);
     let mut saw_line = false;
     loop {
-        buf.clear();
-        let got = lines
-            .read_line(&mut buf)
-            .map_err(|e| IngestError::io(path, e))?;
-        let line = lines.line();
-        match got {
-            LineRead::Eof => break,
-            LineRead::TooLong => {
+        let (line, text) = match lines.next_text(&mut buf, sink)? {
+            TextLine::Eof => break,
+            TextLine::Bad => {
                 saw_line = true;
-                sink.bad(RowError::new(
-                    path,
-                    line,
-                    "<line>",
-                    &[],
-                    Problem::LineTooLong,
-                ))?;
                 continue;
             }
-            LineRead::Line => {}
-        }
-        if buf.iter().all(u8::is_ascii_whitespace) {
+            TextLine::Text(line, text) => (line, text),
+        };
+        if text.bytes().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
         saw_line = true;
-        let text = match std::str::from_utf8(&buf) {
-            Ok(t) => t,
-            Err(_) => {
-                sink.bad(RowError::new(
-                    path,
-                    line,
-                    "<line>",
-                    &buf,
-                    Problem::InvalidUtf8,
-                ))?;
-                continue;
-            }
-        };
         let result = match serde_json::from_str::<Map<String, Value>>(text) {
             Ok(obj) => json_event(&obj, path, line, |e| sink.emit(line, e)),
             Err(e) => Err(RowError::new(

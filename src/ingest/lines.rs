@@ -4,7 +4,9 @@
 //! this reader stops copying at [`MAX_LINE_BYTES`] and skips to the next newline, so a
 //! bad line costs one row error, not the process's memory.
 
-use super::error::MAX_LINE_BYTES;
+use super::error::{IngestError, MAX_LINE_BYTES, Problem, RowError};
+use super::event::Event;
+use super::read::Sink;
 use std::io::{self, BufRead};
 
 /// Outcome of reading one line.
@@ -16,6 +18,17 @@ pub enum LineRead {
     TooLong,
     /// End of input.
     Eof,
+}
+
+/// One line read as text by [`LineReader::next_text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextLine<'b> {
+    /// End of input.
+    Eof,
+    /// A line that was over-long or not UTF-8, already handed to the sink as a bad row.
+    Bad,
+    /// The line's number and text.
+    Text(u64, &'b str),
 }
 
 /// Reads lines, counting them from 1 and dropping a leading UTF-8 byte-order mark.
@@ -81,6 +94,36 @@ impl<R: BufRead> LineReader<R> {
             buf.drain(start..start + 3);
         }
         Ok(LineRead::Line)
+    }
+
+    /// Reads the next line into `buf` (cleared first) as UTF-8 text; an over-long or
+    /// non-UTF-8 line goes to `sink` as a bad row naming its line.
+    pub fn next_text<'b, F: FnMut(u64, &Event<'_>)>(
+        &mut self,
+        buf: &'b mut Vec<u8>,
+        sink: &mut Sink<'_, F>,
+    ) -> Result<TextLine<'b>, IngestError> {
+        buf.clear();
+        let got = self
+            .read_line(buf)
+            .map_err(|e| IngestError::io(sink.path, e))?;
+        let line = self.line;
+        let problem = match got {
+            LineRead::Eof => return Ok(TextLine::Eof),
+            LineRead::TooLong => Problem::LineTooLong,
+            LineRead::Line => match std::str::from_utf8(buf) {
+                Ok(t) => return Ok(TextLine::Text(line, t)),
+                Err(_) => Problem::InvalidUtf8,
+            },
+        };
+        let raw: &[u8] = if problem == Problem::InvalidUtf8 {
+            buf
+        } else {
+            &[]
+        };
+        let path = sink.path;
+        sink.bad(RowError::new(path, line, "<line>", raw, problem))?;
+        Ok(TextLine::Bad)
     }
 }
 

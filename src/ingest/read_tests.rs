@@ -521,3 +521,28 @@ fn excluded_customers_leave_no_trace_and_extra_events_are_added() {
     let (all, _) = load_events(&events, &LoadOptions::default()).unwrap();
     assert!(all.customer_idx("c3").is_some());
 }
+
+#[test]
+fn line_level_errors_name_the_line_in_the_line_formats_and_the_rest_is_kept() {
+    let mut long = b"00001 19970101 1 10.00\n".to_vec();
+    long.extend(std::iter::repeat_n(b'9', MAX_LINE_BYTES + 1));
+    long.extend(b"\n\xFF\xFE 19970102 1 5.00\n00002 19970103 2 8.00\n");
+    assert_eq!(
+        row_err(Format::Cdnow, &long),
+        (2, "<line>".into(), Problem::LineTooLong)
+    );
+    let (ev, report) = read(Format::Cdnow, &long, true).unwrap();
+    assert_eq!(ev.len(), 2);
+    assert_eq!(ev[1].customer_id, "00002");
+    assert_eq!(report.skipped.by_problem.get("line too long"), Some(&1));
+    assert_eq!(report.skipped.by_problem.get("invalid utf-8"), Some(&1));
+    // A JSON Lines file whose only line is bad is not "empty": the bad line is what it says.
+    let err = read(Format::Jsonl, b"\n\xFF\n", false).unwrap_err();
+    assert!(
+        matches!(&err, IngestError::Row(e) if e.line == 2 && e.problem == Problem::InvalidUtf8),
+        "{err:?}"
+    );
+    let (ev, report) = read(Format::Jsonl, b"\n\xFF\n", true).unwrap();
+    assert!(ev.is_empty());
+    assert_eq!(report.skipped.by_problem.get("invalid utf-8"), Some(&1));
+}

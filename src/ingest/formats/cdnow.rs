@@ -10,7 +10,7 @@
 
 use crate::ingest::error::{IngestError, Problem, RowError};
 use crate::ingest::event::{Event, EventKind, parse_number};
-use crate::ingest::lines::{LineRead, LineReader};
+use crate::ingest::lines::{LineReader, TextLine};
 use crate::ingest::read::Sink;
 use std::io::BufRead;
 
@@ -37,37 +37,10 @@ pub fn read_cdnow<R: BufRead, F: FnMut(u64, &Event<'_>)>(
     // Column names, fixed by the first non-blank line (header or first row).
     let mut columns: Option<&[&str]> = None;
     loop {
-        buf.clear();
-        let got = lines
-            .read_line(&mut buf)
-            .map_err(|e| IngestError::io(path, e))?;
-        let line = lines.line();
-        match got {
-            LineRead::Eof => break,
-            LineRead::TooLong => {
-                sink.bad(RowError::new(
-                    path,
-                    line,
-                    "<line>",
-                    &[],
-                    Problem::LineTooLong,
-                ))?;
-                continue;
-            }
-            LineRead::Line => {}
-        }
-        let text = match std::str::from_utf8(&buf) {
-            Ok(t) => t,
-            Err(_) => {
-                sink.bad(RowError::new(
-                    path,
-                    line,
-                    "<line>",
-                    &buf,
-                    Problem::InvalidUtf8,
-                ))?;
-                continue;
-            }
+        let (line, text) = match lines.next_text(&mut buf, sink)? {
+            TextLine::Eof => break,
+            TextLine::Bad => continue,
+            TextLine::Text(line, text) => (line, text),
         };
         let mut fields = [""; 6];
         let mut n = 0;

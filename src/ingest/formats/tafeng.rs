@@ -7,7 +7,7 @@
 //! `PIN_CODE` become customer attributes (an empty `AGE_GROUP`, 22,362 rows, is missing).
 //! Ids keep their leading zeros. `ASSET` (cost) is not used.
 
-use crate::ingest::csv::{CsvReader, Next, find_column, require_column};
+use crate::ingest::csv::{CsvReader, Next, find_column, require_column, unknown_columns};
 use crate::ingest::error::{IngestError, Problem, RowError};
 use crate::ingest::event::{Event, EventKind, non_empty, parse_number};
 use crate::ingest::read::Sink;
@@ -47,11 +47,7 @@ pub fn read_tafeng<R: BufRead, F: FnMut(u64, &Event<'_>)>(
         "ASSET",
         "SALES_PRICE",
     ];
-    sink.report.ignored_columns = header
-        .iter()
-        .filter(|h| !known.iter().any(|k| h.eq_ignore_ascii_case(k)))
-        .cloned()
-        .collect();
+    sink.report.ignored_columns = unknown_columns(&header, &known);
     loop {
         match csv.next_record().map_err(|e| IngestError::io(path, e))? {
             Next::Eof => return Ok(()),
@@ -59,22 +55,7 @@ pub fn read_tafeng<R: BufRead, F: FnMut(u64, &Event<'_>)>(
             Next::Record => {
                 let line = csv.line();
                 let mut row = || -> Result<(), RowError> {
-                    if csv.len() != header.len() {
-                        let field = header.get(csv.len()).map_or_else(
-                            || format!("<column {}>", header.len() + 1),
-                            String::clone,
-                        );
-                        return Err(RowError::new(
-                            path,
-                            line,
-                            &field,
-                            &[],
-                            Problem::FieldCount {
-                                expected: header.len(),
-                                found: csv.len(),
-                            },
-                        ));
-                    }
+                    csv.check_width(&header, path)?;
                     let text = |i: usize| {
                         csv.str_field(i)
                             .map_err(|p| RowError::new(path, line, &header[i], csv.field(i), p))
