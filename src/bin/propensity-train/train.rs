@@ -127,6 +127,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (stage, secs) in &stages.stages {
         println!("  {stage:<18} {secs:.2} s");
     }
+    if stages.stages.len() > 1 {
+        println!(
+            "  (propensity models and recommender are fitted side by side: their times overlap)"
+        );
+    }
     println!(
         "seconds     load {load_s:.2}, fit {fit_s:.2}, write {write_s:.2}, total {:.2}",
         total.elapsed().as_secs_f64()
