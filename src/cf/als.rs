@@ -289,6 +289,114 @@ impl AlsModel {
     }
 }
 
+/// The item factors reordered by decreasing norm, for exact top-k scans that stop early.
+///
+/// A score `x·y` is at most `‖x‖·‖y‖`, so once the k-th best score beats that bound for
+/// the next (largest remaining) norm, no later item can enter. With implicit-feedback
+/// factors most items are rare and have small norms, so a scan stops after a fraction of
+/// the catalogue; the answer is the one [`AlsModel::recommend`] gives, score for score.
+#[derive(Debug, Clone)]
+pub struct NormSortedItems {
+    factors: usize,
+    rows: Vec<f32>,
+    norms: Vec<f32>,
+    ids: Vec<u32>,
+}
+
+/// Relative slack on the norm bound: a rounded dot product of up to a few hundred f32
+/// terms exceeds the exact one by far less than this fraction of `‖x‖·‖y‖`.
+const NORM_BOUND_SLACK: f32 = 1e-3;
+
+impl AlsModel {
+    /// The item factors sorted for [`NormSortedItems::recommend`].
+    pub fn norm_sorted(&self) -> NormSortedItems {
+        let k = self.factors;
+        let norm = |i: usize| {
+            let y = &self.item_factors[i * k..(i + 1) * k];
+            y.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt() as f32
+        };
+        let mut order: Vec<(f32, u32)> = (0..self.n_items()).map(|i| (norm(i), i as u32)).collect();
+        order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut rows = Vec::with_capacity(self.item_factors.len());
+        for &(_, i) in &order {
+            rows.extend_from_slice(&self.item_factors[i as usize * k..(i as usize + 1) * k]);
+        }
+        NormSortedItems {
+            factors: k,
+            rows,
+            norms: order.iter().map(|o| o.0).collect(),
+            ids: order.iter().map(|o| o.1).collect(),
+        }
+    }
+}
+
+impl NormSortedItems {
+    /// Best `k` items for `x` by dot product, skipping `exclude` (sorted ascending): the
+    /// same items and scores as [`AlsModel::recommend`] on the model this came from.
+    pub fn recommend(&self, x: &[f32], k: usize, exclude: &[u32]) -> Result<Vec<Scored>, Error> {
+        if x.len() != self.factors {
+            return Err(Error::FactorLength {
+                found: x.len(),
+                expected: self.factors,
+            });
+        }
+        debug_assert!(exclude.is_sorted());
+        let x_norm = x.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt() as f32;
+        let mut top = TopK::new(k);
+        scan_sorted(self, x, x_norm, exclude, &mut top);
+        Ok(top.into_sorted())
+    }
+}
+
+/// Scans `items` best norm first in blocks of four until the norm bound rules the rest out.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn scan_sorted(items: &NormSortedItems, x: &[f32], x_norm: f32, exclude: &[u32], top: &mut TopK) {
+    if target_cfg_f!(target_feature = "fma") {
+        scan_sorted_with::<true>(items, x, x_norm, exclude, top)
+    } else {
+        scan_sorted_with::<false>(items, x, x_norm, exclude, top)
+    }
+}
+
+#[inline(always)]
+fn scan_sorted_with<const FMA: bool>(
+    items: &NormSortedItems,
+    x: &[f32],
+    x_norm: f32,
+    exclude: &[u32],
+    top: &mut TopK,
+) {
+    let k = items.factors;
+    let bound = x_norm * (1.0 + NORM_BOUND_SLACK);
+    let offer = |pos: usize, score: f32, top: &mut TopK| {
+        let id = items.ids[pos];
+        if score >= top.threshold() && exclude.binary_search(&id).is_err() {
+            top.push(id, score);
+        }
+    };
+    let mut blocks = items.rows.chunks_exact(4 * k);
+    let mut pos = 0;
+    for c in &mut blocks {
+        // Strictly below the k-th score: an item tying it could still win on its index.
+        if bound * items.norms[pos] < top.threshold() {
+            return;
+        }
+        // dot4 is bit-identical to dot, so these are `AlsModel::recommend`'s scores.
+        let s = dot4::<FMA>(&c[..k], &c[k..2 * k], &c[2 * k..3 * k], &c[3 * k..], x);
+        for (j, &score) in s.iter().enumerate() {
+            offer(pos + j, score, top);
+        }
+        pos += 4;
+    }
+    for row in blocks.remainder().chunks_exact(k) {
+        if bound * items.norms[pos] < top.threshold() {
+            return;
+        }
+        offer(pos, dot::<FMA>(row, x), top);
+        pos += 1;
+    }
+}
+
 /// Customers per block of [`AlsModel::recommend_all`] (their factors stay in L1).
 const USER_BLOCK: usize = 32;
 /// Items per block of [`AlsModel::recommend_all`] (256 KB at 128 factors: stays in L2).
@@ -962,6 +1070,38 @@ mod tests {
         assert!(matches!(
             AlsModel::from_parts(k, vec![0.0; k + 1], vec![]),
             Err(Error::MatrixShape { len: 14, .. })
+        ));
+    }
+
+    #[test]
+    fn norm_sorted_scan_gives_recommends_items_and_scores() {
+        let m = planted(60, 900, 3, 0.03, 8);
+        let p = AlsParams {
+            factors: 24,
+            iterations: 3,
+            ..params(Solver::ConjugateGradient)
+        };
+        let model = fit(&m, &p).unwrap();
+        let sorted = model.norm_sorted();
+        for u in 0..60 {
+            let x = model.user(u).unwrap();
+            for k in [1, 10, 40] {
+                let own = m.row(u).0;
+                let want = model.recommend(x, k, own).unwrap();
+                assert_eq!(
+                    sorted.recommend(x, k, own).unwrap(),
+                    want,
+                    "customer {u} k {k}"
+                );
+            }
+        }
+        // Ties at the k-th score are broken by item index, as the full scan does.
+        let tied = AlsModel::from_parts(2, vec![1.0, 0.0], [[1.0, 0.0]; 9].concat()).unwrap();
+        let got = tied.norm_sorted().recommend(&[1.0, 0.0], 3, &[1]).unwrap();
+        assert_eq!(got.iter().map(|s| s.item).collect::<Vec<_>>(), [0, 2, 3]);
+        assert!(matches!(
+            sorted.recommend(&[1.0], 3, &[]),
+            Err(Error::FactorLength { found: 1, .. })
         ));
     }
 

@@ -526,12 +526,13 @@ impl Snapshot {
         })?;
         s.factors = model.factors() as u32;
         let n_als = cfg.als_candidates;
+        let sorted_items = model.norm_sorted();
         let lists: Vec<Vec<u32>> = (0..n_customers)
             .into_par_iter()
             .map(|c| {
                 let own = &s.hist_item[s.hist_ptr[c] as usize..s.hist_ptr[c + 1] as usize];
                 match model.user(c) {
-                    Some(u) if !own.is_empty() && n_als > 0 => model
+                    Some(u) if !own.is_empty() && n_als > 0 => sorted_items
                         .recommend(u, n_als, own)
                         .map(|v| v.into_iter().map(|x| x.item).collect())
                         .unwrap_or_default(),
