@@ -16,6 +16,13 @@ secs=${SECS:-15}
 # ITEMS=FILE (item ids the bundle knows, one per line; the first 500 are used): post
 # purchases of those items at the wall-clock time instead of unknown items at one time.
 read_path=${READ:-recommendations?k=10}
+# Concurrent event posters (each waits for its fsync before the next batch): fewer posters
+# trade ingest rate for read throughput.
+event_conns=${EVENT_CONNS:-8}
+# RATE=N paces the posters to at most N events/s (each waits N-derived milliseconds after
+# an answer before its next batch, so the rate reached is a little lower; it is measured and
+# printed). Unset: post as fast as answers come.
+rate=${RATE:-0}
 port=${PORT:-18282}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release --quiet --bin propensity-serve --bin propensity-train
@@ -68,6 +75,9 @@ fi
     while read -r it; do printf 'items[#items+1] = "%s"\n' "$it"; done <"$work/items.txt"
     echo "local fixed_ts = \"$now\""
     if [[ -n "${ITEMS:-}" ]]; then echo "local wall_clock = true"; else echo "local wall_clock = false"; fi
+    if [[ "$rate" != 0 ]]; then
+        echo "delay = function() return $((event_conns * 100 * 1000 / rate)) end"
+    fi
     cat <<'LUA'
 local n = 0
 local headers = { ["Content-Type"] = "application/json" }
@@ -93,8 +103,8 @@ echo "== reads alone: $read_path (-t1 -c16 -d${secs}s)"
 alone=$(run_reads | tee "$work/alone.txt" | rps)
 grep -E "Requests/sec|Non-2xx" "$work/alone.txt"
 
-echo "== reads while ingesting batches of 100 (-t1 -c16 reads, -t1 -c8 events)"
-wrk -t1 -c8 -d"${secs}s" -s "$work/events.lua" "http://127.0.0.1:$port" >"$work/events.txt" &
+echo "== reads while ingesting batches of 100 (-t1 -c16 reads, -t1 -c$event_conns events)"
+wrk -t1 -c"$event_conns" -d"${secs}s" -s "$work/events.lua" "http://127.0.0.1:$port" >"$work/events.txt" &
 wpid=$!
 busy=$(run_reads | tee "$work/busy.txt" | rps)
 wait $wpid

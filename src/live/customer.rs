@@ -1,6 +1,7 @@
 //! One customer recomputed from their bundle history plus the events received since: the
-//! feature row in the bundle's layout, churn, repurchase curve, expected purchases, RFM and
-//! value, all at the customer's own `as_of` with the bundle's model parameters.
+//! recommender's view at once, and on first read the feature row in the bundle's layout,
+//! churn, repurchase curve, expected purchases, RFM and value, all at the customer's own
+//! `as_of` with the bundle's model parameters.
 
 use super::rfm::Population;
 use crate::clv::{ClvOptions, PurchaseModel};
@@ -12,11 +13,26 @@ use crate::ranking::{HistoryEvent, LiveHistory};
 use crate::scoring::customers::VALUE_HORIZON_DAYS;
 use crate::scoring::{CustomerScores, EventColumns, TrainedModels};
 
-/// Everything answered about a customer with live events, computed once per change.
+/// What a change recomputes for a customer at once: what the recommender needs. The
+/// propensities follow on first read ([`LiveCustomer::propensities`]), so an event costs no
+/// GBDT walk until someone asks for a score.
+///
+/// [`LiveCustomer::propensities`]: super::LiveCustomer::propensities
 #[derive(Debug, Clone)]
 pub struct Recomputed {
     /// Snapshot time: features see events strictly before it.
     pub as_of: i64,
+    /// Purchases of items the bundle knows, in time order.
+    pub purchases: Vec<HistoryEvent>,
+    /// Buy-again rows, last basket and last purchase for the recommender, at `as_of`.
+    pub recommender: LiveHistory,
+    /// Filled by the first read that needs scores; a new change starts a new `Recomputed`.
+    pub(super) propensities: std::sync::OnceLock<Propensities>,
+}
+
+/// A live customer's scores at their `as_of`, with the bundle's model parameters.
+#[derive(Debug, Clone)]
+pub struct Propensities {
     /// Feature row in the bundle's layout (behaviour, attributes, BG/NBD columns).
     pub row: Vec<f32>,
     /// Orders, first and last order time and spend before `as_of`.
@@ -31,10 +47,6 @@ pub struct Recomputed {
     pub expected_purchases: f64,
     /// RFM (against the bundle's population) and value.
     pub scores: CustomerScores,
-    /// Purchases of items the bundle knows, in time order.
-    pub purchases: Vec<HistoryEvent>,
-    /// Buy-again rows, last basket and last purchase for the recommender, at `as_of`.
-    pub recommender: LiveHistory,
 }
 
 /// Why a bundle cannot recompute customers.
@@ -106,17 +118,40 @@ pub fn merged_history(
     out
 }
 
-/// Recomputes one customer at `as_of` from their merged history: only events strictly
-/// before `as_of` are seen. Attribute columns come from the customer's bundle row (NaN for
+/// Recomputes what the recommender needs of one customer at `as_of` from their merged
+/// history: only events strictly before `as_of` are seen.
+pub fn recompute(models: &TrainedModels, history: &EventColumns, as_of: i64) -> Recomputed {
+    let end = history.ts.partition_point(|&t| t < as_of);
+    let n_items = models.base.item_ids.len();
+    let purchases = (0..end)
+        .filter(|&e| history.kind[e] == EventKind::Purchase)
+        .filter(|&e| (history.item[e].0 as usize) < n_items)
+        .map(|e| HistoryEvent {
+            item: history.item[e].0,
+            ts: history.ts[e],
+            basket: history.basket[e],
+        })
+        .collect::<Vec<_>>();
+    let recommender = models.recommender.live_history(&purchases, as_of);
+    Recomputed {
+        as_of,
+        purchases,
+        recommender,
+        propensities: std::sync::OnceLock::new(),
+    }
+}
+
+/// Scores one customer at `as_of` from their merged history: only events strictly before
+/// `as_of` are seen. Attribute columns come from the customer's bundle row (NaN for
 /// customers the bundle has no row for). The caller has checked [`check_layout`].
-pub fn recompute(
+pub fn propensities(
     models: &TrainedModels,
     population: &Population,
     clv: Option<&ClvOptions>,
     bundle_idx: Option<u32>,
     history: &EventColumns,
     as_of: i64,
-) -> Recomputed {
+) -> Propensities {
     let base = &models.base;
     let model: &PropensityModel = &models.propensity;
     let w = base.layout.len();
@@ -143,20 +178,7 @@ pub fn recompute(
     let next_purchase = PropensityModel::days_to_level(&curve, 0.5)
         .map(|d| as_of + (d * crate::time::DAY as f64).round() as i64);
     let scores = scores_of(models, population, clv, &summary, as_of);
-    let end = history.ts.partition_point(|&t| t < as_of);
-    let n_items = base.item_ids.len();
-    let purchases = (0..end)
-        .filter(|&e| history.kind[e] == EventKind::Purchase)
-        .filter(|&e| (history.item[e].0 as usize) < n_items)
-        .map(|e| HistoryEvent {
-            item: history.item[e].0,
-            ts: history.ts[e],
-            basket: history.basket[e],
-        })
-        .collect::<Vec<_>>();
-    let recommender = models.recommender.live_history(&purchases, as_of);
-    Recomputed {
-        as_of,
+    Propensities {
         churn: model.churn(&row),
         expected_purchases: model.expected_purchases(&row),
         curve,
@@ -164,8 +186,6 @@ pub fn recompute(
         row,
         summary,
         scores,
-        purchases,
-        recommender,
     }
 }
 

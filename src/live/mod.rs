@@ -1,10 +1,12 @@
 //! The online overlay: what the server learned since its bundle was trained.
 //!
 //! Events received by `POST /v1/events` (and replayed from the journal at start and on
-//! reload) are kept per customer; each change recomputes that customer once — feature row
+//! reload) are kept per customer; each change recomputes that customer's recommender view
 //! at their own `as_of` (the bundle cutoff, or one second after their newest event when
-//! later), churn, repurchase curve, expected purchases, RFM and value — with the bundle's
-//! model parameters. Erasures hide a customer from every answer at once.
+//! later). Their feature row, churn, repurchase curve, expected purchases, RFM and value —
+//! with the bundle's model parameters — are computed by the first read that needs them and
+//! kept until the next change: ingest pays no GBDT walk per event. Erasures hide a
+//! customer from every answer at once.
 //!
 //! Concurrency: customers live in [`SHARDS`] maps behind `RwLock`s holding `Arc`'d state.
 //! A writer computes the new state without any lock, then swaps the `Arc` in under a short
@@ -21,8 +23,8 @@ use std::sync::{Arc, RwLock};
 use hashbrown::HashMap;
 use rayon::prelude::*;
 
-pub use customer::{LayoutError, Recomputed};
-use customer::{check_layout, merged_history, recompute, value_options};
+pub use customer::{LayoutError, Propensities, Recomputed};
+use customer::{check_layout, merged_history, propensities, recompute, value_options};
 use rfm::Population;
 
 use crate::clv::ClvOptions;
@@ -63,6 +65,23 @@ impl LiveCustomer {
     /// Number of events received since the bundle.
     pub fn n_events(&self) -> usize {
         self.events.len()
+    }
+
+    /// Their scores at `state.as_of`, computed on the first call. `overlay` and `models`
+    /// must be the ones this customer was applied with (the serving state keeps them
+    /// together).
+    pub fn propensities(&self, overlay: &Overlay, models: &TrainedModels) -> &Propensities {
+        self.state.propensities.get_or_init(|| {
+            let history = merged_history(models, self.bundle_idx, &self.events);
+            propensities(
+                models,
+                &overlay.population,
+                overlay.clv.as_ref(),
+                self.bundle_idx,
+                &history,
+                self.state.as_of,
+            )
+        })
     }
 }
 
@@ -297,14 +316,7 @@ impl Overlay {
             let newest = next.events.ts.last().copied().unwrap_or(i64::MIN);
             let as_of = models.base.cutoff.max(newest.saturating_add(1));
             let history = merged_history(models, next.bundle_idx, &next.events);
-            next.state = recompute(
-                models,
-                &self.population,
-                self.clv.as_ref(),
-                next.bundle_idx,
-                &history,
-                as_of,
-            );
+            next.state = recompute(models, &history, as_of);
             if let Some(Entry::Live(c)) = &before {
                 next.state.recommender.inherit_ranking(&c.state.recommender);
             }
@@ -352,24 +364,9 @@ impl LiveCustomer {
             orders: Vec::new(),
             state: Recomputed {
                 as_of: 0,
-                row: Vec::new(),
-                summary: Default::default(),
-                churn: f64::NAN,
-                curve: Vec::new(),
-                next_purchase: None,
-                expected_purchases: f64::NAN,
-                scores: crate::scoring::CustomerScores {
-                    r: 1,
-                    f: 1,
-                    m: 1,
-                    segment: crate::clv::rfm::Segment::from_scores(1, 1),
-                    p_alive: f32::NAN,
-                    expected_orders: f32::NAN,
-                    expected_order_value: f32::NAN,
-                    value: f32::NAN,
-                },
                 purchases: Vec::new(),
                 recommender: models.recommender.live_history(&[], 0),
+                propensities: std::sync::OnceLock::new(),
             },
         }
     }

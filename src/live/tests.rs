@@ -1,6 +1,6 @@
 use std::sync::OnceLock;
 
-use super::customer::{merged_history, recompute};
+use super::customer::{merged_history, propensities, recompute};
 use super::*;
 use crate::ingest::CustomerIdx;
 use crate::scoring::TrainedModels;
@@ -69,7 +69,7 @@ fn recomputing_without_live_events_at_the_cutoff_reproduces_the_bundle_row() {
     for r in [0usize, 1, m.base.rows() / 2, m.base.rows() - 1] {
         let c = m.base.modelled[r];
         let history = merged_history(m, Some(c), &EventColumns::default());
-        let got = recompute(
+        let got = propensities(
             m,
             &pop,
             value_options().as_ref(),
@@ -103,7 +103,8 @@ fn an_event_at_exactly_as_of_is_not_seen() {
     live.insert(&purchase(&id, item, t - 1, 500.0), ItemIdx(0));
     live.insert(&purchase(&id, item, t, 9_999.0), ItemIdx(0));
     let history = merged_history(m, Some(c), &live.events);
-    let got = recompute(m, &pop, None, Some(c), &history, t);
+    let got = propensities(m, &pop, None, Some(c), &history, t);
+    let rec = recompute(m, &history, t);
     let r = m.base.row(CustomerIdx(c)).unwrap();
     assert_eq!(
         got.summary.orders,
@@ -112,8 +113,8 @@ fn an_event_at_exactly_as_of_is_not_seen() {
     );
     assert!((got.summary.spend - (m.base.spend[r] + 500.0)).abs() < 1e-6);
     assert_eq!(got.row[crate::features::col::RECENCY], 1.0 / DAY as f32);
-    assert!(got.purchases.iter().all(|p| p.ts < t));
-    assert_eq!(got.recommender.last_purchase_at(), Some(t - 1));
+    assert!(rec.purchases.iter().all(|p| p.ts < t));
+    assert_eq!(rec.recommender.last_purchase_at(), Some(t - 1));
 }
 
 #[test]
@@ -137,18 +138,20 @@ fn a_purchase_moves_recency_churn_and_counts_at_once() {
     assert_eq!(o.events_total(), 1);
     assert_eq!(o.live_customers(), 1);
     assert_eq!(live.state.as_of, t + 1);
-    assert_eq!(
-        live.state.row[crate::features::col::RECENCY],
-        1.0 / DAY as f32
+    assert!(
+        live.state.propensities.get().is_none(),
+        "scores wait for the first read"
     );
+    let p = live.propensities(&o, m);
+    assert_eq!(p.row[crate::features::col::RECENCY], 1.0 / DAY as f32);
     assert_eq!(
-        live.state.row[crate::features::col::ORDERS_TOTAL],
+        p.row[crate::features::col::ORDERS_TOTAL],
         before[crate::features::col::ORDERS_TOTAL] + 1.0
     );
     // The score is the bundle's model on the new row (whether a small model's calibrated
     // score moves for this one customer is checked end to end on the demo model).
-    assert_eq!(live.state.churn, m.propensity.churn(&live.state.row));
-    assert!(!same(&live.state.row, &before));
+    assert_eq!(p.churn, m.propensity.churn(&p.row));
+    assert!(!same(&p.row, &before));
     assert!(
         live.state
             .purchases
@@ -178,7 +181,10 @@ fn applying_in_one_batch_or_one_by_one_gives_the_same_state() {
         let (Lookup::Live(a), Lookup::Live(b)) = (all.lookup(who), single.lookup(who)) else {
             panic!("{who} is live in both")
         };
-        assert!(same(&a.state.row, &b.state.row), "{who}");
+        assert!(
+            same(&a.propensities(&all, m).row, &b.propensities(&single, m).row),
+            "{who}"
+        );
         assert_eq!(a.events.ts, b.events.ts);
     }
     assert_eq!(all.events_total(), 7);
@@ -202,12 +208,10 @@ fn a_new_customer_is_known_from_their_own_events_and_new_items_are_kept_apart() 
         panic!("newcomer is known")
     };
     assert_eq!(c.bundle_idx, None);
-    assert_eq!(
-        c.state.summary.orders, 1,
-        "same day, no order id: one order"
-    );
-    assert!((c.state.summary.spend - 15.0).abs() < 1e-9);
-    assert!(c.state.churn.is_finite());
+    let p = c.propensities(&o, m);
+    assert_eq!(p.summary.orders, 1, "same day, no order id: one order");
+    assert!((p.summary.spend - 15.0).abs() < 1e-9);
+    assert!(p.churn.is_finite());
     assert_eq!(
         c.state.purchases.iter().map(|p| p.item).collect::<Vec<_>>(),
         vec![2],

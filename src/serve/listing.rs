@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clv::rfm::Segment;
 use crate::ingest::CustomerIdx;
-use crate::live::LiveCustomer;
+use crate::live::{LiveCustomer, Propensities};
 use crate::propensity::PropensityModel;
 use crate::scoring::CustomerBase;
 use crate::time::DAY;
@@ -105,21 +105,25 @@ pub struct LiveRow {
 impl LiveRow {
     /// The list row of live customer `id`, or `None` while they have no purchase (lists
     /// hold buyers only, as the bundle's modelled rows do).
-    pub fn of(id: &str, c: &LiveCustomer, base: &CustomerBase) -> Option<LiveRow> {
-        let st = &c.state;
-        let last = st.summary.last?;
-        if st.summary.orders == 0 {
+    pub fn of(
+        id: &str,
+        c: &LiveCustomer,
+        p: &Propensities,
+        base: &CustomerBase,
+    ) -> Option<LiveRow> {
+        let last = p.summary.last?;
+        if p.summary.orders == 0 {
             return None;
         }
         Some(LiveRow {
             id: id.to_string(),
             bundle_row: c.bundle_idx.and_then(|i| base.row(CustomerIdx(i))),
-            segment: st.scores.segment,
-            churn: st.churn as f32,
-            value: st.scores.value,
-            recency_days: ((st.as_of - last) as f64 / DAY as f64) as f32,
-            orders: st.summary.orders,
-            spend: st.summary.spend,
+            segment: p.scores.segment,
+            churn: p.churn as f32,
+            value: p.scores.value,
+            recency_days: ((c.state.as_of - last) as f64 / DAY as f64) as f32,
+            orders: p.summary.orders,
+            spend: p.summary.spend,
             last_purchase: last,
         })
     }

@@ -22,7 +22,7 @@ use super::listing::{CustomerListing, LiveRow};
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
 use crate::journal::{Journal, JournalError, Record};
-use crate::live::{ApplyError, Change, Lookup, Overlay};
+use crate::live::{ApplyError, Change, LiveCustomer, Lookup, Overlay, Propensities};
 use crate::propensity::{CalibrationPoint, calibration_points};
 use crate::scoring::TrainedModels;
 use std::collections::HashMap;
@@ -207,8 +207,13 @@ impl ServingState {
         self.live
             .live_entries()
             .iter()
-            .filter_map(|(id, c)| LiveRow::of(id, c, base))
+            .filter_map(|(id, c)| LiveRow::of(id, c, self.live_scores(c), base))
             .collect()
+    }
+
+    /// A live customer's scores (computed on the first read after their last change).
+    pub fn live_scores<'a>(&self, c: &'a LiveCustomer) -> &'a Propensities {
+        c.propensities(&self.live, &self.models.trained)
     }
 
     /// Whether modelled customer `row` may appear in customer lists and segment

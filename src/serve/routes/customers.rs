@@ -79,7 +79,8 @@ pub async fn profile(
         Lookup::Erased => return Err(unknown()),
         Lookup::Live(c) => {
             let st = &c.state;
-            let sm = &st.summary;
+            let p = s.live_scores(&c);
+            let sm = &p.summary;
             Profile {
                 customer_id: &id,
                 model_version: s.model_version(),
@@ -89,8 +90,8 @@ pub async fn profile(
                 first_purchase: sm.first.map(format_rfc3339),
                 last_purchase: sm.last.map(format_rfc3339),
                 recency_days: sm.last.map(|l| days(st.as_of - l)),
-                rfm: rfm(&st.scores),
-                value: value(&st.scores),
+                rfm: rfm(&p.scores),
+                value: value(&p.scores),
                 live: Some(LiveInfo::of(&s, &c)),
             }
         }

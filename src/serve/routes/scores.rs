@@ -77,10 +77,10 @@ enum Known<'a> {
 }
 
 impl Known<'_> {
-    fn row(&self) -> &[f32] {
+    fn row(&self, s: &ServingState) -> &[f32] {
         match self {
             Known::Bundle(r) => r,
-            Known::Live(c) => &c.state.row,
+            Known::Live(c) => &s.live_scores(c).row,
         }
     }
 
@@ -114,10 +114,10 @@ fn churn_of<'a>(
     let horizon_days = s.models.trained.propensity.horizon_days;
     match known(s, id) {
         Some(k) => {
-            let row = k.row();
+            let row = k.row(s);
             let model = &s.models.trained.propensity;
             let p = match &k {
-                Known::Live(c) => c.state.churn,
+                Known::Live(c) => s.live_scores(c).churn,
                 Known::Bundle(_) => model.churn(row),
             };
             Churn {
@@ -199,12 +199,15 @@ pub async fn next_purchase(
     let m = &s.models;
     let model = &m.trained.propensity;
     let (as_of, curve, predicted, expected) = match &k {
-        Known::Live(c) => (
-            c.state.as_of,
-            c.state.curve.clone(),
-            c.state.next_purchase,
-            c.state.expected_purchases,
-        ),
+        Known::Live(c) => {
+            let p = s.live_scores(c);
+            (
+                c.state.as_of,
+                p.curve.clone(),
+                p.next_purchase,
+                p.expected_purchases,
+            )
+        }
         Known::Bundle(row) => (
             model.cutoff,
             model.repurchase_curve(row),
