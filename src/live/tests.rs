@@ -182,7 +182,10 @@ fn applying_in_one_batch_or_one_by_one_gives_the_same_state() {
             panic!("{who} is live in both")
         };
         assert!(
-            same(&a.propensities(&all, m).row, &b.propensities(&single, m).row),
+            same(
+                &a.propensities(&all, m).row,
+                &b.propensities(&single, m).row
+            ),
             "{who}"
         );
         assert_eq!(a.events.ts, b.events.ts);
