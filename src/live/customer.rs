@@ -97,6 +97,7 @@ pub fn merged_history(
         return live.clone();
     }
     let mut out = EventColumns::default();
+    out.reserve(old.len() + live.len());
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < live.len() {
         let take_old = j >= live.len() || (i < old.len() && old.ts[i] <= live.ts[j]);
@@ -118,20 +119,39 @@ pub fn merged_history(
     out
 }
 
-/// Recomputes what the recommender needs of one customer at `as_of` from their merged
-/// history: only events strictly before `as_of` are seen.
-pub fn recompute(models: &TrainedModels, history: &EventColumns, as_of: i64) -> Recomputed {
-    let end = history.ts.partition_point(|&t| t < as_of);
-    let n_items = models.base.item_ids.len();
-    let purchases = (0..end)
-        .filter(|&e| history.kind[e] == EventKind::Purchase)
-        .filter(|&e| (history.item[e].0 as usize) < n_items)
+/// Recomputes what the recommender needs of one customer at `as_of` from their bundle
+/// history (if any) and `live` events (time-ordered): only purchases strictly before
+/// `as_of` are seen, in [`merged_history`]'s order.
+pub fn recompute(
+    models: &TrainedModels,
+    bundle_idx: Option<u32>,
+    live: &EventColumns,
+    as_of: i64,
+) -> Recomputed {
+    let n_items = models.base.item_ids.len() as u32;
+    let mut old = Vec::new();
+    if let (Some(h), Some(c)) = (&models.history, bundle_idx) {
+        h.purchases_into(c, n_items, as_of, &mut old);
+    }
+    let new = (0..live.len())
+        .take_while(|&e| live.ts[e] < as_of)
+        .filter(|&e| live.kind[e] == EventKind::Purchase && live.item[e].0 < n_items)
         .map(|e| HistoryEvent {
-            item: history.item[e].0,
-            ts: history.ts[e],
-            basket: history.basket[e],
-        })
-        .collect::<Vec<_>>();
+            item: live.item[e].0,
+            ts: live.ts[e],
+            basket: live.basket[e],
+        });
+    // Filtering commutes with the merge (an old event precedes a live one iff its time is
+    // not later), so this is the merged history's purchases without building it.
+    let mut purchases = Vec::with_capacity(old.len() + live.len());
+    let mut old = old.into_iter().peekable();
+    for p in new {
+        while let Some(o) = old.next_if(|o| o.ts <= p.ts) {
+            purchases.push(o);
+        }
+        purchases.push(p);
+    }
+    purchases.extend(old);
     let recommender = models.recommender.live_history(&purchases, as_of);
     Recomputed {
         as_of,

@@ -315,8 +315,7 @@ impl Overlay {
             }
             let newest = next.events.ts.last().copied().unwrap_or(i64::MIN);
             let as_of = models.base.cutoff.max(newest.saturating_add(1));
-            let history = merged_history(models, next.bundle_idx, &next.events);
-            next.state = recompute(models, &history, as_of);
+            next.state = recompute(models, next.bundle_idx, &next.events, as_of);
             if let Some(Entry::Live(c)) = &before {
                 next.state.recommender.inherit_ranking(&c.state.recommender);
             }

@@ -2,7 +2,7 @@ use std::sync::OnceLock;
 
 use super::customer::{merged_history, propensities, recompute};
 use super::*;
-use crate::ingest::CustomerIdx;
+use crate::ingest::{CustomerIdx, EventKind};
 use crate::scoring::TrainedModels;
 use crate::scoring::demo::{demo_store, train_on_whole_log};
 use crate::synth::SynthConfig;
@@ -104,7 +104,19 @@ fn an_event_at_exactly_as_of_is_not_seen() {
     live.insert(&purchase(&id, item, t, 9_999.0), ItemIdx(0));
     let history = merged_history(m, Some(c), &live.events);
     let got = propensities(m, &pop, None, Some(c), &history, t);
-    let rec = recompute(m, &history, t);
+    let rec = recompute(m, Some(c), &live.events, t);
+    let all_purchases: Vec<_> = (0..history.len())
+        .filter(|&e| history.ts[e] < t && history.kind[e] == EventKind::Purchase)
+        .map(|e| (history.item[e].0, history.ts[e], history.basket[e]))
+        .collect();
+    assert_eq!(
+        rec.purchases
+            .iter()
+            .map(|p| (p.item, p.ts, p.basket))
+            .collect::<Vec<_>>(),
+        all_purchases,
+        "the recommender's purchases are the merged history's"
+    );
     let r = m.base.row(CustomerIdx(c)).unwrap();
     assert_eq!(
         got.summary.orders,
@@ -428,4 +440,38 @@ fn events_that_leave_the_history_unchanged_keep_the_memo_exact() {
     // A later time moves `as_of` (every day count): the memo must go.
     let third = live_after(&o, &id, purchase(&id, "not-in-bundle-3", t + 60, 1.0));
     assert!(!third.state.recommender.is_ranked());
+}
+
+#[test]
+fn the_recommenders_purchases_follow_the_merged_history_on_equal_times() {
+    let f = fixture();
+    let m = &f.models;
+    let (c, id) = known_customer(f);
+    let bundle = merged_history(m, Some(c), &EventColumns::default());
+    let last = *bundle.ts.last().expect("known customers have history");
+    let mut live = LiveCustomer::empty(m, Some(c));
+    // One live purchase at the time of the last bundle event, one later.
+    live.insert(&purchase(&id, &m.base.item_ids[1], last, 2.0), ItemIdx(1));
+    live.insert(
+        &purchase(&id, &m.base.item_ids[2], last + 60, 2.0),
+        ItemIdx(2),
+    );
+    let as_of = last + 61;
+    let history = merged_history(m, Some(c), &live.events);
+    let want: Vec<_> = (0..history.len())
+        .filter(|&e| history.kind[e] == EventKind::Purchase)
+        .map(|e| (history.item[e].0, history.ts[e], history.basket[e]))
+        .collect();
+    let got = recompute(m, Some(c), &live.events, as_of);
+    let got: Vec<_> = got
+        .purchases
+        .iter()
+        .map(|p| (p.item, p.ts, p.basket))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        got[got.len() - 2].1,
+        last,
+        "the live tie comes after the bundle's"
+    );
 }

@@ -10,6 +10,7 @@
 use crate::bundle::{Bundle, BundleError, BundleWriter};
 use crate::features::CustomerEvents;
 use crate::ingest::{EventKind, EventStore, ItemIdx};
+use crate::ranking::HistoryEvent;
 
 const OFFSETS: &str = "history.offsets";
 const TS: &str = "history.ts";
@@ -57,6 +58,16 @@ impl EventColumns {
     /// True without events.
     pub fn is_empty(&self) -> bool {
         self.ts.is_empty()
+    }
+
+    /// Room for `n` more events in every column.
+    pub fn reserve(&mut self, n: usize) {
+        self.ts.reserve(n);
+        self.kind.reserve(n);
+        self.quantity.reserve(n);
+        self.price.reserve(n);
+        self.basket.reserve(n);
+        self.item.reserve(n);
     }
 
     /// Appends one event at the end (the caller keeps the time order).
@@ -147,22 +158,46 @@ impl EventHistory {
 
     /// Appends customer `c`'s events to `out` (nothing for an index out of range).
     pub fn customer_into(&self, c: u32, out: &mut EventColumns) {
-        for e in self.range(c) {
-            let ts = (u64::from(self.ts[2 * e + 1]) << 32 | u64::from(self.ts[2 * e])) as i64;
-            // Kinds were checked when the bundle was decoded.
-            let kind = EventKind::ALL
-                .get(self.kind[e] as usize)
-                .copied()
-                .unwrap_or(EventKind::Purchase);
+        let range = self.range(c);
+        out.reserve(range.len());
+        for e in range {
             out.push(
-                ts,
-                kind,
+                self.time(e),
+                self.kind_of(e),
                 self.quantity[e],
                 self.price[e],
                 self.basket[e],
                 ItemIdx(self.item[e]),
             );
         }
+    }
+
+    /// Appends customer `c`'s purchases of items below `n_items` strictly before `before`,
+    /// in time order: what the recommender's live history is built from, without copying
+    /// every column of every event.
+    pub fn purchases_into(&self, c: u32, n_items: u32, before: i64, out: &mut Vec<HistoryEvent>) {
+        out.extend(
+            self.range(c)
+                .filter(|&e| self.kind_of(e) == EventKind::Purchase && self.item[e] < n_items)
+                .map(|e| HistoryEvent {
+                    item: self.item[e],
+                    ts: self.time(e),
+                    basket: self.basket[e],
+                })
+                .take_while(|p| p.ts < before),
+        );
+    }
+
+    fn time(&self, e: usize) -> i64 {
+        (u64::from(self.ts[2 * e + 1]) << 32 | u64::from(self.ts[2 * e])) as i64
+    }
+
+    fn kind_of(&self, e: usize) -> EventKind {
+        // Kinds were checked when the bundle was decoded.
+        EventKind::ALL
+            .get(self.kind[e] as usize)
+            .copied()
+            .unwrap_or(EventKind::Purchase)
     }
 
     /// Adds the history sections to a bundle being written.
