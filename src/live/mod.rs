@@ -36,6 +36,9 @@ use crate::time::DAY;
 /// (or a writer and a reader) from meeting on one lock.
 pub const SHARDS: usize = 64;
 
+/// Customers per apply from which the recomputation fans out to rayon (replays).
+const PARALLEL_GROUPS: usize = 2048;
+
 /// Basket ids of live orders start here, above any basket id a store of `u32` events
 /// gives its baskets in practice, so a live order never joins a bundle one by accident.
 const LIVE_BASKETS: u32 = 0x8000_0000;
@@ -270,9 +273,10 @@ impl Overlay {
         let groups: Vec<(String, Group)> = groups.into_iter().collect();
         let work =
             |(id, g): &(String, Group)| self.apply_one(models, customer_index, item_index, id, g);
-        // A request's batch touches few customers: rayon's fan-out would cost more than
-        // it saves; replays touch many.
-        if groups.len() >= 32 {
+        // A request's batch (hundreds of customers at most) is applied on the request's
+        // blocking thread: fanning it out to rayon wakes workers that spin and yield,
+        // taking CPU from the threads serving reads. A replay touches many customers.
+        if groups.len() >= PARALLEL_GROUPS {
             groups.par_iter().for_each(work);
         } else {
             groups.iter().for_each(work);
