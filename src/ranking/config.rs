@@ -25,6 +25,15 @@ use crate::gbdt::Params;
 /// 0.0757, 100 trees 0.0761 / 0.1088. Then the decay half-life (which also weights the
 /// user-kNN vectors): 60 days 0.0764 / 0.1096 / 0.1052, 30 days 0.0768 / 0.1117 / 0.1043,
 /// 20 days 0.0779 / 0.1113 / 0.1040 (the default), 10 days 0.0762 / 0.1103 / 0.1032.
+///
+/// Session 4, same window, after the GBDT engine change (default: 0.0776 / 0.1124 / 0.1043):
+/// the row-sampling `seed` alone moves recall@10 by ±0.003 (seed 1: 0.0783 / 0.1128 /
+/// 0.1041; seed 2: 0.0738 / 0.1085 / 0.1030), so single-seed differences below that are
+/// noise. Ranker variants (31 leaves with 100 or 200 rows per leaf, 63 leaves, 150–160
+/// trees at learning rate 0.05, λ₂ 10, `negative_rate` 0.5, 40 user-kNN candidates) ranged
+/// 0.0719–0.0807 with seed 0; the best of them (31 leaves, 100 rows, 100 trees) fell back to
+/// 0.0775 and 0.0743 with seeds 1 and 2, below the default's 0.0783 and 0.0738: the
+/// default stays.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecommendConfig {
