@@ -668,6 +668,20 @@ fn churn_next_purchase_and_batch() {
         probs.windows(2).all(|w| w[0] <= w[1]),
         "curve must not decrease: {probs:?}"
     );
+    // The whole-number forecast is the bundle's fitted quantile of this customer's count.
+    let (_, models) = trained();
+    let forecast = models
+        .forecast
+        .expect("trained bundles carry the forecast level");
+    let expected = v["expected_purchases"].as_f64().expect("expected");
+    let churn = get(addr, &format!("/v1/customers/{id}/churn")).json()["churn_probability"]
+        .as_f64()
+        .expect("churn");
+    let predicted = v["predicted_purchases"]
+        .as_f64()
+        .expect("predicted_purchases");
+    assert_eq!(predicted.fract(), 0.0, "{v}");
+    assert_eq!(predicted, forecast.purchases(expected, churn), "{v}");
 
     // 10,000 ids in one call, unknown ones reported per id.
     let (_, models) = trained();

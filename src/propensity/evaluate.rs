@@ -5,6 +5,7 @@
 use super::calibrate::Calibrator;
 use super::config::{CalibrationKind, PropensityConfig};
 use super::error::{PropensityError, Result};
+use super::forecast::PurchaseForecast;
 use super::model::{PropensityModel, TrainingTables, poisson_median, time_split_tables};
 use super::table::{FeatureTable, Population, fit_bgnbd_at, snapshot_table, summary_days};
 use crate::clv::{CustomerSummary, FitOptions, ParetoNbd, PurchaseModel};
@@ -111,6 +112,12 @@ pub struct NextPurchaseMetrics {
     /// purchases, [`PropensityModel::median_purchases`]): lower absolute error, biased total.
     /// The fields above measure the mean, which the service returns as `expected_purchases`.
     pub median_forecast: PointForecast,
+    /// The counts as the service's point forecast (`predicted_purchases`): the same quantile
+    /// of every customer's hurdle count, its level fitted (without labels) so the evaluated
+    /// customers' forecasts add up to their expected total ([`PurchaseForecast`]).
+    pub point_forecast: PointForecast,
+    /// Quantile level of `point_forecast`.
+    pub point_forecast_level: f64,
 }
 
 /// Errors of one point forecast of the number of orders in the horizon.
@@ -390,6 +397,18 @@ fn measure(
     let p_buy: Vec<f64> = p_churn.iter().map(|p| 1.0 - p).collect();
     let expected: Vec<f64> = scored.iter().map(|s| s.1).collect();
     let medians: Vec<f64> = expected.iter().map(|&e| poisson_median(e)).collect();
+    let forecast = PurchaseForecast::fit(
+        &expected
+            .iter()
+            .zip(&p_churn)
+            .map(|(&m, &p)| (m, p))
+            .collect::<Vec<_>>(),
+    );
+    let points: Vec<f64> = expected
+        .iter()
+        .zip(&p_churn)
+        .map(|(&m, &p)| forecast.purchases(m, p))
+        .collect();
     let churn = BinaryMetrics::of(&p_churn, &p_churn, &churned);
     let curve_days: Vec<u32> = model
         .curve_days
@@ -448,6 +467,8 @@ fn measure(
         total_predicted: expected.iter().sum(),
         total_actual: orders.iter().sum(),
         median_forecast: PointForecast::of(&medians, &orders),
+        point_forecast: PointForecast::of(&points, &orders),
+        point_forecast_level: forecast.level,
     };
 
     let mut baselines: BTreeMap<String, BTreeMap<String, BaselineMetrics>> = BTreeMap::new();
@@ -621,6 +642,11 @@ impl EvalReport {
                     section.into(),
                     "gbdt_median".into(),
                     n.median_forecast.as_map(),
+                ));
+                rows.push((
+                    section.into(),
+                    "gbdt_forecast".into(),
+                    n.point_forecast.as_map(),
                 ));
             }
             for (model, m) in self.baselines.get(section).into_iter().flatten() {

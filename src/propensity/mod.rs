@@ -4,7 +4,8 @@
 //! Data flow: [`table`] builds feature rows (behaviour, attributes and BG/NBD features fitted
 //! at each snapshot) with labels; [`model::PropensityModel`] trains the GBDTs on snapshots
 //! whose label windows end by the cutoff and calibrates them out of fold ([`calibrate`]);
-//! [`explain`] words the churn factors; [`evaluate`] runs the `evaluate` protocols against
+//! [`explain`] words the churn factors; [`forecast`] turns expected purchases into one
+//! count per customer; [`evaluate`] runs the `evaluate` protocols against
 //! simple baselines; [`value`] gives RFM segments and CLV; [`staples`] the likely items.
 
 pub mod calibrate;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod evaluate;
 pub mod explain;
 pub mod export;
+pub mod forecast;
 pub mod heldout;
 pub mod model;
 pub mod staples;
@@ -24,6 +26,7 @@ pub use config::{CalibrationKind, CountBase, PropensityConfig};
 pub use error::PropensityError;
 pub use evaluate::{EvalDetail, EvalOptions, EvalReport, Split, evaluate, evaluate_detailed};
 pub use explain::Factor;
+pub use forecast::PurchaseForecast;
 pub use heldout::{CalibrationPoint, HeldOut, calibration_points};
 pub use model::PropensityModel;
 pub use staples::{LikelyItem, likely_items};

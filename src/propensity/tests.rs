@@ -239,6 +239,18 @@ fn report_has_the_contract_keys_and_is_the_same_whatever_the_thread_count() {
         .as_f64()
         .unwrap();
     assert_eq!(median_total.fract(), 0.0);
+    // The point forecast is whole numbers too, and (unlike the medians) adds up to the mean's
+    // total: its level is fitted for that.
+    let np = &v["next_purchase"];
+    let point_total = np["point_forecast"]["total_predicted"].as_f64().unwrap();
+    let mean_total = np["total_predicted"].as_f64().unwrap();
+    assert_eq!(point_total.fract(), 0.0);
+    assert!(
+        (point_total - mean_total).abs() <= (0.05 * mean_total).max(2.0),
+        "point forecast total {point_total} vs expected {mean_total}"
+    );
+    let level = np["point_forecast_level"].as_f64().unwrap();
+    assert!(level > 0.0 && level < 1.0, "{level}");
     assert!(v.get("recommend").is_none());
     assert!(v["baselines"]["churn"]["recency_only"]["auc"].is_number());
     assert!(v["baselines"]["next_purchase"]["last_gap_repeats"]["mae_days"].is_number());

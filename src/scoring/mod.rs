@@ -12,8 +12,9 @@ use crate::bundle::{Bundle, BundleError, BundleWriter, DataRange, FeatureImporta
 use crate::gbdt::ImportanceKind;
 use crate::ingest::EventStore;
 use crate::propensity::table::{CLV_FEATURES, clv_features};
-use crate::propensity::{PropensityConfig, PropensityError, PropensityModel};
+use crate::propensity::{PropensityConfig, PropensityError, PropensityModel, PurchaseForecast};
 use crate::ranking::{RankingError, RecommendConfig, Recommender};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -89,6 +90,9 @@ pub struct TrainedModels {
     /// Training events before the cutoff, for recomputing customers online; `None` for
     /// bundles written before it was stored.
     pub history: Option<EventHistory>,
+    /// Point forecast of purchases in the horizon, its level fitted on the customers at the
+    /// cutoff; `None` for bundles written before it was stored.
+    pub forecast: Option<PurchaseForecast>,
 }
 
 impl TrainedModels {
@@ -137,6 +141,7 @@ impl TrainedModels {
                 model: propensity.feature_names.clone(),
             });
         }
+        let forecast = Some(fit_forecast(&base, &propensity));
         Ok((
             TrainedModels {
                 base,
@@ -144,6 +149,7 @@ impl TrainedModels {
                 recommender,
                 held_out_metrics: held_out.metrics(),
                 history,
+                forecast,
             },
             times,
         ))
@@ -203,6 +209,9 @@ impl TrainedModels {
         if let Some(h) = &self.history {
             h.put_sections(w)?;
         }
+        if let Some(f) = &self.forecast {
+            w.put_struct(FORECAST_SECTION, f)?;
+        }
         Ok(())
     }
 
@@ -251,14 +260,36 @@ impl TrainedModels {
         let recommender = recommender_from_bundle(bundle)?;
         let history =
             EventHistory::from_bundle(bundle, base.customer_ids.len(), base.item_ids.len())?;
+        let forecast = if bundle.section_names().any(|n| n == FORECAST_SECTION) {
+            Some(bundle.get_struct(FORECAST_SECTION)?)
+        } else {
+            None
+        };
         Ok(TrainedModels {
             base,
             propensity,
             recommender,
             held_out_metrics: BTreeMap::new(),
             history,
+            forecast,
         })
     }
+}
+
+/// Optional section holding the purchase forecast's level (bundles from before it lack it).
+const FORECAST_SECTION: &str = "propensity.forecast";
+
+/// Fits the forecast level on every stored customer's scores at the cutoff: the population
+/// the service answers for, and no labels.
+fn fit_forecast(base: &CustomerBase, model: &PropensityModel) -> PurchaseForecast {
+    let scores: Vec<(f64, f64)> = (0..base.rows())
+        .into_par_iter()
+        .map(|r| {
+            let row = base.feature_row(r);
+            (model.expected_purchases(row), model.churn(row))
+        })
+        .collect();
+    PurchaseForecast::fit(&scores)
 }
 
 /// Section holding the recommender's layout version; bundles without it have layout 1.

@@ -182,6 +182,9 @@ struct NextPurchase<'a> {
     probabilities: Vec<Horizon>,
     predicted_date: Option<String>,
     expected_purchases: f64,
+    /// Whole-number forecast of the purchases in the horizon (see `PurchaseForecast`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predicted_purchases: Option<f64>,
     expected_purchases_horizon_days: u32,
     likely_items: Vec<LikelyItem<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -198,7 +201,7 @@ pub async fn next_purchase(
     let k = known(&s, &id).ok_or_else(|| ApiError::UnknownCustomer { id: id.to_string() })?;
     let m = &s.models;
     let model = &m.trained.propensity;
-    let (as_of, curve, predicted, expected) = match &k {
+    let (as_of, curve, predicted, expected, churn) = match &k {
         Known::Live(c) => {
             let p = s.live_scores(c);
             (
@@ -206,6 +209,7 @@ pub async fn next_purchase(
                 p.curve.clone(),
                 p.next_purchase,
                 p.expected_purchases,
+                p.churn,
             )
         }
         Known::Bundle(row) => (
@@ -213,6 +217,7 @@ pub async fn next_purchase(
             model.repurchase_curve(row),
             model.next_purchase_date(row),
             model.expected_purchases(row),
+            model.churn(row),
         ),
     };
     let mut recs = Vec::new();
@@ -232,6 +237,7 @@ pub async fn next_purchase(
             .collect(),
         predicted_date: predicted.map(format_date),
         expected_purchases: expected,
+        predicted_purchases: m.trained.forecast.map(|f| f.purchases(expected, churn)),
         expected_purchases_horizon_days: model.horizon_days,
         likely_items: recs
             .iter()
