@@ -20,6 +20,7 @@
 //! 1.671, against 0.792 / 1.723 at w = 0); with both targets met at w = 0 on that split and
 //! the absolute-error margin the thinner one, the plain quantile is what ships.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Quantile level of the point forecast, fitted on a population's scores.
@@ -35,9 +36,15 @@ impl PurchaseForecast {
     /// forecasts are whole numbers). Uses no labels: fitted on the customers being scored.
     pub fn fit(scores: &[(f64, f64)]) -> PurchaseForecast {
         let target: f64 = scores.iter().map(|s| clean_mean(s.0)).sum();
+        if target <= 0.0 {
+            // Nobody is expected to buy: any level forecasts zero for them; the median keeps
+            // later (live) customers' forecasts sensible.
+            return PurchaseForecast { level: 0.5 };
+        }
+        // Whole-number terms: the parallel sum is exact, so the fit is thread-count free.
         let total = |level: f64| -> f64 {
             scores
-                .iter()
+                .par_iter()
                 .map(|&(m, p0)| hurdle_geometric_quantile(m, p0, level))
                 .sum()
         };
@@ -153,6 +160,9 @@ mod tests {
         assert_eq!(hurdle_geometric_quantile(3.0, f64::NAN, 0.7), 0.0);
         let f = PurchaseForecast { level: 0.7 };
         assert!(f.purchases(8.0, 0.1) > f.purchases(2.0, 0.1));
+        // A population nobody is expected to buy from falls back to the median.
+        assert_eq!(PurchaseForecast::fit(&[(0.0, 1.0), (0.0, 0.9)]).level, 0.5);
+        assert_eq!(PurchaseForecast::fit(&[]).level, 0.5);
     }
 
     #[test]
