@@ -63,6 +63,16 @@ impl UserKnnParams {
 /// `x` holds non-negative weights (e.g. recency-decayed basket counts); rows without
 /// entries get empty lists.
 pub fn user_knn(x: &Interactions, params: &UserKnnParams) -> Result<TopLists, Error> {
+    user_knn_rows(x, params, None)
+}
+
+/// [`user_knn`] for the rows marked in `rows` only (others get empty lists); `None` is
+/// every row. Training snapshots need the lists of their sampled customers alone.
+pub fn user_knn_rows(
+    x: &Interactions,
+    params: &UserKnnParams,
+    rows: Option<&[bool]>,
+) -> Result<TopLists, Error> {
     params.validate()?;
     let n_rows = x.n_rows();
     let n_items = x.n_cols();
@@ -87,7 +97,8 @@ pub fn user_knn(x: &Interactions, params: &UserKnnParams) -> Result<TopLists, Er
             },
             |(sim, touched, score, items), u| {
                 let (own_items, own_w) = x.row(u);
-                if own_items.is_empty() || norm[u] == 0.0 {
+                let wanted = rows.is_none_or(|r| r.get(u).copied().unwrap_or(false));
+                if !wanted || own_items.is_empty() || norm[u] == 0.0 {
                     return Vec::new();
                 }
                 for (&i, &w) in own_items.iter().zip(own_w) {

@@ -128,22 +128,45 @@ pub(crate) fn customers_with_truth(
         .collect()
 }
 
-/// Appends labelled candidate rows of one training snapshot (labels from `[snap.t, to)`).
-fn append_training_rows(
+/// The training customers of the snapshot at `from`: purchases before it and in
+/// `[from, to)` (with those items), sampled down to `max_train_customers`.
+fn training_customers(
     store: &EventStore,
-    snap: &Snapshot,
+    from: i64,
     to: i64,
     cfg: &RecommendConfig,
     snapshot_index: u64,
-    columns: &mut [Vec<f64>],
-    labels: &mut Vec<f64>,
-) {
-    let mut customers = customers_with_truth(store, snap, to);
+) -> Vec<(u32, Vec<u32>)> {
+    let mut customers: Vec<(u32, Vec<u32>)> = (0..store.n_customers() as u32)
+        .into_par_iter()
+        .filter(|&c| {
+            store
+                .events_before(CustomerIdx(c), from)
+                .any(|e| store.kind[e] == EventKind::Purchase)
+        })
+        .filter_map(|c| {
+            let truth = purchased_between(store, c, from, to);
+            (!truth.is_empty()).then_some((c, truth))
+        })
+        .collect();
     if customers.len() > cfg.max_train_customers {
         Rng::derived(cfg.seed, &[snapshot_index]).shuffle(&mut customers);
         customers.truncate(cfg.max_train_customers);
         customers.sort_unstable_by_key(|x| x.0);
     }
+    customers
+}
+
+/// Appends labelled candidate rows of one training snapshot for its `customers` (with
+/// their purchased items after the snapshot).
+fn append_training_rows(
+    snap: &Snapshot,
+    customers: &[(u32, Vec<u32>)],
+    cfg: &RecommendConfig,
+    snapshot_index: u64,
+    columns: &mut [Vec<f64>],
+    labels: &mut Vec<f64>,
+) {
     let rows: Vec<(Vec<f32>, Vec<f64>)> = customers
         .par_iter()
         .map_init(Scratch::new, |s, (c, truth)| {
@@ -183,18 +206,20 @@ impl Recommender {
         let h = cfg.horizon_days as i64 * DAY;
         let mut columns: Vec<Vec<f64>> = vec![Vec::new(); N_FEATURES];
         let mut labels = Vec::new();
+        let data_start = store.time_range().map_or(i64::MIN, |(first, _)| first);
+        let min_history = cfg.min_history_days as i64 * DAY;
         for s in 1..=cfg.training_snapshots as i64 {
             let from = t - s * h;
-            let snap = Snapshot::build(store, from, cfg)?;
-            append_training_rows(
-                store,
-                &snap,
-                from + h,
-                cfg,
-                s as u64,
-                &mut columns,
-                &mut labels,
-            );
+            if s > 1 && from.saturating_sub(data_start) < min_history {
+                break;
+            }
+            let customers = training_customers(store, from, from + h, cfg, s as u64);
+            let mut wanted = vec![false; store.n_customers()];
+            for (c, _) in &customers {
+                wanted[*c as usize] = true;
+            }
+            let snap = Snapshot::build_for(store, from, cfg, Some(&wanted))?;
+            append_training_rows(&snap, &customers, cfg, s as u64, &mut columns, &mut labels);
         }
         if !labels.iter().any(|&y| y > 0.0) {
             return Err(RankingError::NoPositives {

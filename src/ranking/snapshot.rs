@@ -7,7 +7,7 @@ use crate::cf::Interactions;
 use crate::cf::als;
 use crate::cf::copurchase::CoPurchase;
 use crate::cf::topk::TopK;
-use crate::cf::user_knn::user_knn;
+use crate::cf::user_knn::user_knn_rows;
 use crate::ingest::{CustomerIdx, EventKind, EventStore};
 use crate::time::DAY;
 use rayon::prelude::*;
@@ -338,6 +338,21 @@ impl Snapshot {
         t: i64,
         cfg: &RecommendConfig,
     ) -> Result<Snapshot, RankingError> {
+        Self::build_for(store, t, cfg, None)
+    }
+
+    /// [`Snapshot::build`] with the per-customer user-kNN and ALS candidate lists computed
+    /// only for the customers marked in `lists_for` (`None`: everyone). Every other part,
+    /// and so every feature of a marked customer, is the same as in a full build; training
+    /// snapshots use it, as they rank only their sampled customers (user-kNN was most of
+    /// their cost).
+    pub fn build_for(
+        store: &EventStore,
+        t: i64,
+        cfg: &RecommendConfig,
+        lists_for: Option<&[bool]>,
+    ) -> Result<Snapshot, RankingError> {
+        let wanted = |c: usize| lists_for.is_none_or(|w| w.get(c).copied().unwrap_or(false));
         let n_customers = store.n_customers();
         let n_items = store.n_items();
         let histories: Vec<CustomerHistory> = (0..n_customers as u32)
@@ -499,7 +514,7 @@ impl Snapshot {
             s.hist_item.clone(),
             s.hist_decayed.clone(),
         )
-        .and_then(|x| user_knn(&x, &cfg.knn))
+        .and_then(|x| user_knn_rows(&x, &cfg.knn, lists_for))
         .map_err(|error| RankingError::Source {
             source_name: "user_knn",
             error,
@@ -532,7 +547,7 @@ impl Snapshot {
             .map(|c| {
                 let own = &s.hist_item[s.hist_ptr[c] as usize..s.hist_ptr[c + 1] as usize];
                 match model.user(c) {
-                    Some(u) if !own.is_empty() && n_als > 0 => sorted_items
+                    Some(u) if !own.is_empty() && n_als > 0 && wanted(c) => sorted_items
                         .recommend(u, n_als, own)
                         .map(|v| v.into_iter().map(|x| x.item).collect())
                         .unwrap_or_default(),

@@ -519,3 +519,59 @@ fn memoised_live_answers_equal_every_stage() {
         assert_eq!(memo, full, "customer {c} read as a stranger");
     }
 }
+
+#[test]
+fn training_snapshots_build_lists_for_their_customers_only_and_the_rest_unchanged() {
+    let s = synthetic();
+    let store = EventStore::from_events(&raw_events(&s));
+    let cfg = small_config();
+    let t = cutoff(&SynthConfig {
+        seed: 7,
+        ..Default::default()
+    });
+    let full = Snapshot::build(&store, t, &cfg).unwrap();
+    let wanted: Vec<bool> = (0..store.n_customers()).map(|c| c % 3 == 0).collect();
+    let part = Snapshot::build_for(&store, t, &cfg, Some(&wanted)).unwrap();
+    let mut marked_with_lists = 0;
+    for c in 0..store.n_customers() as u32 {
+        if wanted[c as usize] {
+            assert_eq!(part.knn(c), full.knn(c), "customer {c}");
+            assert_eq!(part.als_items(c), full.als_items(c), "customer {c}");
+            marked_with_lists += !full.knn(c).0.is_empty() as usize;
+        } else {
+            assert!(part.knn(c).0.is_empty() && part.als_items(c).is_empty());
+        }
+        assert_eq!(part.history(c), full.history(c));
+        assert_eq!(part.user_factor_row(c), full.user_factor_row(c));
+    }
+    assert!(marked_with_lists > 50, "{marked_with_lists}");
+}
+
+#[test]
+fn training_snapshots_with_too_little_history_are_skipped() {
+    // The log spans 240 days and the cutoff is day 180: with a 28-day horizon the snapshots
+    // fall on days 152, 124, 96, …; a 100-day minimum keeps the first two.
+    let s = synthetic();
+    let store = EventStore::from_events(&raw_events(&s));
+    let t = cutoff(&SynthConfig {
+        seed: 7,
+        ..Default::default()
+    });
+    let first = store.time_range().unwrap().0;
+    assert!(t - 3 * 28 * DAY - first < 100 * DAY && t - 2 * 28 * DAY - first >= 100 * DAY);
+    let fit = |training_snapshots, min_history_days| {
+        let cfg = RecommendConfig {
+            training_snapshots,
+            min_history_days,
+            ..small_config()
+        };
+        Recommender::fit(&store, t, &cfg).unwrap().ranker
+    };
+    let capped = fit(10, 100);
+    assert_eq!(capped, fit(2, 0));
+    assert_ne!(
+        capped,
+        fit(3, 0),
+        "the third snapshot would change the ranker"
+    );
+}
