@@ -57,6 +57,16 @@ fn cutoff(s: &SynthConfig) -> i64 {
     s.start + 180 * DAY
 }
 
+/// The synthetic store and the cutoff most tests fit at.
+fn store_and_cutoff() -> (EventStore, i64) {
+    let store = EventStore::from_events(&raw_events(&synthetic()));
+    let t = cutoff(&SynthConfig {
+        seed: 7,
+        ..Default::default()
+    });
+    (store, t)
+}
+
 #[test]
 fn history_summaries_are_exact() {
     // One customer buys item a on days 0, 10 and 20 (item b with a on day 20); t = day 30.
@@ -153,18 +163,8 @@ fn recent_basket_and_profile_features_are_exact() {
 
 #[test]
 fn ranker_beats_every_single_source_on_a_synthetic_holdout() {
-    let s = synthetic();
-    let store = EventStore::from_events(&raw_events(&s));
-    let report = evaluate_recommend(
-        &store,
-        cutoff(&SynthConfig {
-            seed: 7,
-            ..Default::default()
-        }),
-        28,
-        &small_config(),
-    )
-    .unwrap();
+    let (store, t) = store_and_cutoff();
+    let report = evaluate_recommend(&store, t, 28, &small_config()).unwrap();
     assert!(report.n_users > 100, "{report}");
     let ranker = &report.rows[0];
     assert_eq!(ranker.name, "ranker");
@@ -234,17 +234,8 @@ fn nothing_at_or_after_t_leaks_into_the_recommender() {
 }
 
 fn fitted() -> (EventStore, Recommender) {
-    let s = synthetic();
-    let store = EventStore::from_events(&raw_events(&s));
-    let rec = Recommender::fit(
-        &store,
-        cutoff(&SynthConfig {
-            seed: 7,
-            ..Default::default()
-        }),
-        &small_config(),
-    )
-    .unwrap();
+    let (store, t) = store_and_cutoff();
+    let rec = Recommender::fit(&store, t, &small_config()).unwrap();
     (store, rec)
 }
 
@@ -358,16 +349,8 @@ fn cold_start_gets_recent_popularity() {
 #[test]
 fn similar_finds_planted_complementary_pairs() {
     let s = synthetic();
-    let store = EventStore::from_events(&raw_events(&s));
-    let rec = Recommender::fit(
-        &store,
-        cutoff(&SynthConfig {
-            seed: 7,
-            ..Default::default()
-        }),
-        &small_config(),
-    )
-    .unwrap();
+    let (store, t) = store_and_cutoff();
+    let rec = Recommender::fit(&store, t, &small_config()).unwrap();
     let mut checked = 0;
     let mut found = 0;
     for &(a, b) in &s.pairs {
@@ -522,13 +505,8 @@ fn memoised_live_answers_equal_every_stage() {
 
 #[test]
 fn training_snapshots_build_lists_for_their_customers_only_and_the_rest_unchanged() {
-    let s = synthetic();
-    let store = EventStore::from_events(&raw_events(&s));
+    let (store, t) = store_and_cutoff();
     let cfg = small_config();
-    let t = cutoff(&SynthConfig {
-        seed: 7,
-        ..Default::default()
-    });
     let full = Snapshot::build(&store, t, &cfg).unwrap();
     let wanted: Vec<bool> = (0..store.n_customers()).map(|c| c % 3 == 0).collect();
     let part = Snapshot::build_for(&store, t, &cfg, Some(&wanted)).unwrap();
@@ -551,12 +529,7 @@ fn training_snapshots_build_lists_for_their_customers_only_and_the_rest_unchange
 fn training_snapshots_with_too_little_history_are_skipped() {
     // The log spans 240 days and the cutoff is day 180: with a 28-day horizon the snapshots
     // fall on days 152, 124, 96, …; a 100-day minimum keeps the first two.
-    let s = synthetic();
-    let store = EventStore::from_events(&raw_events(&s));
-    let t = cutoff(&SynthConfig {
-        seed: 7,
-        ..Default::default()
-    });
+    let (store, t) = store_and_cutoff();
     let first = store.time_range().unwrap().0;
     assert!(t - 3 * 28 * DAY - first < 100 * DAY && t - 2 * 28 * DAY - first >= 100 * DAY);
     let fit = |training_snapshots, min_history_days| {
