@@ -39,6 +39,8 @@ pub struct Dataset {
     row_words: usize,
     labels: Vec<f64>,
     weights: Option<Vec<f64>>,
+    /// Query boundaries for ranking losses: query `q` is rows `queries[q]..queries[q + 1]`.
+    queries: Option<Vec<usize>>,
 }
 
 /// Key of the RNG stream that picks the rows bin boundaries are fitted on.
@@ -146,7 +148,33 @@ impl Dataset {
             row_words,
             labels: input.labels.to_vec(),
             weights: input.weights.map(<[f64]>::to_vec),
+            queries: None,
         }
+    }
+
+    /// Declares consecutive query groups of `sizes` rows (a ranking loss ranks within each);
+    /// the sizes must cover every row.
+    pub fn with_queries(mut self, sizes: &[usize]) -> Result<Self, GbdtError> {
+        let total: usize = sizes.iter().sum();
+        if total != self.n_rows {
+            return Err(GbdtError::RowCount {
+                what: "query groups".to_string(),
+                found: total,
+                expected: self.n_rows,
+            });
+        }
+        let mut bounds = Vec::with_capacity(sizes.len() + 1);
+        bounds.push(0);
+        for &n in sizes {
+            bounds.push(bounds.last().copied().unwrap_or(0) + n);
+        }
+        self.queries = Some(bounds);
+        Ok(self)
+    }
+
+    /// Query boundaries (`queries[q]..queries[q + 1]` is query `q`), if declared.
+    pub fn queries(&self) -> Option<&[usize]> {
+        self.queries.as_deref()
     }
 
     /// Number of rows.

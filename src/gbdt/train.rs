@@ -65,6 +65,14 @@ pub(crate) fn train(
     }
     let objective = params.objective.build(params.poisson_max_delta_step);
     check_labels(objective.as_ref(), train)?;
+    if objective.needs_queries() && train.queries().is_none() {
+        return Err(GbdtError::BadParam {
+            name: "objective",
+            value: objective.name().to_string(),
+            reason: "a ranking loss needs query groups (Dataset::with_queries); the tabular \
+                     CLI has none",
+        });
+    }
     if let Some(v) = valid {
         check_labels(objective.as_ref(), v)?;
         if v.features() != train.features() {
@@ -99,19 +107,24 @@ fn boost(
     let mut stopped_early = false;
 
     for it in 0..params.num_iterations {
-        gh.par_chunks_mut(ROW_CHUNK)
-            .zip(train.labels().par_chunks(ROW_CHUNK))
-            .zip(scores.par_chunks(ROW_CHUNK))
-            .enumerate()
-            .for_each(|(c, ((out, y), s))| {
-                objective.gradients(y, s, out);
-                if let Some(w) = train.weights() {
-                    for (o, &w) in out.iter_mut().zip(&w[c * ROW_CHUNK..]) {
+        match train.queries().filter(|_| objective.needs_queries()) {
+            Some(bounds) => query_gradients(objective, train, bounds, &scores, &mut gh),
+            None => gh
+                .par_chunks_mut(ROW_CHUNK)
+                .zip(train.labels().par_chunks(ROW_CHUNK))
+                .zip(scores.par_chunks(ROW_CHUNK))
+                .for_each(|((out, y), s)| objective.gradients(y, s, out)),
+        }
+        if let Some(w) = train.weights() {
+            gh.par_chunks_mut(ROW_CHUNK)
+                .zip(w.par_chunks(ROW_CHUNK))
+                .for_each(|(out, w)| {
+                    for (o, &w) in out.iter_mut().zip(w) {
                         o[0] *= w;
                         o[1] *= w;
                     }
-                }
-            });
+                });
+        }
         if params.bagging() && it % params.bagging_freq == 0 {
             let mut rng = Rng::derived(params.seed, &[BAG_STREAM, it as u64]);
             in_bag = (0..n)
@@ -248,6 +261,29 @@ fn add_tree_binned(ds: &Dataset, tree: &Tree, scores: &mut [f64]) {
         });
 }
 
+/// Gradients of a ranking loss, one query at a time (queries in parallel; each query's
+/// rows are written by one task, so the result does not depend on the thread count).
+fn query_gradients(
+    objective: &dyn Objective,
+    train: &Dataset,
+    bounds: &[usize],
+    scores: &[f64],
+    gh: &mut [[f64; 2]],
+) {
+    let mut parts: Vec<(&mut [[f64; 2]], usize)> = Vec::with_capacity(bounds.len());
+    let mut rest = gh;
+    for q in bounds.windows(2) {
+        let (head, tail) = rest.split_at_mut(q[1] - q[0]);
+        parts.push((head, q[0]));
+        rest = tail;
+    }
+    let labels = train.labels();
+    parts.into_par_iter().for_each(|(out, start)| {
+        let end = start + out.len();
+        objective.gradients(&labels[start..end], &scores[start..end], out);
+    });
+}
+
 /// Validation metrics for an objective; the first one is minimised by early stopping.
 fn valid_metrics(objective: ObjectiveKind, ds: &Dataset, raw: &[f64]) -> Vec<(&'static str, f64)> {
     let y = ds.labels();
@@ -261,6 +297,8 @@ fn valid_metrics(objective: ObjectiveKind, ds: &Dataset, raw: &[f64]) -> Vec<(&'
             ]
         }
         ObjectiveKind::Regression => vec![("rmse", metrics::rmse(raw, y, w))],
+        // NDCG needs the validation queries; ranking runs train for a fixed round count.
+        ObjectiveKind::LambdaRank => Vec::new(),
         ObjectiveKind::Poisson => {
             let rate: Vec<f64> = raw.iter().map(|&s| s.exp()).collect();
             vec![
@@ -331,6 +369,69 @@ mod tests {
             })
             .count();
         hits as f64 / d.labels.len() as f64
+    }
+
+    /// Queries of 10 rows; the relevant row of each is the one with the largest `x0`
+    /// (`x1` is noise). Returns the data and the query sizes.
+    fn ranking_problem(seed: u64, queries: usize) -> (Data, Vec<usize>) {
+        let cols = uniform_cols(seed, queries * 10, 2);
+        let labels = (0..queries * 10)
+            .map(|r| {
+                let q = r / 10 * 10;
+                let best = (q..q + 10)
+                    .max_by(|&a, &b| cols[0][a].total_cmp(&cols[0][b]))
+                    .unwrap_or(q);
+                f64::from(r == best)
+            })
+            .collect();
+        (Data::new(cols, labels), vec![10; queries])
+    }
+
+    #[test]
+    fn lambdarank_ranks_each_querys_relevant_row_first_whatever_the_threads() {
+        let (d, sizes) = ranking_problem(11, 400);
+        let fit = |threads| {
+            let p = Params {
+                objective: ObjectiveKind::LambdaRank,
+                num_iterations: 30,
+                num_leaves: 7,
+                min_data_in_leaf: 10,
+                threads,
+                ..Params::default()
+            };
+            let ds = d
+                .dataset(&p)
+                .with_queries(&sizes)
+                .expect("sizes cover the rows");
+            train(&p, &ds, None, &mut |_| {}).expect("trains")
+        };
+        let b = fit(1);
+        assert_eq!(b, fit(2), "the model depends on the thread count");
+        let (v, _) = ranking_problem(12, 200);
+        let firsts = (0..200)
+            .filter(|q| {
+                let top = (q * 10..q * 10 + 10)
+                    .max_by(|&a, &b_| {
+                        let s = |r: usize| b.predict_proba_row(&v.row(r)).expect("row");
+                        s(a).total_cmp(&s(b_))
+                    })
+                    .unwrap_or(0);
+                v.labels[top] == 1.0
+            })
+            .count();
+        assert!(
+            firsts >= 150,
+            "relevant row first in {firsts} of 200 queries"
+        );
+
+        // Without queries the loss cannot be computed: a clear error, not a silent fallback.
+        let p = Params {
+            objective: ObjectiveKind::LambdaRank,
+            ..Params::default()
+        };
+        let err = train(&p, &d.dataset(&p), None, &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("query groups"), "{err}");
+        assert!(d.dataset(&p).with_queries(&[10; 3]).is_err());
     }
 
     #[test]

@@ -166,6 +166,7 @@ fn append_training_rows(
     snapshot_index: u64,
     columns: &mut [Vec<f64>],
     labels: &mut Vec<f64>,
+    queries: &mut Vec<usize>,
 ) {
     let rows: Vec<(Vec<f32>, Vec<f64>)> = customers
         .par_iter()
@@ -191,6 +192,9 @@ fn append_training_rows(
             }
         }
         labels.extend_from_slice(&y);
+        if !y.is_empty() {
+            queries.push(y.len());
+        }
     }
 }
 
@@ -206,6 +210,8 @@ impl Recommender {
         let h = cfg.horizon_days as i64 * DAY;
         let mut columns: Vec<Vec<f64>> = vec![Vec::new(); N_FEATURES];
         let mut labels = Vec::new();
+        // Rows per (snapshot, customer): the ranking loss ranks within each.
+        let mut queries = Vec::new();
         let data_start = store.time_range().map_or(i64::MIN, |(first, _)| first);
         let min_history = cfg.min_history_days as i64 * DAY;
         for s in 1..=cfg.training_snapshots as i64 {
@@ -219,7 +225,15 @@ impl Recommender {
                 wanted[*c as usize] = true;
             }
             let snap = Snapshot::build_for(store, from, cfg, Some(&wanted))?;
-            append_training_rows(&snap, &customers, cfg, s as u64, &mut columns, &mut labels);
+            append_training_rows(
+                &snap,
+                &customers,
+                cfg,
+                s as u64,
+                &mut columns,
+                &mut labels,
+                &mut queries,
+            );
         }
         if !labels.iter().any(|&y| y > 0.0) {
             return Err(RankingError::NoPositives {
@@ -242,7 +256,8 @@ impl Recommender {
                 weights: None,
             },
             &cfg.ranker,
-        )?;
+        )?
+        .with_queries(&queries)?;
         drop(columns);
         let ranker = Booster::train(&cfg.ranker, &data, None)?;
         let snapshot = Snapshot::build(store, t, cfg)?;

@@ -2,10 +2,12 @@
 //! [`Objective`] (LightGBM's `objective_function.h`: gradients, boost-from-score, transform).
 
 mod binary;
+mod lambdarank;
 mod poisson;
 mod regression;
 
 pub use binary::BinaryLogloss;
+pub use lambdarank::{LambdaRank, TRUNCATION as LAMBDARANK_TRUNCATION};
 pub use poisson::PoissonLoss;
 pub use regression::SquaredError;
 
@@ -21,6 +23,8 @@ pub enum ObjectiveKind {
     Regression,
     /// Poisson negative log-likelihood on counts; raw score is a log-rate.
     Poisson,
+    /// LambdaRank on relevance grades within query groups; raw score only orders a query.
+    LambdaRank,
 }
 
 impl ObjectiveKind {
@@ -30,6 +34,7 @@ impl ObjectiveKind {
             ObjectiveKind::Binary => "binary",
             ObjectiveKind::Regression => "regression",
             ObjectiveKind::Poisson => "poisson",
+            ObjectiveKind::LambdaRank => "lambdarank",
         }
     }
 
@@ -41,6 +46,7 @@ impl ObjectiveKind {
             ObjectiveKind::Poisson => Box::new(PoissonLoss {
                 max_delta_step: poisson_max_delta_step,
             }),
+            ObjectiveKind::LambdaRank => Box::new(LambdaRank),
         }
     }
 
@@ -48,7 +54,7 @@ impl ObjectiveKind {
     pub fn transform(self, raw: f64) -> f64 {
         match self {
             ObjectiveKind::Binary => binary::sigmoid(raw),
-            ObjectiveKind::Regression => raw,
+            ObjectiveKind::Regression | ObjectiveKind::LambdaRank => raw,
             ObjectiveKind::Poisson => raw.exp(),
         }
     }
@@ -61,8 +67,9 @@ impl std::str::FromStr for ObjectiveKind {
             "binary" => Ok(ObjectiveKind::Binary),
             "regression" | "l2" => Ok(ObjectiveKind::Regression),
             "poisson" => Ok(ObjectiveKind::Poisson),
+            "lambdarank" => Ok(ObjectiveKind::LambdaRank),
             other => Err(format!(
-                "unknown objective {other:?}; expected binary, regression or poisson"
+                "unknown objective {other:?}; expected binary, regression, poisson or lambdarank"
             )),
         }
     }
@@ -76,8 +83,14 @@ pub trait Objective: Send + Sync {
     fn check_label(&self, label: f64) -> Result<(), &'static str>;
     /// Constant raw score minimising the loss over the training labels (boost from average).
     fn init_score(&self, labels: &[f64], weights: Option<&[f64]>) -> f64;
-    /// Writes `[gradient, hessian]` per row for raw `scores` (weights applied by the caller).
+    /// Writes `[gradient, hessian]` per row for raw `scores` (weights applied by the caller);
+    /// for a loss that [`Objective::needs_queries`], the rows are exactly one query.
     fn gradients(&self, labels: &[f64], scores: &[f64], out: &mut [[f64; 2]]);
+    /// Whether gradients couple the rows of a query group (ranking losses): the dataset
+    /// must carry its groups and `gradients` is called once per group.
+    fn needs_queries(&self) -> bool {
+        false
+    }
 }
 
 /// Weighted mean of `xs`, summed in index order so it is reproducible.
