@@ -95,6 +95,8 @@ def main() -> None:
         expect(page.locator("#churn-probability")).to_have_text(CHURN_PCT)
         assert page.locator("#recommendations tbody tr").count() > 0, "no recommendations"
         assert page.locator("#next-purchase-chart svg circle.point").count() > 0
+        forecast = page.locator("#predicted-purchases").inner_text()
+        assert forecast.isdigit(), f"predicted purchases {forecast!r}"
         assert page.locator("#churn-factors tr").count() > 0, "no churn factors"
         assert CUSTOMER in page.url
         page.screenshot(path=str(SHOTS / "customer.png"), full_page=True)

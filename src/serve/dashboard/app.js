@@ -264,7 +264,9 @@ async function customerPage(id) {
     ])),
     card("Next purchase",
       h("p", {}, "Predicted date: ", h("strong", { id: "next-purchase-date" }, next.predicted_date ?? "not within the modelled horizons"),
-        ` · expected purchases in ${next.expected_purchases_horizon_days} days: ${fmt(next.expected_purchases)}`),
+        ` · expected purchases in ${next.expected_purchases_horizon_days} days: ${fmt(next.expected_purchases)}`,
+        next.predicted_purchases == null ? null
+          : h("span", {}, " (forecast: ", h("strong", { id: "predicted-purchases" }, String(next.predicted_purchases)), ")")),
       h("div", { id: "next-purchase-chart" }, curve([{ points: next.probabilities.map((x) => [x.days, x.probability]) }],
         { label: "P(purchase within d days)", xDomain: [0, Math.max(...next.probabilities.map((x) => x.days))], xTicks: next.probabilities.map((x) => x.days), xLabel: "days", yLabel: "P(purchase within d days)", yFormat: pct })),
       next.likely_items.length ? h("p", { class: "legend" }, "Likely to buy again: ", next.likely_items.map((i) => i.item_id).join(", ")) : null),
