@@ -7,7 +7,7 @@ mod poisson;
 mod regression;
 
 pub use binary::BinaryLogloss;
-pub use lambdarank::{LambdaRank, TRUNCATION as LAMBDARANK_TRUNCATION};
+pub use lambdarank::LambdaRank;
 pub use poisson::PoissonLoss;
 pub use regression::SquaredError;
 
