@@ -69,8 +69,8 @@ pub(crate) fn train(
         return Err(GbdtError::BadParam {
             name: "objective",
             value: objective.name().to_string(),
-            reason: "a ranking loss needs query groups (Dataset::with_queries); the tabular \
-                     CLI has none",
+            reason: "a ranking loss needs query groups (Dataset::with_queries; \
+                     `gbdt train --query COLUMN`)",
         });
     }
     if let Some(v) = valid {

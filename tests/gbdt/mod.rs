@@ -211,3 +211,116 @@ fn bad_cells_and_corrupted_models_are_refused_with_their_place() {
     assert!(!out.status.success());
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
 }
+
+/// q, x0, x1, y: queries of 10 rows whose relevant row (y = 1) has the largest `x0`.
+fn write_ranking_table(path: &Path, seed: u64, queries: usize) {
+    let mut rng = Rng::new(seed);
+    let mut s = String::from("q,x0,x1,y\n");
+    for q in 0..queries {
+        let x0: Vec<f64> = (0..10).map(|_| rng.uniform()).collect();
+        let best = (0..10)
+            .max_by(|&a, &b| x0[a].total_cmp(&x0[b]))
+            .unwrap_or(0);
+        for (r, x) in x0.iter().enumerate() {
+            writeln!(s, "{q},{x},{},{}", rng.uniform(), u8::from(r == best)).expect("write");
+        }
+    }
+    std::fs::write(path, s).expect("write table");
+}
+
+#[test]
+fn lambdarank_trains_on_query_groups_and_ranks_each_querys_best_row_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    write_ranking_table(Path::new(&p("train.csv")), 5, 300);
+    write_ranking_table(Path::new(&p("test.csv")), 6, 100);
+    let train = |table: &str, query: Option<&str>| {
+        let mut args = vec![
+            "gbdt".to_string(),
+            "train".into(),
+            "--train".into(),
+            p(table),
+            "--label".into(),
+            "y".into(),
+            "--objective".into(),
+            "lambdarank".into(),
+            "--num-iterations".into(),
+            "30".into(),
+            "--num-leaves".into(),
+            "7".into(),
+            "--min-data-in-leaf".into(),
+            "10".into(),
+            "--out".into(),
+            p("m.gbdt"),
+        ];
+        if let Some(q) = query {
+            args.extend(["--query".to_string(), q.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        trainer(&args)
+    };
+    let out = train("train.csv", Some("q"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = trainer(&[
+        "gbdt",
+        "predict",
+        "--model",
+        &p("m.gbdt"),
+        "--data",
+        &p("test.csv"),
+        "--out",
+        &p("pred.csv"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scores: Vec<f64> = std::fs::read_to_string(p("pred.csv"))
+        .expect("predictions")
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().expect("score"))
+        .collect();
+    let labels: Vec<f64> = std::fs::read_to_string(p("test.csv"))
+        .expect("test table")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.rsplit(',')
+                .next()
+                .and_then(|y| y.parse().ok())
+                .expect("y")
+        })
+        .collect();
+    let firsts = (0..100)
+        .filter(|q| {
+            let top = (q * 10..q * 10 + 10)
+                .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+                .unwrap_or(0);
+            labels[top] == 1.0
+        })
+        .count();
+    assert!(firsts >= 75, "best row first in {firsts} of 100 queries");
+
+    // Without --query, and with a query split in two, the run stops with the reason.
+    let out = train("train.csv", None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--query"),
+        "{stderr}"
+    );
+    let mut text = std::fs::read_to_string(p("train.csv")).expect("table");
+    text.push_str("0,0.5,0.5,0\n");
+    std::fs::write(p("split.csv"), text).expect("write");
+    let out = train("split.csv", Some("q"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("line 3002") && stderr.contains("\"q\""),
+        "{stderr}"
+    );
+}

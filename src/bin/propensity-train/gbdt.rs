@@ -51,10 +51,14 @@ struct TrainArgs {
     /// Sample-weight column.
     #[arg(long)]
     weight: Option<String>,
+    /// Query-id column for `--objective lambdarank`: consecutive rows with the same id are
+    /// one query (e.g. one customer's candidates); left out of the features.
+    #[arg(long)]
+    query: Option<String>,
     /// Columns to leave out of the features (comma-separated), e.g. ids.
     #[arg(long, value_delimiter = ',')]
     ignore: Vec<String>,
-    /// binary, regression or poisson.
+    /// binary, regression, poisson or lambdarank (needs --query).
     #[arg(long, default_value = "binary")]
     objective: ObjectiveKind,
     /// Boosting rounds [default: 100].
@@ -204,6 +208,8 @@ struct Split {
     columns: Vec<Vec<f64>>,
     labels: Vec<f64>,
     weights: Option<Vec<f64>>,
+    /// Rows per query, in row order (`--query`).
+    queries: Option<Vec<usize>>,
 }
 
 impl Split {
@@ -243,6 +249,14 @@ fn split_table(mut table: Table, path: &Path, a: &TrainArgs) -> anyhow::Result<S
         .as_deref()
         .map(|w| take_column(&mut table, path, w, "weight"))
         .transpose()?;
+    let queries = a
+        .query
+        .as_deref()
+        .map(|q| {
+            let ids = take_column(&mut table, path, q, "query")?;
+            query_sizes(&ids, path, q)
+        })
+        .transpose()?;
     for name in &a.ignore {
         if table.index(name).is_none() {
             bail!(
@@ -251,7 +265,12 @@ fn split_table(mut table: Table, path: &Path, a: &TrainArgs) -> anyhow::Result<S
             );
         }
     }
-    let skip = |n: &String| *n == a.label || Some(n) == a.weight.as_ref() || a.ignore.contains(n);
+    let skip = |n: &String| {
+        *n == a.label
+            || Some(n) == a.weight.as_ref()
+            || Some(n) == a.query.as_ref()
+            || a.ignore.contains(n)
+    };
     let (names, columns) = table
         .names
         .into_iter()
@@ -263,7 +282,33 @@ fn split_table(mut table: Table, path: &Path, a: &TrainArgs) -> anyhow::Result<S
         columns,
         labels,
         weights,
+        queries,
     })
+}
+
+/// Sizes of the runs of equal ids; an id that comes back after another one is an error
+/// naming its line (a query's rows must be consecutive).
+fn query_sizes(ids: &[f64], path: &Path, name: &str) -> anyhow::Result<Vec<usize>> {
+    let mut sizes: Vec<usize> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (row, &id) in ids.iter().enumerate() {
+        if row > 0 && id.to_bits() == ids[row - 1].to_bits() {
+            if let Some(last) = sizes.last_mut() {
+                *last += 1;
+            }
+            continue;
+        }
+        if !seen.insert(id.to_bits()) {
+            bail!(
+                "{}: line {}: query {name:?} = {id} appears again after other queries; \
+                 hint: sort the table by {name:?}",
+                path.display(),
+                row + 2
+            );
+        }
+        sizes.push(1);
+    }
+    Ok(sizes)
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
@@ -303,8 +348,11 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     );
 
     let t_bin = Instant::now();
-    let train_ds = Dataset::from_dense(train.input(&a.categorical), &params)
+    let mut train_ds = Dataset::from_dense(train.input(&a.categorical), &params)
         .context("binning the training table")?;
+    if let Some(sizes) = &train.queries {
+        train_ds = train_ds.with_queries(sizes)?;
+    }
     let valid_ds = match &valid {
         Some((path, v)) => Some(
             Dataset::from_dense_like(v.input(&a.categorical), &train_ds)
