@@ -306,6 +306,10 @@ pub struct Journal {
     _lock: File,
 }
 
+/// Retries of a held journal LOCK before `Locked` (see [`Journal::open_with`]): 0.5 s.
+const LOCK_ATTEMPTS: u32 = 25;
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a journal lock leaves no half-done state the next holder could
     // misread: every mutation is committed to disk before the in-memory fields change.
@@ -445,14 +449,26 @@ impl Journal {
             .write(true)
             .open(&lock_path)
             .map_err(io("opening", &lock_path))?;
-        match lock_file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(JournalError::Locked {
-                    dir: dir.to_path_buf(),
-                });
+        // A lock can be held for a moment by a child this process is spawning: the child
+        // shares the LOCK file until its exec closes it (close-on-exec), so a journal closed
+        // and reopened in one process (a server restarted in-process while another thread
+        // spawns a command) can find it still held. Such a hold lasts milliseconds; another
+        // process using the journal holds it for good and still gets `Locked`.
+        let mut attempts = 0;
+        loop {
+            match lock_file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if attempts < LOCK_ATTEMPTS => {
+                    attempts += 1;
+                    std::thread::sleep(LOCK_RETRY);
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(JournalError::Locked {
+                        dir: dir.to_path_buf(),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &lock_path)(e)),
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &lock_path)(e)),
         }
         remove_temp_files(dir)?;
 
