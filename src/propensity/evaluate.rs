@@ -397,17 +397,15 @@ fn measure(
     let p_buy: Vec<f64> = p_churn.iter().map(|p| 1.0 - p).collect();
     let expected: Vec<f64> = scored.iter().map(|s| s.1).collect();
     let medians: Vec<f64> = expected.iter().map(|&e| poisson_median(e)).collect();
-    let forecast = PurchaseForecast::fit(
-        &expected
-            .iter()
-            .zip(&p_churn)
-            .map(|(&m, &p)| (m, p))
-            .collect::<Vec<_>>(),
-    );
-    let points: Vec<f64> = expected
+    let count_scores: Vec<(f64, f64)> = expected
         .iter()
-        .zip(&p_churn)
-        .map(|(&m, &p)| forecast.purchases(m, p))
+        .copied()
+        .zip(p_churn.iter().copied())
+        .collect();
+    let forecast = PurchaseForecast::fit(&count_scores);
+    let points: Vec<f64> = count_scores
+        .iter()
+        .map(|&(m, p)| forecast.purchases(m, p))
         .collect();
     let churn = BinaryMetrics::of(&p_churn, &p_churn, &churned);
     let curve_days: Vec<u32> = model

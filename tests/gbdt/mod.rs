@@ -48,6 +48,21 @@ fn trainer(args: &[&str]) -> Output {
         .expect("run propensity-train")
 }
 
+/// The last column of a table written by this file's generators (the label), as numbers.
+fn last_column(path: &str) -> Vec<f64> {
+    std::fs::read_to_string(path)
+        .expect("table")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.rsplit(',')
+                .next()
+                .and_then(|y| y.parse().ok())
+                .expect("numeric label")
+        })
+        .collect()
+}
+
 fn auc(scores: &[f64], labels: &[f64]) -> f64 {
     propensity::eval::metrics::auc(scores, labels, None)
 }
@@ -120,17 +135,7 @@ fn train_then_predict_with_missing_values_and_a_categorical_column() {
         .collect();
     assert_eq!(rows.len(), 2000);
     assert!(rows.iter().all(|r| (0.0..=1.0).contains(&r[0])));
-    let labels: Vec<f64> = std::fs::read_to_string(p("valid.csv"))
-        .expect("valid")
-        .lines()
-        .skip(1)
-        .map(|l| {
-            l.rsplit(',')
-                .next()
-                .and_then(|y| y.parse().ok())
-                .expect("label")
-        })
-        .collect();
+    let labels = last_column(&p("valid.csv"));
     let scores: Vec<f64> = rows.iter().map(|r| r[0]).collect();
     assert!(
         auc(&scores, &labels) > 0.85,
@@ -286,17 +291,7 @@ fn lambdarank_trains_on_query_groups_and_ranks_each_querys_best_row_first() {
         .skip(1)
         .map(|l| l.parse().expect("score"))
         .collect();
-    let labels: Vec<f64> = std::fs::read_to_string(p("test.csv"))
-        .expect("test table")
-        .lines()
-        .skip(1)
-        .map(|l| {
-            l.rsplit(',')
-                .next()
-                .and_then(|y| y.parse().ok())
-                .expect("y")
-        })
-        .collect();
+    let labels = last_column(&p("test.csv"));
     let firsts = (0..100)
         .filter(|q| {
             let top = (q * 10..q * 10 + 10)
