@@ -532,14 +532,16 @@ impl PropensityModel {
             .collect()
     }
 
-    /// Calibrated P(purchase within d days) for each curve horizon d, non-decreasing in d.
+    /// Calibrated P(purchase within d days) for each curve horizon d, non-decreasing in d,
+    /// and equal to `1 − churn` at the churn horizon (see [`anchor_curve`]).
     pub fn repurchase_curve(&self, row: &[f32]) -> Vec<(u32, f64)> {
         let mut x: Vec<f32> = Vec::with_capacity(row.len() + 1);
         x.extend_from_slice(row);
         x.push(0.0);
         let last = row.len();
         let mut best = 0.0f64;
-        self.curve_days
+        let mut curve: Vec<(u32, f64)> = self
+            .curve_days
             .iter()
             .map(|&d| {
                 x[last] = d as f32;
@@ -552,7 +554,9 @@ impl PropensityModel {
                 best = best.max(if p.is_nan() { 0.0 } else { p });
                 (d, best)
             })
-            .collect()
+            .collect();
+        anchor_curve(&mut curve, self.horizon_days, self.churn(row));
+        curve
     }
 
     /// Days after the cutoff at which the curve reaches `level` (linear between horizons,
@@ -634,9 +638,108 @@ pub fn poisson_median(mu: f64) -> f64 {
     k as f64
 }
 
+/// Survival probabilities are kept inside this band so logarithms stay finite.
+const SURVIVAL_FLOOR: f64 = 1e-6;
+
+/// Makes a repurchase curve agree with the churn model: rescales it in proportional-hazard
+/// form, `S'(d) = S(d)^λ` with `S = 1 − P(within d)`, so that `S'(horizon) = churn`.
+///
+/// The churn model and the curve model are trained separately; without this a customer
+/// could read "churn 47%" next to "61% chance of buying within 30 days" on one page. The
+/// churn model is the better one at its horizon (more rows, its own calibration), so the
+/// curve keeps its shape and moves to it. `S(horizon)` is read between the bracketing
+/// horizons with a log-survival straight line (a constant hazard before the first and after
+/// the last). A NaN churn leaves the curve as it is.
+pub fn anchor_curve(curve: &mut [(u32, f64)], horizon_days: u32, churn: f64) {
+    if curve.is_empty() || !churn.is_finite() || horizon_days == 0 {
+        return;
+    }
+    let log_s = |p: f64| (1.0 - p).clamp(SURVIVAL_FLOOR, 1.0 - SURVIVAL_FLOOR).ln();
+    let h = horizon_days as f64;
+    let at = curve.partition_point(|&(d, _)| d < horizon_days);
+    let log_s_h = if at < curve.len() && curve[at].0 == horizon_days {
+        log_s(curve[at].1)
+    } else if at == 0 {
+        log_s(curve[0].1) * h / curve[0].0.max(1) as f64
+    } else if at == curve.len() {
+        let (d, p) = curve[at - 1];
+        log_s(p) * h / d.max(1) as f64
+    } else {
+        let ((d0, p0), (d1, p1)) = (curve[at - 1], curve[at]);
+        let w = (h - d0 as f64) / (d1 - d0) as f64;
+        log_s(p0) + w * (log_s(p1) - log_s(p0))
+    };
+    let target = churn.clamp(SURVIVAL_FLOOR, 1.0 - SURVIVAL_FLOOR).ln();
+    let lambda = target / log_s_h;
+    for (_, p) in curve.iter_mut() {
+        *p = 1.0 - (lambda * log_s(*p)).exp();
+    }
+}
+
 #[cfg(test)]
 mod median_tests {
-    use super::poisson_median;
+    use super::{anchor_curve, poisson_median};
+
+    fn at(curve: &[(u32, f64)], d: u32) -> f64 {
+        curve.iter().find(|c| c.0 == d).unwrap().1
+    }
+
+    #[test]
+    fn an_anchored_curve_meets_one_minus_churn_at_the_horizon_and_stays_a_distribution() {
+        let base = vec![(7, 0.2), (14, 0.35), (28, 0.5), (60, 0.7), (90, 0.8)];
+        for churn in [0.05, 0.3, 0.5, 0.8, 0.99] {
+            let mut c = base.clone();
+            anchor_curve(&mut c, 28, churn);
+            assert!((at(&c, 28) - (1.0 - churn)).abs() < 1e-9, "{churn}: {c:?}");
+            for w in c.windows(2) {
+                assert!(w[0].1 <= w[1].1, "monotone: {c:?}");
+            }
+            assert!(c.iter().all(|&(_, p)| (0.0..=1.0).contains(&p)), "{c:?}");
+            // Proportional hazards: the order of the horizons' survival is kept, and a lower
+            // churn than the curve said lifts every point, a higher one lowers every point.
+            for (a, b) in c.iter().zip(&base) {
+                if churn < 0.5 {
+                    assert!(a.1 > b.1);
+                } else if churn > 0.5 {
+                    assert!(a.1 < b.1);
+                }
+            }
+        }
+        // Already consistent: unchanged.
+        let mut c = base.clone();
+        anchor_curve(&mut c, 28, 0.5);
+        for (a, b) in c.iter().zip(&base) {
+            assert!((a.1 - b.1).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn a_horizon_between_curve_points_is_read_on_the_log_survival_line() {
+        // S(14) = 0.8, S(30) = 0.4: log-linear at 28 gives S = 0.8 * 0.5^(14/16).
+        let base = vec![(14, 0.2), (30, 0.6)];
+        let s28 = 0.8 * 0.5f64.powf(14.0 / 16.0);
+        let mut c = base.clone();
+        anchor_curve(&mut c, 28, s28);
+        assert!(
+            (c[0].1 - 0.2).abs() < 1e-9 && (c[1].1 - 0.6).abs() < 1e-9,
+            "{c:?}"
+        );
+        // Horizon beyond the last point: constant hazard from the last one.
+        let mut c = base.clone();
+        anchor_curve(&mut c, 60, 0.4f64.powf(2.0));
+        assert!((c[1].1 - 0.6).abs() < 1e-9, "{c:?}");
+        // Before the first point: constant hazard from day 0.
+        let mut c = base.clone();
+        anchor_curve(&mut c, 7, 0.8f64.powf(0.5));
+        assert!((c[0].1 - 0.2).abs() < 1e-9, "{c:?}");
+        // A curve at zero still moves to the churn model, and NaN churn leaves it alone.
+        let mut c = vec![(7, 0.0), (30, 0.0)];
+        anchor_curve(&mut c, 30, 0.4);
+        assert!((c[1].1 - 0.6).abs() < 1e-6 && c[0].1 > 0.0, "{c:?}");
+        let mut c = base.clone();
+        anchor_curve(&mut c, 28, f64::NAN);
+        assert_eq!(c, base);
+    }
 
     #[test]
     fn poisson_median_matches_the_distribution() {

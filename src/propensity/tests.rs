@@ -174,6 +174,11 @@ fn planted_churners_are_found_and_curves_are_monotone() {
             );
         }
         assert!(curve.iter().all(|c| (0.0..=1.0).contains(&c.1)));
+        // The curve agrees with the churn model at the churn horizon (28 days, between the
+        // 14- and 30-day points, read on the log-survival line).
+        let (s14, s30) = (1.0 - curve[1].1, 1.0 - curve[2].1);
+        let s28 = (s14.ln() + (28.0 - 14.0) / 16.0 * (s30.ln() - s14.ln())).exp();
+        assert!((s28 - p).abs() < 1e-6, "curve {curve:?} vs churn {p}");
         assert!(model.expected_purchases(row) >= 0.0);
         let factors = model.explain(row, 3);
         assert!(factors.len() <= 3 && !factors.is_empty());
