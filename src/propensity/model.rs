@@ -94,6 +94,31 @@ pub fn time_split_tables(
     config: &PropensityConfig,
     keep: &(dyn Fn(CustomerIdx) -> bool + Sync),
 ) -> Result<TrainingTables> {
+    let caps = RowCaps {
+        main: MAX_TRAIN_ROWS,
+        curve: MAX_CURVE_ROWS,
+    };
+    time_split_tables_capped(store, cutoff, horizon_days, config, keep, caps)
+}
+
+/// Most training rows of each table (see [`MAX_TRAIN_ROWS`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowCaps {
+    /// Churn/count rows.
+    pub main: usize,
+    /// Curve rows after expansion over the horizons.
+    pub curve: usize,
+}
+
+/// [`time_split_tables`] with explicit row caps.
+pub(crate) fn time_split_tables_capped(
+    store: &EventStore,
+    cutoff: i64,
+    horizon_days: u32,
+    config: &PropensityConfig,
+    keep: &(dyn Fn(CustomerIdx) -> bool + Sync),
+    caps: RowCaps,
+) -> Result<TrainingTables> {
     let start = store.time_range().map_or(cutoff, |r| r.0);
     let pop = Population::Active(config.active_days);
     let snaps = match config.snapshot_step_days {
@@ -106,9 +131,67 @@ pub fn time_split_tables(
         ),
         step => stepped_snapshots(start, cutoff, horizon_days, step, config),
     };
-    let main = stacked_table(store, &snaps, pop, keep, horizon_days, horizon_days)?;
-    let curve = curve_table(store, cutoff, horizon_days, config, pop, keep, start)?;
+    let main_rows: usize = snaps
+        .iter()
+        .map(|&t| population_size(store, pop, t, keep))
+        .sum();
+    let share = sample_share(caps.main, main_rows);
+    let sampled = |c: CustomerIdx| keep(c) && customer_sampled(config.seed, c, share);
+    if share < 1.0 {
+        tracing::info!(
+            rows = main_rows,
+            share,
+            cap = caps.main,
+            "churn/count training rows above the cap: sampling customers"
+        );
+    }
+    let main = stacked_table(store, &snaps, pop, &sampled, horizon_days, horizon_days)?;
+    let curve = curve_table(
+        store,
+        cutoff,
+        horizon_days,
+        config,
+        pop,
+        keep,
+        start,
+        caps.curve,
+    )?;
     Ok(TrainingTables { main, curve })
+}
+
+/// Most churn/count training rows (customer × snapshot). Past it, a share of the customers
+/// is kept with all their rows, so fold assignment and snapshots stay whole: 1M rows fit a
+/// 4-leaf model as well as 10M do, and a 100M-event store's table stays within memory.
+pub const MAX_TRAIN_ROWS: usize = 1_000_000;
+
+/// Most repurchase-curve training rows after expansion over the horizons (see
+/// [`MAX_TRAIN_ROWS`]); the curve only shapes what the churn model anchors.
+pub const MAX_CURVE_ROWS: usize = 1_000_000;
+
+/// Share of customers to keep so about `cap` of `rows` remain (1 when all fit).
+pub(crate) fn sample_share(cap: usize, rows: usize) -> f64 {
+    if rows <= cap {
+        1.0
+    } else {
+        cap as f64 / rows as f64
+    }
+}
+
+/// Whether customer `c` is in a `share` sample: a stable hash, so a customer is in or out
+/// at every snapshot, whatever the thread count.
+pub(crate) fn customer_sampled(seed: u64, c: CustomerIdx, share: f64) -> bool {
+    share >= 1.0
+        || ((derive_seed(&[seed, 0x5A3B, c.0 as u64]) >> 11) as f64) < share * (1u64 << 53) as f64
+}
+
+/// Number of customers `keep` accepts in the population at `t`.
+fn population_size(
+    store: &EventStore,
+    pop: Population,
+    t: i64,
+    keep: &(dyn Fn(CustomerIdx) -> bool + Sync),
+) -> usize {
+    pop.at(store, t).into_iter().filter(|&c| keep(c)).count()
 }
 
 /// Snapshots `cutoff − H`, then back by `step` days, newest first, each with at least
@@ -129,6 +212,7 @@ fn stepped_snapshots(
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn curve_table(
     store: &EventStore,
     limit: i64,
@@ -137,18 +221,41 @@ fn curve_table(
     pop: Population,
     keep: &(dyn Fn(CustomerIdx) -> bool + Sync),
     start: i64,
+    cap: usize,
 ) -> Result<FeatureTable> {
     let days = config.curve_horizons(None);
     let shortest = days[0] as i64;
     let longest = days[days.len() - 1] as i64;
     let step = config.curve_step_days as i64 * DAY;
-    let mut table = FeatureTable::default();
+    let mut snapshots = Vec::new();
     let mut t = limit - shortest * DAY;
-    let mut n = 0;
-    while t - config.min_history_days as i64 * DAY >= start && n < config.max_snapshots * 2 {
+    while t - config.min_history_days as i64 * DAY >= start
+        && snapshots.len() < config.max_snapshots * 2
+    {
         let window = ((limit - t) / DAY).min(longest) as u32;
         let customers: Vec<CustomerIdx> =
             pop.at(store, t).into_iter().filter(|&c| keep(c)).collect();
+        snapshots.push((t, window, customers));
+        t -= step;
+    }
+    let expanded: usize = snapshots
+        .iter()
+        .map(|(_, window, customers)| {
+            customers.len() * days.iter().filter(|&&d| d <= *window).count()
+        })
+        .sum();
+    let share = sample_share(cap, expanded);
+    if share < 1.0 {
+        tracing::info!(
+            rows = expanded,
+            share,
+            cap,
+            "curve training rows above the cap: sampling customers"
+        );
+    }
+    let mut table = FeatureTable::default();
+    for (t, window, mut customers) in snapshots {
+        customers.retain(|&c| customer_sampled(config.seed, c, share));
         let bg = fit_bgnbd_at(store, t)?;
         table.extend(super::table::snapshot_table(
             store,
@@ -158,8 +265,6 @@ fn curve_table(
             horizon_days,
             window,
         ));
-        t -= step;
-        n += 1;
     }
     Ok(table)
 }

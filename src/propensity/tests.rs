@@ -3,7 +3,10 @@
 
 use super::config::PropensityConfig;
 use super::evaluate::{EvalOptions, Split, evaluate};
-use super::model::{PropensityModel, expand_curve, time_split_tables};
+use super::model::{
+    PropensityModel, RowCaps, customer_sampled, expand_curve, sample_share, time_split_tables,
+    time_split_tables_capped,
+};
 use super::table::{Population, fit_bgnbd_at, snapshot_table};
 use crate::eval::metrics::auc;
 use crate::features::label;
@@ -107,6 +110,74 @@ fn bgnbd_features_ignore_everything_from_the_snapshot_on() {
         compared += 1;
     }
     assert!(compared > 100);
+}
+
+#[test]
+fn large_tables_are_sampled_by_whole_customers_down_to_their_caps() {
+    let (_, store) = synth(800, 12);
+    let cutoff = start(&store) + 300 * DAY;
+    let config = small_config();
+    let full = time_split_tables(&store, cutoff, 28, &config, &|_| true).unwrap();
+    let days = config.curve_horizons(None);
+    let full_curve = expand_curve(&full.curve, &days).1.len();
+    let caps = RowCaps {
+        main: full.main.len() / 4,
+        curve: full_curve / 4,
+    };
+    let small = time_split_tables_capped(&store, cutoff, 28, &config, &|_| true, caps).unwrap();
+    let small_curve = expand_curve(&small.curve, &days).1.len();
+    // About a quarter of the rows remain (a sample of customers, not an exact count).
+    for (got, cap) in [(small.main.len(), caps.main), (small_curve, caps.curve)] {
+        assert!(
+            got as f64 > cap as f64 * 0.7 && (got as f64) < cap as f64 * 1.3,
+            "{got} rows for a cap of {cap}"
+        );
+    }
+    // Whole customers: a kept customer keeps every row it had, at every snapshot.
+    let rows_of = |t: &super::table::FeatureTable, c| {
+        (0..t.len())
+            .filter(|&r| t.customers[r] == c)
+            .map(|r| {
+                (
+                    t.snapshots[r],
+                    t.row(r).iter().map(|v| v.to_bits()).collect(),
+                )
+            })
+            .collect::<Vec<(i64, Vec<u32>)>>()
+    };
+    let mut kept: Vec<_> = small.main.customers.clone();
+    kept.sort_unstable();
+    kept.dedup();
+    for &c in kept.iter().take(50) {
+        assert_eq!(rows_of(&small.main, c), rows_of(&full.main, c));
+    }
+    // Under the caps nothing is sampled.
+    let roomy = RowCaps {
+        main: full.main.len(),
+        curve: full_curve,
+    };
+    let same = time_split_tables_capped(&store, cutoff, 28, &config, &|_| true, roomy).unwrap();
+    assert_eq!(same.main.customers, full.main.customers);
+    assert_eq!(same.curve.customers, full.curve.customers);
+}
+
+#[test]
+fn customer_samples_are_stable_and_the_size_asked_for() {
+    assert_eq!(sample_share(100, 100), 1.0);
+    assert_eq!(sample_share(100, 400), 0.25);
+    let kept: Vec<bool> = (0..100_000)
+        .map(|c| customer_sampled(7, crate::ingest::CustomerIdx(c), 0.25))
+        .collect();
+    let n = kept.iter().filter(|&&k| k).count();
+    assert!((24_000..26_000).contains(&n), "{n}");
+    // The same seed keeps the same customers; another seed another sample.
+    let again = (0..100_000).filter(|&c| customer_sampled(7, crate::ingest::CustomerIdx(c), 0.25));
+    assert!(again.eq((0..100_000).filter(|&c| kept[c as usize])));
+    let other = (0..100_000)
+        .filter(|&c| customer_sampled(8, crate::ingest::CustomerIdx(c), 0.25) != kept[c as usize])
+        .count();
+    assert!(other > 10_000);
+    assert!((0..1000).all(|c| customer_sampled(7, crate::ingest::CustomerIdx(c), 1.0)));
 }
 
 #[test]
