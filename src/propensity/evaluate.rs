@@ -6,7 +6,10 @@ use super::calibrate::Calibrator;
 use super::config::{CalibrationKind, PropensityConfig};
 use super::error::{PropensityError, Result};
 use super::forecast::PurchaseForecast;
-use super::model::{PropensityModel, TrainingTables, poisson_median, time_split_tables};
+use super::model::{
+    MAX_TRAIN_ROWS, PropensityModel, TrainingTables, customer_sampled, poisson_median,
+    sample_share, time_split_tables,
+};
 use super::table::{FeatureTable, Population, fit_bgnbd_at, snapshot_table, summary_days};
 use crate::clv::{CustomerSummary, FitOptions, ParetoNbd, PurchaseModel};
 use crate::eval::curves::{DecileRow, decile_table, lift_at};
@@ -279,7 +282,6 @@ pub fn protocol_tables(
                 .into_iter()
                 .filter(|&c| customer_side(store, c, split).is_some())
                 .partition(|&c| trains(c));
-            let curve = snapshot_table(store, &train, cutoff, bg.as_ref(), h, h);
             // Earlier snapshots of the training half add rows; their label windows end
             // before cutoff + H and never touch a measured customer.
             let start = store.time_range().map_or(cutoff, |r| r.0);
@@ -288,19 +290,33 @@ pub fn protocol_tables(
                 s => s,
             } as i64
                 * DAY;
-            let mut main = curve.clone();
+            let mut halves = vec![(cutoff, train)];
             let mut t = cutoff - step;
-            let mut n = 1;
-            while t - config.min_history_days as i64 * DAY >= start && n < config.max_snapshots {
+            while t - config.min_history_days as i64 * DAY >= start
+                && halves.len() < config.max_snapshots
+            {
                 let half: Vec<CustomerIdx> = Population::History
                     .at(store, t)
                     .into_iter()
                     .filter(|&c| trains(c))
                     .collect();
+                halves.push((t, half));
+                t -= step;
+            }
+            // A large store's training half is sampled by whole customers like the time
+            // split's tables; the measured half never is.
+            let rows = halves.iter().map(|(_, h)| h.len()).sum();
+            let share = sample_share(MAX_TRAIN_ROWS, rows);
+            for (_, half) in &mut halves {
+                half.retain(|&c| customer_sampled(config.seed, c, share));
+            }
+            let mut halves = halves.into_iter();
+            let (_, train) = halves.next().expect("the cutoff's half comes first");
+            let curve = snapshot_table(store, &train, cutoff, bg.as_ref(), h, h);
+            let mut main = curve.clone();
+            for (t, half) in halves {
                 let bg_t = fit_bgnbd_at(store, t)?;
                 main.extend(snapshot_table(store, &half, t, bg_t.as_ref(), h, h));
-                t -= step;
-                n += 1;
             }
             (TrainingTables { main, curve }, eval)
         }
