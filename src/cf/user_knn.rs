@@ -83,7 +83,7 @@ pub fn user_knn_rows(
             if n > 0.0 { 1.0 / n } else { 0.0 }
         })
         .collect();
-    let xt = x.transpose();
+    let (xt, max_buyers) = neighbour_pool(x, params.max_item_buyers)?;
     let lists: Vec<Vec<Scored>> = (0..n_rows)
         .into_par_iter()
         .map_init(
@@ -103,7 +103,7 @@ pub fn user_knn_rows(
                 }
                 for (&i, &w) in own_items.iter().zip(own_w) {
                     let (buyers, bw) = xt.row(i as usize);
-                    if buyers.len() > params.max_item_buyers {
+                    if buyers.len() > max_buyers {
                         continue;
                     }
                     for (&v, &b) in buyers.iter().zip(bw) {
@@ -156,6 +156,47 @@ pub fn user_knn_rows(
         )
         .collect();
     TopLists::from_lists(&lists)
+}
+
+/// Most customers neighbours are drawn from. A customer's similarity pass costs the sum of
+/// their items' buyer counts, which grows with the store: at 1.8M customers the pass over
+/// everyone ran for tens of minutes. Past this size neighbours come from an evenly spaced
+/// sample of the rows (customers are interned in order of first event, so the sample spans
+/// every cohort); 300 neighbours out of 200k are still close ones. Every row still gets a
+/// list. Above the public data sets' sizes, so their figures are exact.
+pub const MAX_NEIGHBOUR_POOL: usize = 200_000;
+
+/// The item → buyers transpose restricted to the neighbour pool, and the buyer count above
+/// which an item is left out of the similarity (`max_item_buyers` scaled to the pool).
+fn neighbour_pool(
+    x: &Interactions,
+    max_item_buyers: usize,
+) -> Result<(Interactions, usize), Error> {
+    let xt = x.transpose();
+    let n = x.n_rows();
+    if n <= MAX_NEIGHBOUR_POOL {
+        return Ok((xt, max_item_buyers));
+    }
+    let mut in_pool = vec![false; n];
+    for k in 0..MAX_NEIGHBOUR_POOL {
+        in_pool[k * n / MAX_NEIGHBOUR_POOL] = true;
+    }
+    let mut indptr = Vec::with_capacity(xt.n_rows() + 1);
+    indptr.push(0u32);
+    let (mut indices, mut values) = (Vec::new(), Vec::new());
+    for i in 0..xt.n_rows() {
+        let (rows, w) = xt.row(i);
+        for (&r, &v) in rows.iter().zip(w) {
+            if in_pool[r as usize] {
+                indices.push(r);
+                values.push(v);
+            }
+        }
+        indptr.push(indices.len() as u32);
+    }
+    let pooled = Interactions::from_csr(xt.n_rows(), n, indptr, indices, values)?;
+    let scaled = (max_item_buyers as u128 * MAX_NEIGHBOUR_POOL as u128 / n as u128) as usize;
+    Ok((pooled, scaled.max(1)))
 }
 
 #[cfg(test)]
@@ -222,6 +263,51 @@ mod tests {
             max_item_buyers: 2,
         };
         assert_eq!(user_knn(&x, &p).unwrap().row(0).0, &[0]);
+    }
+
+    #[test]
+    fn a_large_store_draws_neighbours_from_an_evenly_spaced_pool() {
+        // Rows 2k and 2k+1 share item k and each has an item of its own: a row's list holds
+        // its partner's own item exactly when the partner is in the pool.
+        let n = MAX_NEIGHBOUR_POOL + MAX_NEIGHBOUR_POOL / 4;
+        let pairs = n / 2;
+        let mut ptr = vec![0u32];
+        let (mut item, mut val) = (Vec::new(), Vec::new());
+        for r in 0..n {
+            item.extend([(r / 2) as u32, (pairs + r) as u32]);
+            val.extend([1.0, 1.0]);
+            ptr.push(item.len() as u32);
+        }
+        let x = Interactions::from_csr(n, pairs + n, ptr, item, val).unwrap();
+        let (pool, max_buyers) = neighbour_pool(&x, 2_000).unwrap();
+        let mut members: Vec<u32> = (0..pool.n_rows())
+            .flat_map(|i| pool.row(i).0.to_vec())
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        assert_eq!(members.len(), MAX_NEIGHBOUR_POOL);
+        assert_eq!(max_buyers, 1_600, "max_item_buyers scales with the pool");
+        let in_pool = |r: usize| members.binary_search(&(r as u32)).is_ok();
+        let wanted: Vec<bool> = (0..n).map(|r| r < 4_000).collect();
+        let p = UserKnnParams {
+            neighbours: 5,
+            alpha: 0.5,
+            top_n: 10,
+            max_item_buyers: 2_000,
+        };
+        let lists = user_knn_rows(&x, &p, Some(&wanted)).unwrap();
+        let (mut with, mut without) = (0, 0);
+        for r in 0..4_000 {
+            let partner = r ^ 1;
+            let has = lists.row(r).0.contains(&((pairs + partner) as u32));
+            assert_eq!(has, in_pool(partner), "row {r}");
+            assert!(lists.row(r).0.contains(&((pairs + r) as u32)));
+            if has { with += 1 } else { without += 1 }
+        }
+        assert!(with > 0 && without > 0, "{with} {without}");
+        // Small stores use everyone.
+        let small = matrix(&[&[(0, 1.0)], &[(0, 1.0)]], 1);
+        assert_eq!(neighbour_pool(&small, 7).unwrap().1, 7);
     }
 
     #[test]
