@@ -751,7 +751,7 @@ const SURVIVAL_FLOOR: f64 = 1e-6;
 /// form, `S'(d) = S(d)^λ` with `S = 1 − P(within d)`, so that `S'(horizon) = churn`.
 ///
 /// The churn model and the curve model are trained separately; without this a customer
-/// could read "churn 47%" next to "61% chance of buying within 30 days" on one page. The
+/// could read "churn 47%" next to "37% chance of buying within 30 days" on one page. The
 /// churn model is the better one at its horizon (more rows, its own calibration), so the
 /// curve keeps its shape and moves to it. `S(horizon)` is read between the bracketing
 /// horizons with a log-survival straight line (a constant hazard before the first and after

@@ -139,8 +139,8 @@ pub const MAX_FIT_CUSTOMERS: usize = 40_000;
 pub fn fit_bgnbd_at(store: &EventStore, t: i64) -> Result<Option<BgNbdParams>> {
     let mut history = features::customers_with_history(store, t);
     if history.len() > MAX_FIT_CUSTOMERS {
-        // Evenly spaced over the (arbitrary, id-interned) customer order: deterministic and
-        // independent of the thread count.
+        // Evenly spaced over the customer order (order of first appearance in the log), so
+        // every cohort is in the sample; deterministic and independent of the thread count.
         let n = history.len();
         history = (0..MAX_FIT_CUSTOMERS)
             .map(|k| history[k * n / MAX_FIT_CUSTOMERS])
