@@ -194,12 +194,13 @@ pub fn propensities(
         as_of,
         model.horizon_days,
     ));
-    let curve = model.repurchase_curve(&row);
+    let churn = model.churn(&row);
+    let curve = model.repurchase_curve_given(&row, churn);
     let next_purchase = PropensityModel::days_to_level(&curve, 0.5)
         .map(|d| as_of + (d * crate::time::DAY as f64).round() as i64);
     let scores = scores_of(models, population, clv, &summary, as_of);
     Propensities {
-        churn: model.churn(&row),
+        churn,
         expected_purchases: model.expected_purchases(&row),
         curve,
         next_purchase,

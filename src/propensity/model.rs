@@ -8,7 +8,8 @@ use super::error::{PropensityError, Result};
 use super::explain::{Factor, describe};
 use super::heldout::HeldOut;
 use super::table::{
-    EXPECTED_PURCHASES_FEATURE, FeatureTable, Population, fit_bgnbd_at, model_layout, stacked_table,
+    EXPECTED_PURCHASES_FEATURE, FeatureTable, Population, fit_bgnbd_at, model_layout,
+    snapshot_table,
 };
 use crate::clv::{BgNbdParams, GammaGammaParams};
 use crate::features::{col, training_snapshots};
@@ -131,12 +132,17 @@ pub(crate) fn time_split_tables_capped(
         ),
         step => stepped_snapshots(start, cutoff, horizon_days, step, config),
     };
-    let main_rows: usize = snaps
+    let mut populations: Vec<(i64, Vec<CustomerIdx>)> = snaps
         .iter()
-        .map(|&t| population_size(store, pop, t, keep))
-        .sum();
+        .map(|&t| {
+            (
+                t,
+                pop.at(store, t).into_iter().filter(|&c| keep(c)).collect(),
+            )
+        })
+        .collect();
+    let main_rows: usize = populations.iter().map(|(_, c)| c.len()).sum();
     let share = sample_share(caps.main, main_rows);
-    let sampled = |c: CustomerIdx| keep(c) && customer_sampled(config.seed, c, share);
     if share < 1.0 {
         tracing::info!(
             rows = main_rows,
@@ -145,7 +151,19 @@ pub(crate) fn time_split_tables_capped(
             "churn/count training rows above the cap: sampling customers"
         );
     }
-    let main = stacked_table(store, &snaps, pop, &sampled, horizon_days, horizon_days)?;
+    let mut main = FeatureTable::default();
+    for (t, customers) in &mut populations {
+        customers.retain(|&c| customer_sampled(config.seed, c, share));
+        let bg = fit_bgnbd_at(store, *t)?;
+        main.extend(snapshot_table(
+            store,
+            customers,
+            *t,
+            bg.as_ref(),
+            horizon_days,
+            horizon_days,
+        ));
+    }
     let curve = curve_table(
         store,
         cutoff,
@@ -183,16 +201,6 @@ pub(crate) fn sample_share(cap: usize, rows: usize) -> f64 {
 pub(crate) fn customer_sampled(seed: u64, c: CustomerIdx, share: f64) -> bool {
     share >= 1.0
         || ((derive_seed(&[seed, 0x5A3B, c.0 as u64]) >> 11) as f64) < share * (1u64 << 53) as f64
-}
-
-/// Number of customers `keep` accepts in the population at `t`.
-fn population_size(
-    store: &EventStore,
-    pop: Population,
-    t: i64,
-    keep: &(dyn Fn(CustomerIdx) -> bool + Sync),
-) -> usize {
-    pop.at(store, t).into_iter().filter(|&c| keep(c)).count()
 }
 
 /// Snapshots `cutoff − H`, then back by `step` days, newest first, each with at least
@@ -258,7 +266,7 @@ fn curve_table(
     for (t, window, mut customers) in snapshots {
         customers.retain(|&c| customer_sampled(config.seed, c, share));
         let bg = fit_bgnbd_at(store, t)?;
-        table.extend(super::table::snapshot_table(
+        table.extend(snapshot_table(
             store,
             &customers,
             t,
@@ -641,6 +649,12 @@ impl PropensityModel {
     /// Calibrated P(purchase within d days) for each curve horizon d, non-decreasing in d,
     /// and equal to `1 − churn` at the churn horizon (see [`anchor_curve`]).
     pub fn repurchase_curve(&self, row: &[f32]) -> Vec<(u32, f64)> {
+        self.repurchase_curve_given(row, self.churn(row))
+    }
+
+    /// [`PropensityModel::repurchase_curve`] for a caller that already has the row's
+    /// calibrated churn (one churn walk per answer instead of one per figure).
+    pub fn repurchase_curve_given(&self, row: &[f32], churn: f64) -> Vec<(u32, f64)> {
         let mut x: Vec<f32> = Vec::with_capacity(row.len() + 1);
         x.extend_from_slice(row);
         x.push(0.0);
@@ -661,7 +675,7 @@ impl PropensityModel {
                 (d, best)
             })
             .collect();
-        anchor_curve(&mut curve, self.horizon_days, self.churn(row));
+        anchor_curve(&mut curve, self.horizon_days, churn);
         curve
     }
 
@@ -701,7 +715,12 @@ impl PropensityModel {
     /// Predicted next-purchase time (seconds): the median of the repurchase curve, `None`
     /// when the curve stays below one half over its longest horizon.
     pub fn next_purchase_date(&self, row: &[f32]) -> Option<i64> {
-        let days = Self::days_to_level(&self.repurchase_curve(row), 0.5)?;
+        self.next_purchase_on(&self.repurchase_curve(row))
+    }
+
+    /// The predicted next-purchase time read on an already computed curve of this model.
+    pub fn next_purchase_on(&self, curve: &[(u32, f64)]) -> Option<i64> {
+        let days = Self::days_to_level(curve, 0.5)?;
         Some(self.cutoff + (days * DAY as f64).round() as i64)
     }
 

@@ -242,34 +242,3 @@ impl Population {
         }
     }
 }
-
-/// Rows of several snapshots stacked: for each snapshot `t` (newest first) the population
-/// at `t` that `keep` accepts, with features before `t` and labels in `[t, t + label_days)`.
-/// The caller picks snapshots whose label windows end at or before its cutoff.
-pub fn stacked_table(
-    store: &EventStore,
-    snapshots: &[i64],
-    population: Population,
-    keep: &(dyn Fn(CustomerIdx) -> bool + Sync),
-    horizon_days: u32,
-    label_days: u32,
-) -> Result<FeatureTable> {
-    let mut table = FeatureTable::default();
-    for &t in snapshots {
-        let customers: Vec<CustomerIdx> = population
-            .at(store, t)
-            .into_iter()
-            .filter(|&c| keep(c))
-            .collect();
-        let bg = fit_bgnbd_at(store, t)?;
-        table.extend(snapshot_table(
-            store,
-            &customers,
-            t,
-            bg.as_ref(),
-            horizon_days,
-            label_days,
-        ));
-    }
-    Ok(table)
-}

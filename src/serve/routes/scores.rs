@@ -212,13 +212,18 @@ pub async fn next_purchase(
                 p.churn,
             )
         }
-        Known::Bundle(row) => (
-            model.cutoff,
-            model.repurchase_curve(row),
-            model.next_purchase_date(row),
-            model.expected_purchases(row),
-            model.churn(row),
-        ),
+        Known::Bundle(row) => {
+            let churn = model.churn(row);
+            let curve = model.repurchase_curve_given(row, churn);
+            let next = model.next_purchase_on(&curve);
+            (
+                model.cutoff,
+                curve,
+                next,
+                model.expected_purchases(row),
+                churn,
+            )
+        }
     };
     let mut recs = Vec::new();
     let req = RecommendRequest {
