@@ -224,7 +224,14 @@ impl Recommender {
             for (c, _) in &customers {
                 wanted[*c as usize] = true;
             }
+            let started = std::time::Instant::now();
             let snap = Snapshot::build_for(store, from, cfg, Some(&wanted))?;
+            tracing::debug!(
+                snapshot = s,
+                customers = customers.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "ranker training snapshot built"
+            );
             append_training_rows(
                 &snap,
                 &customers,
@@ -259,10 +266,26 @@ impl Recommender {
         )?
         .with_queries(&queries)?;
         drop(columns);
+        let started = std::time::Instant::now();
         let ranker = Booster::train(&cfg.ranker, &data, None)?;
+        tracing::debug!(
+            rows = labels.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "ranker trained"
+        );
+        let started = std::time::Instant::now();
         let snapshot = Snapshot::build(store, t, cfg)?;
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            "serving snapshot built"
+        );
+        let started = std::time::Instant::now();
         let mut rec = Recommender::new(cfg.clone(), snapshot, ranker);
         rec.build_cache();
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            "ranked cache built"
+        );
         Ok(rec)
     }
 

@@ -497,6 +497,14 @@ impl Snapshot {
             s.category_ptr.push(s.category_popular.len() as u32);
         }
 
+        let stage = |name: &str, started: std::time::Instant| {
+            tracing::debug!(
+                stage = name,
+                seconds = started.elapsed().as_secs_f64(),
+                "snapshot stage"
+            )
+        };
+        let started = std::time::Instant::now();
         let co = CoPurchase::build(n_items, &basket_ptr, &basket_items, &cfg.copurchase).map_err(
             |error| RankingError::Source {
                 source_name: "copurchase",
@@ -506,6 +514,8 @@ impl Snapshot {
         s.nb_ptr = co.neighbour_ptr().to_vec();
         s.nb_item = co.neighbour_item().to_vec();
         s.nb_score = co.neighbour_score().to_vec();
+        stage("copurchase", started);
+        let started = std::time::Instant::now();
 
         let decayed = Interactions::from_csr(
             n_customers,
@@ -522,6 +532,8 @@ impl Snapshot {
         s.knn_ptr = decayed.ptr().to_vec();
         s.knn_item = decayed.items().to_vec();
         s.knn_score = decayed.scores().to_vec();
+        stage("user_knn", started);
+        let started = std::time::Instant::now();
 
         let values: Vec<f32> = s.hist_baskets.iter().map(|&b| b as f32).collect();
         let interactions = Interactions::from_csr(
@@ -540,6 +552,7 @@ impl Snapshot {
             error,
         })?;
         s.factors = model.factors() as u32;
+        stage("als", started);
         let n_als = cfg.als_candidates;
         let sorted_items = model.norm_sorted();
         let lists: Vec<Vec<u32>> = (0..n_customers)
