@@ -6,7 +6,7 @@
 //! one customer at a time in parallel with a per-thread dense accumulator, so the result
 //! does not depend on the thread count.
 
-use super::topk::{Scored, TopK, TopLists};
+use super::topk::{Scored, TopLists, keep_best};
 use super::{Error, Interactions};
 use rayon::prelude::*;
 
@@ -93,9 +93,10 @@ pub fn user_knn_rows(
                     Vec::new(),
                     vec![0.0f32; n_items],
                     Vec::new(),
+                    Vec::new(),
                 )
             },
-            |(sim, touched, score, items), u| {
+            |(sim, touched, score, items, found), u| {
                 let (own_items, own_w) = x.row(u);
                 let wanted = rows.is_none_or(|r| r.get(u).copied().unwrap_or(false));
                 if !wanted || own_items.is_empty() || norm[u] == 0.0 {
@@ -117,14 +118,16 @@ pub fn user_knn_rows(
                         *s += w * b;
                     }
                 }
-                let mut nearest = TopK::new(params.neighbours);
                 for &v in touched.iter() {
-                    nearest.push(v, sim[v as usize] * norm[u] * norm[v as usize]);
+                    found.push(Scored {
+                        item: v,
+                        score: sim[v as usize] * norm[u] * norm[v as usize],
+                    });
                     sim[v as usize] = 0.0;
                 }
                 touched.clear();
-                let nearest = nearest.into_sorted();
-                let total: f32 = nearest.iter().map(|s| s.score).sum();
+                keep_best(found, params.neighbours);
+                let total: f32 = found.iter().map(|s| s.score).sum();
                 let mut add = |i: u32, w: f32, items: &mut Vec<u32>| {
                     let s = &mut score[i as usize];
                     if *s == 0.0 {
@@ -136,7 +139,7 @@ pub fn user_knn_rows(
                     add(i, params.alpha * w * norm[u], items);
                 }
                 if total > 0.0 {
-                    for nb in &nearest {
+                    for nb in found.iter() {
                         let v = nb.item as usize;
                         let scale = (1.0 - params.alpha) * nb.score / total * norm[v];
                         let (vi, vw) = x.row(v);
@@ -145,13 +148,20 @@ pub fn user_knn_rows(
                         }
                     }
                 }
-                let mut top = TopK::new(params.top_n);
+                found.clear();
                 for &i in items.iter() {
-                    top.push(i, score[i as usize]);
+                    found.push(Scored {
+                        item: i,
+                        score: score[i as usize],
+                    });
                     score[i as usize] = 0.0;
                 }
                 items.clear();
-                top.into_sorted()
+                keep_best(found, params.top_n);
+                // A clone is sized to the list; `found` keeps its capacity for the next row.
+                let list = found.clone();
+                found.clear();
+                list
             },
         )
         .collect();

@@ -29,14 +29,21 @@ pub struct Dataset {
     features: Vec<FeatureInfo>,
     /// Feature `f`'s codes are `bins[f * n_rows..(f + 1) * n_rows]`.
     bins: Vec<u8>,
-    /// The same codes row-major, one u64 per group of [`GROUP`] features: row `r`'s word of
-    /// group `g` is `words[words_offset + r * row_words + g]`, byte `j` = feature
-    /// `g * GROUP + j`. Rows are padded to a power of two of words (or whole 64-byte lines)
+    /// The same codes row-major, one u64 per group of [`GROUP`] packed slots: row `r`'s word
+    /// of group `g` is `words[words_offset + r * row_words + g]`, byte `j` = the feature in
+    /// slot `g * GROUP + j` (see `slot`). Rows are padded to a power of two of words (or whole 64-byte lines)
     /// and start on a line boundary, so gathering a leaf's scattered rows costs one cache
     /// line per row rather than one per group.
     words: Vec<u64>,
     words_offset: usize,
     row_words: usize,
+    /// Packed slot of each feature: features whose rows vary first, in column order, then
+    /// the constant ones, so constant features share the last groups and a histogram never
+    /// sums them (a constant column cannot split; event logs without views or returns have
+    /// eight such features, a fifth of the propensity models' histogram work).
+    slot: Vec<usize>,
+    /// Whether every row has the same code for the feature.
+    constant: Vec<bool>,
     labels: Vec<f64>,
     weights: Option<Vec<f64>>,
     /// Query boundaries for ranking losses: query `q` is rows `queries[q]..queries[q + 1]`.
@@ -117,6 +124,19 @@ impl Dataset {
                 .zip(features.par_iter())
                 .for_each(|((out, col), f)| f.mapper.bin_column(col, out));
         }
+        let constant: Vec<bool> = if n_rows == 0 {
+            vec![false; features.len()]
+        } else {
+            bins.par_chunks(n_rows)
+                .map(|col| col.iter().all(|&b| b == col[0]))
+                .collect()
+        };
+        let mut slot = vec![0usize; features.len()];
+        let varying = (0..features.len()).filter(|&f| !constant[f]);
+        let fixed = (0..features.len()).filter(|&f| constant[f]);
+        for (k, f) in varying.chain(fixed).enumerate() {
+            slot[f] = k;
+        }
         let n_groups = features.len().div_ceil(GROUP);
         let row_words = row_words(n_groups);
         let mut words = vec![0u64; n_rows * row_words + LINE_WORDS];
@@ -130,8 +150,8 @@ impl Dataset {
                 .enumerate()
                 .for_each(|(c, out)| {
                     let first = c * ROWS_PER_TASK;
-                    for (f, _) in features.iter().enumerate() {
-                        let (g, shift) = (f / GROUP, 8 * (f % GROUP));
+                    for (f, &k) in slot.iter().enumerate() {
+                        let (g, shift) = (k / GROUP, 8 * (k % GROUP));
                         let col = &bins[f * n_rows + first..(f + 1) * n_rows];
                         for (row, &b) in out.chunks_exact_mut(row_words).zip(col) {
                             row[g] |= u64::from(b) << shift;
@@ -146,6 +166,8 @@ impl Dataset {
             words,
             words_offset,
             row_words,
+            slot,
+            constant,
             labels: input.labels.to_vec(),
             weights: input.weights.map(<[f64]>::to_vec),
             queries: None,
@@ -207,8 +229,19 @@ impl Dataset {
         self.features.len().div_ceil(GROUP)
     }
 
-    /// Row-major packed codes: row `r`'s word of group `g` is `words[r * stride + g]`;
-    /// returns `(words, stride)`.
+    /// Packed slot of feature `f` (its byte in [`Dataset::packed_rows`] and its histogram).
+    pub fn slot(&self, f: usize) -> usize {
+        self.slot[f]
+    }
+
+    /// True when every row of feature `f` has the same code, so it can never split.
+    pub fn is_constant(&self, f: usize) -> bool {
+        self.constant[f]
+    }
+
+    /// Row-major packed codes by slot: row `r`'s word of group `g` is
+    /// `words[r * stride + g]`, byte `j` the feature in slot `g * GROUP + j`; returns
+    /// `(words, stride)`.
     pub fn packed_rows(&self) -> (&[u64], usize) {
         let len = self.n_rows * self.row_words;
         (
@@ -308,6 +341,33 @@ mod tests {
     }
 
     #[test]
+    fn constant_features_are_packed_after_the_varying_ones() {
+        let cols = vec![
+            vec![5.0, 5.0, 5.0],
+            vec![1.0, 2.0, 3.0],
+            vec![f64::NAN; 3],
+            vec![0.0, 0.0, 1.0],
+        ];
+        let input = DenseInput {
+            columns: &cols,
+            feature_names: &names(4),
+            categorical: &[],
+            labels: &[0.0, 1.0, 0.0],
+            weights: None,
+        };
+        let ds = Dataset::from_dense(input, &Params::default()).expect("valid input");
+        let constant: Vec<bool> = (0..4).map(|f| ds.is_constant(f)).collect();
+        assert_eq!(constant, [true, false, true, false]);
+        let slots: Vec<usize> = (0..4).map(|f| ds.slot(f)).collect();
+        assert_eq!(slots, [2, 0, 3, 1]);
+        // Row 2: feature 1 (code 2) in byte 0, feature 3 (code 1) in byte 1.
+        let (words, stride) = ds.packed_rows();
+        let byte = |r: usize, k: usize| (words[r * stride] >> (8 * k)) & 0xff;
+        assert_eq!((byte(2, 0), byte(2, 1)), (2, 1));
+        assert_eq!(byte(0, 2), byte(2, 2));
+    }
+
+    #[test]
     fn bins_columns_and_checks_shapes() {
         let cols = vec![vec![1.0, 2.0, f64::NAN], vec![3.0, 3.0, 4.0]];
         let labels = [0.0, 1.0, 0.0];
@@ -323,6 +383,8 @@ mod tests {
         assert_eq!(ds.column(1), &[0, 0, 1]);
         assert_eq!(ds.n_groups(), 1);
         assert_eq!(ds.packed_rows(), (&[0, 1, 2 | 1 << 8][..], 1));
+        assert_eq!((ds.slot(0), ds.slot(1)), (0, 1));
+        assert!(!ds.is_constant(0) && !ds.is_constant(1));
         assert_eq!(ds.clone().packed_rows(), ds.packed_rows());
         assert_eq!((row_words(1), row_words(3), row_words(7)), (1, 4, 8));
         assert_eq!((row_words(9), row_words(0)), (16, 1));

@@ -89,8 +89,14 @@ impl<'a> TreeGrower<'a> {
             slot: 0,
             best: None,
         }];
-        if self.splittable(&root, 0) && used.iter().any(|&u| u) {
-            self.build(0, 0, gh, bag.is_none(), used);
+        // The histograms' mask is by packed slot and leaves constant features out.
+        let mut used_slots = vec![false; n_features];
+        for (f, &u) in used.iter().enumerate() {
+            used_slots[self.ds.slot(f)] = u && !self.ds.is_constant(f);
+        }
+        let used_slots = &used_slots[..];
+        if self.splittable(&root, 0) && used_slots.iter().any(|&u| u) {
+            self.build(0, 0, gh, bag.is_none(), used_slots);
             leaves[0].best = self.best_split(0, root, used);
         }
         while tree.n_leaves() < max_leaves {
@@ -133,10 +139,10 @@ impl<'a> TreeGrower<'a> {
                 (new_leaf, left_ok)
             };
             if left_ok || right_ok {
-                self.build(new_leaf, smaller, gh, false, used);
+                self.build(new_leaf, smaller, gh, false, used_slots);
                 if larger_ok {
                     let (parent_h, small_h) = two_mut(&mut self.hists, parent_slot, new_leaf);
-                    parent_h.subtract(small_h, used);
+                    parent_h.subtract(small_h, used_slots);
                 }
             }
             let (left_slot, right_slot) = if left_smaller {
@@ -184,11 +190,19 @@ impl<'a> TreeGrower<'a> {
             && s.hess >= 2.0 * self.cfg.min_sum_hessian_in_leaf
     }
 
-    /// Builds the histogram of `leaf` into `slot`; `all_rows` when the leaf is every row in
-    /// order (root without bagging) so gradients need no gathering.
-    fn build(&mut self, slot: usize, leaf: usize, gh: &[[f64; 2]], all_rows: bool, used: &[bool]) {
+    /// Builds the histogram of `leaf` into `slot` for the packed slots with `used_slots`;
+    /// `all_rows` when the leaf is every row in order (root without bagging) so gradients
+    /// need no gathering.
+    fn build(
+        &mut self,
+        slot: usize,
+        leaf: usize,
+        gh: &[[f64; 2]],
+        all_rows: bool,
+        used_slots: &[bool],
+    ) {
         if all_rows {
-            self.hists[slot].build(self.ds, None, gh, used);
+            self.hists[slot].build(self.ds, None, gh, used_slots);
             return;
         }
         let rows = self.partition.rows(leaf);
@@ -201,19 +215,24 @@ impl<'a> TreeGrower<'a> {
                     *o = gh[r as usize];
                 }
             });
-        self.hists[slot].build(self.ds, Some(rows), &self.ordered, used);
+        self.hists[slot].build(self.ds, Some(rows), &self.ordered, used_slots);
     }
 
-    /// Best split over the used features; ties go to the lowest feature index.
+    /// Best split over the used features; ties go to the lowest feature index. Constant
+    /// features have no histogram (and no split).
     fn best_split(&self, slot: usize, total: BinStats, used: &[bool]) -> Option<SplitInfo> {
         let hist = &self.hists[slot];
         let features = self.ds.features();
         let per_feature: Vec<Option<SplitInfo>> = (0..features.len())
             .into_par_iter()
             .map(|f| {
-                if used[f] {
-                    self.cfg
-                        .best_split(f, hist.feature(f), &features[f].mapper, total)
+                if used[f] && !self.ds.is_constant(f) {
+                    self.cfg.best_split(
+                        f,
+                        hist.feature(self.ds.slot(f)),
+                        &features[f].mapper,
+                        total,
+                    )
                 } else {
                     None
                 }

@@ -106,12 +106,12 @@ impl Histogram {
         }
     }
 
-    /// The 256 slots of feature `f`.
+    /// The 256 bins of the feature in packed slot `f` (see `Dataset::slot`).
     pub fn feature(&self, f: usize) -> &[GradHess] {
         &self.data[f * SLOTS..(f + 1) * SLOTS]
     }
 
-    /// Rebuilds the histogram of the features with `used[f]` from the rows of one leaf.
+    /// Rebuilds the histogram of the packed slots with `used[k]` from the rows of one leaf.
     ///
     /// `rows = None` means every row of `ds` in order with `gh` indexed by row; otherwise
     /// `gh[i]` belongs to row `rows[i]` (gradients gathered in leaf order beforehand, so the
@@ -369,19 +369,25 @@ mod tests {
     }
 
     /// Every used slot equals the naive per-row sum: 19 features (two full groups and a
-    /// 3-wide last one whose padding bytes must not leak), gathered rows and all rows.
+    /// 3-wide last one whose padding bytes must not leak; feature 14 is constant, so packed
+    /// last), gathered rows and all rows.
     fn check_against_naive(n_rows: usize, keep: u32) {
         let ds = dataset_sized(19, n_rows);
+        assert!(ds.is_constant(14) && ds.slot(14) == 18 && ds.slot(15) == 14);
         let gh = gh_of(ds.n_rows());
         let rows: Vec<u32> = (0..ds.n_rows() as u32).filter(|r| r % keep != 2).collect();
         let ordered: Vec<[f64; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
         let mut used = vec![true; 19];
         used[4] = false;
-        used[8..16].fill(false);
+        used[8..14].fill(false);
+        let mut used_slots = vec![false; 19];
+        for f in 0..19 {
+            used_slots[ds.slot(f)] = used[f];
+        }
         let mut leaf = Histogram::new(19);
-        leaf.build(&ds, Some(&rows), &ordered, &used);
+        leaf.build(&ds, Some(&rows), &ordered, &used_slots);
         let mut all = Histogram::new(19);
-        all.build(&ds, None, &gh, &used);
+        all.build(&ds, None, &gh, &used_slots);
         for f in (0..19).filter(|&f| used[f]) {
             let naive = |rows: &mut dyn Iterator<Item = usize>| {
                 let mut want = vec![GradHess::default(); SLOTS];
@@ -396,7 +402,7 @@ mod tests {
             let want_leaf = naive(&mut rows.iter().map(|&r| r as usize));
             let want_all = naive(&mut (0..ds.n_rows()));
             for (h, want) in [(&leaf, want_leaf), (&all, want_all)] {
-                for (b, (got, want)) in h.feature(f).iter().zip(&want).enumerate() {
+                for (b, (got, want)) in h.feature(ds.slot(f)).iter().zip(&want).enumerate() {
                     assert!(
                         (got.grad - want.grad).abs() < 1e-6 && (got.hess - want.hess).abs() < 1e-6,
                         "feature {f} bin {b}: {got:?} vs {want:?}"
