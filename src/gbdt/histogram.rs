@@ -377,7 +377,7 @@ mod tests {
         let gh = gh_of(ds.n_rows());
         let rows: Vec<u32> = (0..ds.n_rows() as u32).filter(|r| r % keep != 2).collect();
         let ordered: Vec<[f64; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
-        let mut used = vec![true; 19];
+        let mut used = [true; 19];
         used[4] = false;
         used[8..14].fill(false);
         let mut used_slots = vec![false; 19];
