@@ -108,7 +108,7 @@ fn health_ready_and_model_description() {
             "history.offsets",
             "history.ts",
             "history.item",
-            "history.kind",
+            "history.kinds",
             "history.basket",
             "history.quantity",
             "history.price"
