@@ -122,7 +122,7 @@ impl EventHistory {
                 h.ts.push(t as u32);
                 h.ts.push((t >> 32) as u32);
                 let k = h.item.len();
-                if k % 4 == 0 {
+                if k.is_multiple_of(4) {
                     h.kinds.push(0);
                 }
                 h.kinds[k / 4] |= (store.kind[e] as u32) << (8 * (k % 4));
