@@ -398,14 +398,19 @@ fn measure(
     let churned: Vec<f64> = eval.labels.iter().map(|l| f64::from(l.churned())).collect();
     let bought: Vec<f64> = churned.iter().map(|c| 1.0 - c).collect();
     let orders: Vec<f64> = eval.labels.iter().map(|l| l.orders as f64).collect();
-    let scored: Vec<(f64, f64, f64)> = (0..n)
+    // One churn walk and one (anchored) curve per customer feed the churn, median-days and
+    // curve metrics alike.
+    let scored: Vec<(f64, f64, f64, Vec<(u32, f64)>)> = (0..n)
         .into_par_iter()
         .map(|r| {
             let row = eval.row(r);
+            let churn = model.churn(row);
+            let curve = model.repurchase_curve_given(row, churn);
             (
-                model.churn(row),
+                churn,
                 model.expected_purchases(row),
-                model.conditional_median_days(row, h),
+                PropensityModel::conditional_median_on(&curve, h),
+                curve,
             )
         })
         .collect();
@@ -430,14 +435,12 @@ fn measure(
         .copied()
         .filter(|&d| d <= h)
         .collect();
-    let p_within: Vec<Vec<f64>> = (0..n)
-        .into_par_iter()
-        .map(|r| {
-            model
-                .repurchase_curve(eval.row(r))
-                .into_iter()
-                .filter(|&(d, _)| d <= h)
-                .map(|(_, p)| p)
+    let p_within: Vec<Vec<f64>> = scored
+        .iter()
+        .map(|s| {
+            s.3.iter()
+                .filter(|&&(d, _)| d <= h)
+                .map(|&(_, p)| p)
                 .collect()
         })
         .collect();

@@ -698,18 +698,16 @@ impl PropensityModel {
     }
 
     /// Median days to the next purchase given one within `within` days (a curve horizon):
-    /// where the curve reaches half its value at `within`.
-    pub fn conditional_median_days(&self, row: &[f32], within: u32) -> f64 {
-        let curve: Vec<(u32, f64)> = self
-            .repurchase_curve(row)
-            .into_iter()
-            .filter(|&(d, _)| d <= within)
-            .collect();
+    /// where `curve` (this model's, e.g. from [`PropensityModel::repurchase_curve_given`])
+    /// reaches half its value at `within`.
+    pub fn conditional_median_on(curve: &[(u32, f64)], within: u32) -> f64 {
+        let inside = curve.partition_point(|&(d, _)| d <= within);
+        let curve = &curve[..inside];
         let top = curve.last().map_or(0.0, |c| c.1);
         if top <= 0.0 {
             return within as f64 / 2.0;
         }
-        Self::days_to_level(&curve, top / 2.0).unwrap_or(within as f64 / 2.0)
+        Self::days_to_level(curve, top / 2.0).unwrap_or(within as f64 / 2.0)
     }
 
     /// Predicted next-purchase time (seconds): the median of the repurchase curve, `None`
