@@ -383,6 +383,14 @@ pub fn evaluate_detailed(
     )
 }
 
+/// One evaluated customer's model outputs.
+struct Scored {
+    churn: f64,
+    expected: f64,
+    median_days: f64,
+    curve: Vec<(u32, f64)>,
+}
+
 fn measure(
     store: &EventStore,
     model: &PropensityModel,
@@ -400,23 +408,23 @@ fn measure(
     let orders: Vec<f64> = eval.labels.iter().map(|l| l.orders as f64).collect();
     // One churn walk and one (anchored) curve per customer feed the churn, median-days and
     // curve metrics alike.
-    let scored: Vec<(f64, f64, f64, Vec<(u32, f64)>)> = (0..n)
+    let scored: Vec<Scored> = (0..n)
         .into_par_iter()
         .map(|r| {
             let row = eval.row(r);
             let churn = model.churn(row);
             let curve = model.repurchase_curve_given(row, churn);
-            (
+            Scored {
                 churn,
-                model.expected_purchases(row),
-                PropensityModel::conditional_median_on(&curve, h),
+                expected: model.expected_purchases(row),
+                median_days: PropensityModel::conditional_median_on(&curve, h),
                 curve,
-            )
+            }
         })
         .collect();
-    let p_churn: Vec<f64> = scored.iter().map(|s| s.0).collect();
+    let p_churn: Vec<f64> = scored.iter().map(|s| s.churn).collect();
     let p_buy: Vec<f64> = p_churn.iter().map(|p| 1.0 - p).collect();
-    let expected: Vec<f64> = scored.iter().map(|s| s.1).collect();
+    let expected: Vec<f64> = scored.iter().map(|s| s.expected).collect();
     let medians: Vec<f64> = expected.iter().map(|&e| poisson_median(e)).collect();
     let count_scores: Vec<(f64, f64)> = expected
         .iter()
@@ -438,7 +446,8 @@ fn measure(
     let p_within: Vec<Vec<f64>> = scored
         .iter()
         .map(|s| {
-            s.3.iter()
+            s.curve
+                .iter()
                 .filter(|&&(d, _)| d <= h)
                 .map(|&(_, p)| p)
                 .collect()
@@ -452,7 +461,7 @@ fn measure(
         curve_days,
         p_within,
         days_to_next: eval.labels.iter().map(|l| l.days_to_next).collect(),
-        predicted_days: scored.iter().map(|s| s.2).collect(),
+        predicted_days: scored.iter().map(|s| s.median_days).collect(),
         ..EvalDetail::default()
     };
     let repurchase = BinaryMetrics::of(&p_buy, &p_buy, &bought);
@@ -463,7 +472,7 @@ fn measure(
         .iter()
         .map(|&r| eval.labels[r].days_to_next.unwrap_or(0.0))
         .collect();
-    let model_days: Vec<f64> = purchasers.iter().map(|&r| scored[r].2).collect();
+    let model_days: Vec<f64> = purchasers.iter().map(|&r| scored[r].median_days).collect();
     let last_gap_days: Vec<f64> = purchasers
         .iter()
         .map(|&r| {
