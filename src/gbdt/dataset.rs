@@ -31,9 +31,9 @@ pub struct Dataset {
     bins: Vec<u8>,
     /// The same codes row-major, one u64 per group of [`GROUP`] packed slots: row `r`'s word
     /// of group `g` is `words[words_offset + r * row_words + g]`, byte `j` = the feature in
-    /// slot `g * GROUP + j` (see `slot`). Rows are padded to a power of two of words (or whole 64-byte lines)
-    /// and start on a line boundary, so gathering a leaf's scattered rows costs one cache
-    /// line per row rather than one per group.
+    /// slot `g * GROUP + j` (see `slot`). Rows are padded to a power of two of words (or
+    /// whole 64-byte lines) and start on a line boundary, so gathering a leaf's scattered
+    /// rows costs one cache line per row rather than one per group.
     words: Vec<u64>,
     words_offset: usize,
     row_words: usize,

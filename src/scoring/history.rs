@@ -237,9 +237,12 @@ impl EventHistory {
             offsets: bundle.array_u32(OFFSETS)?.to_vec(),
             ts: bundle.array_u32(TS)?.to_vec(),
             item: bundle.array_u32(ITEM)?.to_vec(),
-            kinds: match bundle.array_u32(KINDS) {
-                Ok(packed) => packed.to_vec(),
-                Err(_) => pack_kinds(bundle.array_u32(KIND)?)?,
+            // A present but malformed packed section is an error of its own, not a reason to
+            // look for the older one.
+            kinds: if bundle.section(KINDS).is_ok() {
+                bundle.array_u32(KINDS)?.to_vec()
+            } else {
+                pack_kinds(bundle.array_u32(KIND)?)?
             },
             basket: bundle.array_u32(BASKET)?.to_vec(),
             quantity: bundle.array_f32(QUANTITY)?.to_vec(),
