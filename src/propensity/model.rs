@@ -710,13 +710,9 @@ impl PropensityModel {
         Self::days_to_level(curve, top / 2.0).unwrap_or(within as f64 / 2.0)
     }
 
-    /// Predicted next-purchase time (seconds): the median of the repurchase curve, `None`
-    /// when the curve stays below one half over its longest horizon.
-    pub fn next_purchase_date(&self, row: &[f32]) -> Option<i64> {
-        self.next_purchase_on(&self.repurchase_curve(row))
-    }
-
-    /// The predicted next-purchase time read on an already computed curve of this model.
+    /// Predicted next-purchase time (seconds) read on a curve of this model (see
+    /// [`PropensityModel::repurchase_curve_given`]): its median, `None` when the curve
+    /// stays below one half over its longest horizon.
     pub fn next_purchase_on(&self, curve: &[(u32, f64)]) -> Option<i64> {
         let days = Self::days_to_level(curve, 0.5)?;
         Some(self.cutoff + (days * DAY as f64).round() as i64)

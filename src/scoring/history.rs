@@ -121,11 +121,7 @@ impl EventHistory {
                 let t = store.ts[e] as u64;
                 h.ts.push(t as u32);
                 h.ts.push((t >> 32) as u32);
-                let k = h.item.len();
-                if k.is_multiple_of(4) {
-                    h.kinds.push(0);
-                }
-                h.kinds[k / 4] |= (store.kind[e] as u32) << (8 * (k % 4));
+                push_kind(&mut h.kinds, h.item.len(), store.kind[e] as u32);
                 h.item.push(store.item[e].0);
                 h.basket.push(store.basket[e]);
                 h.quantity.push(store.quantity[e]);
@@ -297,16 +293,24 @@ fn kind_code(kinds: &[u32], e: usize) -> u32 {
 
 /// Packs one-`u32`-per-event kinds (older bundles) four per word.
 fn pack_kinds(kind: &[u32]) -> Result<Vec<u32>, BundleError> {
-    let mut packed = vec![0u32; kind.len().div_ceil(4)];
+    let mut packed = Vec::with_capacity(kind.len().div_ceil(4));
     for (e, &k) in kind.iter().enumerate() {
         if k as usize >= EventKind::ALL.len() {
             return Err(BundleError::Inconsistent {
                 what: format!("event history holds an unknown event kind {k}"),
             });
         }
-        packed[e / 4] |= k << (8 * (e % 4));
+        push_kind(&mut packed, e, k);
     }
     Ok(packed)
+}
+
+/// Stores the kind code of event `e`, the next one after `e` events, in a packed array.
+fn push_kind(kinds: &mut Vec<u32>, e: usize, code: u32) {
+    if e.is_multiple_of(4) {
+        kinds.push(0);
+    }
+    kinds[e / 4] |= code << (8 * (e % 4));
 }
 
 #[cfg(test)]
