@@ -564,7 +564,8 @@ fn recommendations_filters_and_cold_start() {
             .all(|i| i["source"] == "popular")
     );
 
-    // Bad parameters are 400 with the envelope; unknown items 404 / 400.
+    // Bad parameters are 400 with the envelope; an unknown item to show similar items for
+    // is 404.
     assert_error(
         &get(addr, &format!("/v1/customers/{id}/recommendations?k=0")),
         400,
@@ -580,13 +581,35 @@ fn recommendations_filters_and_cold_start() {
         400,
         "bad_parameter",
     );
-    assert_error(
-        &get(
-            addr,
-            &format!("/v1/customers/{id}/recommendations?exclude=no-such-item"),
-        ),
-        400,
-        "bad_parameter",
+    // Excluding items the model does not know (e.g. added since training) changes nothing
+    // and lists them back; the known ones are still excluded.
+    let r = get(
+        addr,
+        &format!("/v1/customers/{id}/recommendations?k=7&exclude=no-such-item,{first},new-2"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(
+        v["unknown_items"],
+        serde_json::json!(["no-such-item", "new-2"])
+    );
+    let got: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["item_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(got.len(), 7);
+    assert!(!got.contains(&first.as_str()));
+    assert_eq!(
+        got[..6],
+        ids[1..],
+        "the same ranking without the excluded item"
+    );
+    let plain = get(addr, &format!("/v1/customers/{id}/recommendations?k=7"));
+    assert!(
+        plain.json().get("unknown_items").is_none(),
+        "only when some were unknown"
     );
     assert_error(
         &get(addr, "/v1/items/no-such-item/similar"),
@@ -618,6 +641,23 @@ fn recommendations_filters_and_cold_start() {
     let got = cart["items"].as_array().expect("items");
     assert!(!got.is_empty());
     assert!(got.iter().all(|i| i["item_id"] != first.as_str()));
+    // An item the model does not know in the cart seeds nothing: the same answer, with the id
+    // listed back.
+    let body = format!("{{\"cart\":[\"{first}\",\"new-in-store\"],\"k\":5}}");
+    let r = request(
+        addr,
+        "POST",
+        "/v1/recommendations",
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let with_unknown = r.json();
+    assert_eq!(with_unknown["items"], cart["items"]);
+    assert_eq!(
+        with_unknown["unknown_items"],
+        serde_json::json!(["new-in-store"])
+    );
     server.stop().expect("stops cleanly");
 }
 

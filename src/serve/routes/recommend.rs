@@ -27,7 +27,8 @@ pub struct RecommendQuery {
     /// Leave out items the customer already bought.
     #[serde(default)]
     pub exclude_purchased: bool,
-    /// Comma-separated item ids never to return (e.g. already on the page).
+    /// Comma-separated item ids never to return (e.g. already on the page); ids the model
+    /// does not know are listed back in `unknown_items`.
     pub exclude: Option<String>,
     /// Only items of this category.
     pub category: Option<String>,
@@ -41,7 +42,8 @@ pub struct RecommendQuery {
 pub struct CartRequest {
     /// Customer, if known (history and buy-again candidates).
     pub customer_id: Option<String>,
-    /// Item ids in the cart: seeds for co-purchase and never returned.
+    /// Item ids in the cart: seeds for co-purchase and never returned; ids the model does
+    /// not know are listed back in `unknown_items`.
     #[serde(default)]
     pub cart: Vec<String>,
     /// Number of items, 1..=100.
@@ -69,25 +71,32 @@ fn check_k(k: Option<usize>) -> Result<usize, ApiError> {
     }
 }
 
-fn item_ids(m: &ServingModels, ids: &[&str], name: &'static str) -> Result<Vec<u32>, ApiError> {
-    ids.iter()
-        .map(|id| {
-            m.item(id).ok_or_else(|| ApiError::BadParameter {
-                name,
-                reason: format!("unknown item {id:?}"),
-            })
-        })
-        .collect()
+/// The model's indices of `ids`, and the ids it does not know. An unknown id can neither be
+/// returned nor seed co-purchase, so it changes nothing but is listed in the answer
+/// (`unknown_items`): a page showing items added since the last training must still get its
+/// recommendations, and the caller still sees what was not used.
+fn known_items<'a>(m: &ServingModels, ids: &[&'a str]) -> (Vec<u32>, Vec<&'a str>) {
+    let mut known = Vec::with_capacity(ids.len());
+    let mut unknown = Vec::new();
+    for &id in ids {
+        match m.item(id) {
+            Some(i) => known.push(i),
+            None => unknown.push(id),
+        }
+    }
+    (known, unknown)
 }
 
 /// The answer `{"model_version","customer_id"?,"cold_start","items":[{"item_id","score",
-/// "source","category"?}]}`, assembled from the items' pre-rendered fragments.
+/// "source","category"?}],"unknown_items"?,"live"?}`, assembled from the items'
+/// pre-rendered fragments.
 fn render(
     s: &ServingState,
     customer_id: Option<&str>,
     cold_start: bool,
     live: Option<&LiveCustomer>,
     recs: &[Recommendation],
+    unknown_items: &[&str],
 ) -> Result<HttpResponse, ApiError> {
     let fragments = &s.models.item_json;
     let mut body = Vec::with_capacity(128 + recs.len() * 112);
@@ -123,6 +132,10 @@ fn render(
         body.extend_from_slice(tail);
     }
     body.push(b']');
+    if !unknown_items.is_empty() {
+        body.extend_from_slice(b",\"unknown_items\":");
+        write_json(&mut body, unknown_items)?;
+    }
     if let Some(c) = live {
         body.extend_from_slice(b",\"live\":");
         serde_json::to_writer(&mut body, &LiveInfo::of(s, c)).map_err(|_| ApiError::Internal {
@@ -161,7 +174,7 @@ pub async fn for_customer(
                 .collect()
         })
         .unwrap_or_default();
-    let exclude = item_ids(m, &exclude_ids, "exclude")?;
+    let (exclude, unknown) = known_items(m, &exclude_ids);
     let category = match &q.category {
         None => None,
         Some(name) => Some(m.category(name).ok_or_else(|| ApiError::BadParameter {
@@ -187,7 +200,7 @@ pub async fn for_customer(
     };
     let mut out = Vec::with_capacity(k);
     let (cold_start, live) = recommend_known(&s, &id, &req, &mut out);
-    render(&s, Some(&id), cold_start, live.as_deref(), &out)
+    render(&s, Some(&id), cold_start, live.as_deref(), &out, &unknown)
 }
 
 /// Recommends for customer `id` as the server knows them now: erased customers get the
@@ -234,7 +247,7 @@ pub async fn for_cart(
     let m = &s.models;
     let k = check_k(body.k)?;
     let cart_ids: Vec<&str> = body.cart.iter().map(String::as_str).collect();
-    let cart = item_ids(m, &cart_ids, "cart")?;
+    let (cart, unknown) = known_items(m, &cart_ids);
     let req = RecommendRequest {
         k,
         exclude_purchased: body.exclude_purchased,
@@ -259,6 +272,7 @@ pub async fn for_cart(
         cold && cart.is_empty(),
         live.as_deref(),
         &out,
+        &unknown,
     )
 }
 
@@ -276,5 +290,5 @@ pub async fn similar(
         .item(&id)
         .ok_or_else(|| ApiError::UnknownItem { id: id.to_string() })?;
     let recs = s.models.trained.recommender.similar(item, k);
-    render(&s, None, false, None, &recs)
+    render(&s, None, false, None, &recs, &[])
 }
