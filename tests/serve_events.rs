@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Response, get, request, try_request};
+use common::{Response, get, post_json, request, try_request};
 use propensity::bundle::Metadata;
 use propensity::ingest::EventStore;
 use propensity::scoring::TrainedModels;
@@ -19,14 +19,7 @@ use propensity::time::{DAY, format_rfc3339};
 use serde_json::{Value, json};
 
 fn post_events(addr: SocketAddr, body: &Value) -> Response {
-    let b = serde_json::to_vec(body).expect("json");
-    request(
-        addr,
-        "POST",
-        "/v1/events",
-        &[("Content-Type", "application/json")],
-        Some(&b),
-    )
+    post_json(addr, "/v1/events", body)
 }
 
 fn trained() -> &'static (EventStore, TrainedModels) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{Response, get, request};
+use common::{Response, get, post_json, request};
 use propensity::bundle::{FORMAT_VERSION, Metadata};
 use propensity::scoring::TrainedModels;
 use propensity::serve::auth::ApiKey;
@@ -628,13 +628,10 @@ fn recommendations_filters_and_cold_start() {
             .iter()
             .all(|i| i["item_id"] != first.as_str())
     );
-    let body = format!("{{\"cart\":[\"{first}\"],\"k\":5}}");
-    let r = request(
+    let r = post_json(
         addr,
-        "POST",
         "/v1/recommendations",
-        &[("Content-Type", "application/json")],
-        Some(body.as_bytes()),
+        &serde_json::json!({"cart": [first], "k": 5}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let cart = r.json();
@@ -643,13 +640,10 @@ fn recommendations_filters_and_cold_start() {
     assert!(got.iter().all(|i| i["item_id"] != first.as_str()));
     // An item the model does not know in the cart seeds nothing: the same answer, with the id
     // listed back.
-    let body = format!("{{\"cart\":[\"{first}\",\"new-in-store\"],\"k\":5}}");
-    let r = request(
+    let r = post_json(
         addr,
-        "POST",
         "/v1/recommendations",
-        &[("Content-Type", "application/json")],
-        Some(body.as_bytes()),
+        &serde_json::json!({"cart": [first, "new-in-store"], "k": 5}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let with_unknown = r.json();

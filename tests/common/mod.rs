@@ -140,6 +140,18 @@ pub fn get(addr: SocketAddr, path: &str) -> Response {
     get_with(addr, path, &[])
 }
 
+/// POST of a JSON body.
+pub fn post_json(addr: SocketAddr, path: &str, body: &serde_json::Value) -> Response {
+    let b = serde_json::to_vec(body).expect("json");
+    request(
+        addr,
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        Some(&b),
+    )
+}
+
 /// Asserts the status and the JSON error envelope `{"error": {"code", "message"}}`.
 pub fn assert_error(r: &Response, status: u16, code: &str) {
     assert_eq!(r.status, status, "body: {}", r.text());
