@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", propensity::errors::describe(e.as_ref()));
             // 2 like the server and ripgrep; clap's own usage errors are 2 as well.
             ExitCode::from(2)
         }
