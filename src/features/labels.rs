@@ -2,7 +2,48 @@
 //! next-purchase models learn, read only from events at or after the snapshot.
 
 use crate::ingest::{CustomerIdx, EventKind, EventStore};
-use crate::time::DAY;
+use crate::time::{DAY, format_date};
+
+/// A label window that runs past the log's last day: customers would look as if they did not
+/// buy there for lack of data, so churn, repurchase and recommendation truth would be wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "the label window [{from}, {to}) runs past the log's last day, {last_day}: its labels would count missing data as customers not buying; use a cutoff of {latest} or earlier, or a shorter horizon"
+)]
+pub struct UnobservedWindow {
+    /// Window start (the cutoff), `YYYY-MM-DD`.
+    pub from: String,
+    /// Window end, `YYYY-MM-DD` (exclusive).
+    pub to: String,
+    /// Day of the log's last event.
+    pub last_day: String,
+    /// Latest cutoff whose window the log covers with this horizon.
+    pub latest: String,
+}
+
+/// Checks that the log covers the label window `[t, t + horizon_days)`: the window ends no
+/// later than midnight after the day of the last event (logs are taken to hold whole days).
+/// An empty log passes (there is nothing to label and the callers say so).
+pub fn check_observed(
+    store: &EventStore,
+    t: i64,
+    horizon_days: u32,
+) -> Result<(), UnobservedWindow> {
+    let Some((_, last)) = store.time_range() else {
+        return Ok(());
+    };
+    let observed_until = (last.div_euclid(DAY) + 1) * DAY;
+    let h = horizon_days as i64 * DAY;
+    if t.saturating_add(h) <= observed_until {
+        return Ok(());
+    }
+    Err(UnobservedWindow {
+        from: format_date(t),
+        to: format_date(t.saturating_add(h)),
+        last_day: format_date(last),
+        latest: format_date(observed_until - h),
+    })
+}
 
 /// Outcome of one customer in `[t, t + horizon)`.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]

@@ -12,7 +12,7 @@ pub use customer::{
     BEHAVIOUR_FEATURES, CustomerEvents, FeatureLayout, FeatureRows, OrderSummary, Scratch, WINDOWS,
     behaviour_row, col, compute, customer_row,
 };
-pub use labels::{Label, label, labels};
+pub use labels::{Label, UnobservedWindow, check_observed, label, labels};
 pub use snapshots::{active_population, customers_with_history, training_snapshots};
 
 #[cfg(test)]
@@ -66,6 +66,25 @@ mod tests {
         assert_eq!(l.orders, 1);
         assert_eq!(l.spend, 100.0);
         assert_eq!(l.days_to_next, Some(0.0));
+    }
+
+    #[test]
+    fn a_label_window_past_the_logs_last_day_is_refused() {
+        let store = EventStore::from_events(&[
+            buy("a", "x", "2001-01-20", 1.0),
+            buy("b", "y", "2001-02-28T15:30:00Z", 1.0),
+        ]);
+        // The last day is covered whole: a window ending at midnight after it is observed.
+        assert_eq!(check_observed(&store, ts("2001-02-01"), 28), Ok(()));
+        assert_eq!(check_observed(&store, ts("2001-01-04"), 56), Ok(()));
+        // One day further is not, and the error says how far back the cutoff must move.
+        let e = check_observed(&store, ts("2001-02-02"), 28).unwrap_err();
+        assert_eq!(e.to, "2001-03-02");
+        assert_eq!(e.last_day, "2001-02-28");
+        assert_eq!(e.latest, "2001-02-01");
+        assert!(e.to_string().contains("2001-02-01 or earlier"), "{e}");
+        // Nothing to check on an empty log.
+        assert_eq!(check_observed(&EventStore::from_events(&[]), 0, 28), Ok(()));
     }
 
     #[test]

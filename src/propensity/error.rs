@@ -32,6 +32,9 @@ pub enum PropensityError {
         /// What the field must satisfy.
         reason: &'static str,
     },
+    /// An evaluated label window runs past the end of the log.
+    #[error(transparent)]
+    Unobserved(#[from] crate::features::UnobservedWindow),
     /// There is nothing to train or evaluate on.
     #[error("no {what}: {hint}")]
     Empty {

@@ -267,6 +267,7 @@ pub fn protocol_tables(
     config: &PropensityConfig,
 ) -> Result<ProtocolTables> {
     let (cutoff, h) = (opts.cutoff, opts.horizon_days);
+    crate::features::check_observed(store, cutoff, h)?;
     let bg = fit_bgnbd_at(store, cutoff)?;
     let (train, eval_customers) = match opts.split {
         Split::Time => {

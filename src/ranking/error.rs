@@ -17,7 +17,9 @@ pub enum RankingError {
     Ranker(#[from] crate::gbdt::GbdtError),
     /// No training row had a positive label, so the ranker would learn nothing.
     #[error(
-        "no purchases in the training window [{from}, {to}) among candidates; use an earlier cutoff or a longer horizon"
+        "no purchases in the training window [{}, {}) among candidates; use an earlier cutoff or a longer horizon",
+        crate::time::format_date(*from),
+        crate::time::format_date(*to)
     )]
     NoPositives {
         /// Window start (seconds since the epoch).
@@ -25,6 +27,9 @@ pub enum RankingError {
         /// Window end (seconds since the epoch).
         to: i64,
     },
+    /// An evaluated label window runs past the end of the log.
+    #[error(transparent)]
+    Unobserved(#[from] crate::features::UnobservedWindow),
     /// A configuration value is out of range.
     #[error("config field {field} = {value}: {reason}")]
     BadConfig {

@@ -95,6 +95,7 @@ pub fn evaluate_recommend(
     horizon_days: u32,
     cfg: &RecommendConfig,
 ) -> Result<RecommendReport, RankingError> {
+    crate::features::check_observed(store, cutoff, horizon_days)?;
     let rec = Recommender::fit(store, cutoff, cfg)?;
     Ok(evaluate_fitted(store, &rec, horizon_days))
 }
