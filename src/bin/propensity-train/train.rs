@@ -77,11 +77,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let Some((_, last)) = store.time_range() else {
         bail!("{}: no events to train on", args.input.events.display());
     };
+    // Midnight after the last event's day: the log is taken to hold whole days.
+    let observed_until = (last.div_euclid(DAY) + 1) * DAY;
     let cutoff = match &args.cutoff {
         Some(s) => parse_timestamp(s)
             .with_context(|| format!("--cutoff {s:?}: expected RFC 3339 or YYYY-MM-DD"))?,
-        None => (last.div_euclid(DAY) + 1) * DAY,
+        None => observed_until,
     };
+    // Past it, the training snapshots' label windows would run into days the log does not
+    // have, and the models would learn that everyone stopped buying (e.g. a stale export).
+    anyhow::ensure!(
+        cutoff <= observed_until,
+        "--cutoff {} is after the log's last day, {}: the training label windows would count \
+         the missing days as customers not buying; leave --cutoff out (it defaults to {}) or \
+         check that the log is complete",
+        format_rfc3339(cutoff),
+        propensity::time::format_date(last),
+        format_rfc3339(observed_until)
+    );
     let (propensity, config_text) = match &args.config {
         Some(path) => (
             PropensityConfig::load(path)?,
