@@ -412,6 +412,19 @@ fn contract_row<R: BufRead, F: FnMut(u64, &Event<'_>)>(
             .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))
     };
     let quantity = number(cols.quantity, 1.0)?;
+    if kind == EventKind::Purchase
+        && quantity <= 0.0
+        && let Some(i) = cols.quantity
+    {
+        let s = text(i)?;
+        return Err(RowError::new(
+            path,
+            line,
+            &header[i],
+            s.as_bytes(),
+            Problem::PurchaseQuantity,
+        ));
+    }
     let price = number(cols.price, f32::NAN)?;
     let order_id = match cols.order {
         Some(i) => non_empty(text(i)?),

@@ -19,6 +19,8 @@ pub enum Problem {
     NotANumber,
     /// A quantity that must be positive (to derive a unit price) is not.
     NotPositive,
+    /// A purchase with a zero or negative quantity (often a return in disguise).
+    PurchaseQuantity,
     /// The event type is not purchase, view, cart or return.
     UnknownEventType,
     /// The row has a different number of fields than the header.
@@ -48,6 +50,7 @@ impl Problem {
             Problem::BadTimestamp => "bad timestamp",
             Problem::NotANumber => "not a number",
             Problem::NotPositive => "not positive",
+            Problem::PurchaseQuantity => "purchase quantity not positive",
             Problem::UnknownEventType => "unknown event type",
             Problem::FieldCount { .. } => "wrong number of fields",
             Problem::InvalidUtf8 => "invalid utf-8",
@@ -66,6 +69,10 @@ impl fmt::Display for Problem {
             Problem::BadTimestamp => write!(f, "is not RFC 3339 or YYYY-MM-DD"),
             Problem::NotANumber => write!(f, "is not a finite number"),
             Problem::NotPositive => write!(f, "must be positive"),
+            Problem::PurchaseQuantity => write!(
+                f,
+                "must be positive for a purchase (record a return with event = return)"
+            ),
             Problem::UnknownEventType => {
                 write!(f, "is not an event type (purchase, view, cart, return)")
             }

@@ -116,6 +116,9 @@ pub fn json_event(
         }
     };
     let quantity = number("quantity", 1.0)?;
+    if kind == EventKind::Purchase && quantity <= 0.0 {
+        return Err(bad("quantity", &obj["quantity"], Problem::PurchaseQuantity));
+    }
     let price = number("price", f32::NAN)?;
     let order_id = text("order_id")?;
     let category = text("category")?;

@@ -117,6 +117,35 @@ fn non_numeric_quantity_and_price_name_their_field() {
 }
 
 #[test]
+fn a_purchase_without_a_positive_quantity_is_refused_in_csv_and_jsonl() {
+    // Line 3 is a return written as a negative purchase: counted as an order it would make
+    // the customer look active; the error says how to record it.
+    let csv = b"customer_id,item_id,timestamp,event,quantity\nc,i,2020-01-01,purchase,2\nc,i,2020-01-02,purchase,-2\n";
+    assert_eq!(
+        row_err(Format::Csv, csv),
+        (3, "quantity".into(), Problem::PurchaseQuantity)
+    );
+    let Err(IngestError::Row(e)) = read(Format::Csv, csv, false) else {
+        unreachable!()
+    };
+    assert!(e.to_string().contains("event = return"), "{e}");
+    // Zero, and the purchase being the default event type, count too; returns may carry any
+    // quantity.
+    let csv = b"customer_id,item_id,timestamp,quantity\nc,i,2020-01-01,0\n";
+    assert_eq!(
+        row_err(Format::Csv, csv),
+        (2, "quantity".into(), Problem::PurchaseQuantity)
+    );
+    let ok = b"customer_id,item_id,timestamp,event,quantity\nc,i,2020-01-01,return,-2\n";
+    assert!(read(Format::Csv, ok, false).is_ok());
+    let jsonl = b"{\"customer_id\":\"c\",\"item_id\":\"i\",\"timestamp\":\"2020-01-01\"}\n{\"customer_id\":\"c\",\"item_id\":\"i\",\"timestamp\":\"2020-01-02\",\"quantity\":-1}\n";
+    assert_eq!(
+        row_err(Format::Jsonl, jsonl),
+        (2, "quantity".into(), Problem::PurchaseQuantity)
+    );
+}
+
+#[test]
 fn unknown_event_type_names_the_event_field() {
     let input = b"customer_id,item_id,timestamp,event\nc,i,2020-01-01,refund\n";
     assert_eq!(
