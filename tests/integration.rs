@@ -4,3 +4,11 @@ mod cli;
 mod gbdt;
 mod journal;
 mod report;
+
+/// Runs `propensity-train` with `args` and returns what it did.
+fn trainer(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_propensity-train"))
+        .args(args)
+        .output()
+        .expect("run propensity-train")
+}

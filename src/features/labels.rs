@@ -21,6 +21,14 @@ pub struct UnobservedWindow {
     pub latest: String,
 }
 
+/// The log's last event time and the end of the data it covers: midnight after that event's
+/// day (logs are taken to hold whole days); `None` for an empty log. The default training
+/// cutoff, and the latest end a label window may have.
+pub fn observed_until(store: &EventStore) -> Option<(i64, i64)> {
+    let (_, last) = store.time_range()?;
+    Some((last, (last.div_euclid(DAY) + 1) * DAY))
+}
+
 /// Checks that the log covers the label window `[t, t + horizon_days)`: the window ends no
 /// later than midnight after the day of the last event (logs are taken to hold whole days).
 /// An empty log passes (there is nothing to label and the callers say so).
@@ -29,10 +37,9 @@ pub fn check_observed(
     t: i64,
     horizon_days: u32,
 ) -> Result<(), UnobservedWindow> {
-    let Some((_, last)) = store.time_range() else {
+    let Some((last, observed_until)) = observed_until(store) else {
         return Ok(());
     };
-    let observed_until = (last.div_euclid(DAY) + 1) * DAY;
     let h = horizon_days as i64 * DAY;
     if t.saturating_add(h) <= observed_until {
         return Ok(());

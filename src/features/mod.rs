@@ -12,7 +12,7 @@ pub use customer::{
     BEHAVIOUR_FEATURES, CustomerEvents, FeatureLayout, FeatureRows, OrderSummary, Scratch, WINDOWS,
     behaviour_row, col, compute, customer_row,
 };
-pub use labels::{Label, UnobservedWindow, check_observed, label, labels};
+pub use labels::{Label, UnobservedWindow, check_observed, label, labels, observed_until};
 pub use snapshots::{active_population, customers_with_history, training_snapshots};
 
 #[cfg(test)]

@@ -1,13 +1,7 @@
 //! `propensity-train` refusing what would silently give wrong models or figures.
 
-use std::process::{Command, Output};
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_propensity-train"))
-        .args(args)
-        .output()
-        .expect("run propensity-train")
-}
+use crate::trainer;
+use std::process::Output;
 
 /// Exit status 2 and the error line on stderr.
 fn refused(out: &Output) -> String {

@@ -1,10 +1,10 @@
 //! `propensity-train gbdt train|predict` end to end on CSV files with missing values and a
 //! categorical column.
 
+use crate::trainer;
 use propensity::rng::Rng;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Output};
 
 const COLORS: [&str; 8] = [
     "red", "green", "blue", "cyan", "magenta", "yellow", "black", "white",
@@ -39,13 +39,6 @@ fn write_table(path: &Path, seed: u64, n: usize) {
         writeln!(s, "{i},{x1},{x2},{},{w},{y}", COLORS[c]).expect("write to string");
     }
     std::fs::write(path, s).expect("write table");
-}
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_propensity-train"))
-        .args(args)
-        .output()
-        .expect("run propensity-train")
 }
 
 /// The last column of a table written by this file's generators (the label), as numbers.

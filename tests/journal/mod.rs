@@ -1,19 +1,13 @@
 //! `propensity-train erase` and `train --journal` end to end: the trainer binary on a
 //! synthetic log and a journal written by the library, as the server writes it.
 
+use crate::trainer;
 use propensity::bundle::Bundle;
 use propensity::ingest::{Format, RawEvent, read_events};
 use propensity::journal::{Journal, Record};
 use propensity::scoring::TrainedModels;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_propensity-train"))
-        .args(args)
-        .output()
-        .expect("run propensity-train")
-}
+use std::process::Output;
 
 fn ok(out: &Output) -> String {
     assert!(

@@ -3,13 +3,9 @@
 //! same figures as the JSON.
 
 use std::path::Path;
-use std::process::Command;
 
 fn train(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_propensity-train"))
-        .args(args)
-        .output()
-        .expect("run propensity-train");
+    let out = crate::trainer(args);
     assert!(
         out.status.success(),
         "{args:?} failed:\n{}",

@@ -6,7 +6,7 @@ use propensity::bundle::BundleWriter;
 use propensity::journal::read_journal;
 use propensity::propensity::PropensityConfig;
 use propensity::scoring::{TrainConfig, TrainedModels};
-use propensity::time::{DAY, format_rfc3339, parse_timestamp};
+use propensity::time::{format_rfc3339, parse_timestamp};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -74,11 +74,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     }
-    let Some((_, last)) = store.time_range() else {
+    let Some((last, observed_until)) = propensity::features::observed_until(&store) else {
         bail!("{}: no events to train on", args.input.events.display());
     };
-    // Midnight after the last event's day: the log is taken to hold whole days.
-    let observed_until = (last.div_euclid(DAY) + 1) * DAY;
     let cutoff = match &args.cutoff {
         Some(s) => parse_timestamp(s)
             .with_context(|| format!("--cutoff {s:?}: expected RFC 3339 or YYYY-MM-DD"))?,
