@@ -1,5 +1,6 @@
-//! Test inputs shared by the CLV model tests: the CDNOW 1/10 sample and simulators that
-//! draw customers from known parameters (with `crate::rng`, so every run is identical).
+//! Test inputs shared by the CLV model tests: the CDNOW 1/10 sample (shipped under
+//! `tests/data/`, see its README there) and simulators that draw customers from known
+//! parameters (with `crate::rng`, so every run is identical).
 
 use super::bgnbd::BgNbdParams;
 use super::pareto_nbd::ParetoNbdParams;
@@ -9,23 +10,16 @@ use crate::time::{DAY, parse_yyyymmdd};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Directory holding fetched data sets: `$PROPENSITY_DATA_DIR`, else `data/` in the crate.
-fn data_dir() -> PathBuf {
-    std::env::var_os("PROPENSITY_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"))
+/// The crate's committed test fixtures (`tests/data/`).
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
 /// Raw CDNOW sample rows as `(customer id, day number, dollar value)`.
 fn cdnow_sample_rows() -> Vec<(String, i64, f64)> {
-    let path = data_dir().join("CDNOW_sample.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}); run `training/fetch-dataset.sh cdnow-sample data` \
-             (or set PROPENSITY_DATA_DIR to the folder holding CDNOW_sample.txt)",
-            path.display()
-        )
-    });
+    let path = fixture_dir().join("CDNOW_sample.txt");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read the committed fixture {} ({e})", path.display()));
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
