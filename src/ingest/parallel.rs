@@ -9,6 +9,7 @@
 use super::error::IngestError;
 use super::read::{Format, ReadReport, Sink, read_into};
 use super::store::StoreBuilder;
+use crate::progress::{Stage, Unit};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -137,11 +138,12 @@ fn read_part(
     part: Part,
     header: &[u8],
     exclude: Option<&HashSet<String>>,
+    stage: &Stage,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let io = |e| IngestError::io(path, e);
     let mut file = std::fs::File::open(path).map_err(io)?;
     file.seek(SeekFrom::Start(part.start)).map_err(io)?;
-    let body = BufReader::with_capacity(256 * 1024, file.take(part.end - part.start));
+    let body = BufReader::with_capacity(256 * 1024, stage.reader(file.take(part.end - part.start)));
     // Later parts of a CSV get the header line in front, which their reader counts as
     // line 1; their own first line is `lines_before + 1` in the file.
     let (prefix, line_offset) = match (part.start, header.is_empty()) {
@@ -183,11 +185,24 @@ pub fn read_to_builder(
     exclude: Option<&HashSet<String>>,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let plan = plan(path, format, rayon::current_num_threads(), min_part)?;
+    let bytes = plan.parts.last().map_or(0, |p| p.end);
+    let stage = Stage::start("load events", bytes, Unit::Bytes);
     let results: Vec<_> = plan
         .parts
         .par_iter()
-        .map(|&part| read_part(path, format, skip_bad_rows, part, &plan.header, exclude))
+        .map(|&part| {
+            read_part(
+                path,
+                format,
+                skip_bad_rows,
+                part,
+                &plan.header,
+                exclude,
+                &stage,
+            )
+        })
         .collect();
+    stage.finish();
     let mut merged: Option<(StoreBuilder, ReadReport)> = None;
     for result in results {
         let (builder, report) = result?;
