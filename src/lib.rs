@@ -10,6 +10,7 @@
 pub mod bundle;
 pub mod cf;
 pub mod clv;
+pub mod erasure;
 pub mod errors;
 pub mod eval;
 pub mod features;

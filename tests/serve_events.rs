@@ -383,6 +383,106 @@ fn an_erased_customer_is_gone_everywhere_and_stays_gone_after_restart() {
     srv.stop().expect("stops");
 }
 
+/// Files under `dir` (recursively) whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(files_containing(&path, needle));
+        } else {
+            let bytes = std::fs::read(&path).expect("read");
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_erasure_leaves_no_trace_of_the_customer_in_the_journal_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (other, cutoff) = stale_customer();
+    let (_, m) = trained();
+    let id = "erase-me-5d1c";
+    // Strings only this customer's events hold (item ids shared with others may remain).
+    let private = [id, "erase-me-item-a", "erase-me-item-b", "erase-me-order-1"];
+    let mut mine = purchase(id, "erase-me-item-a", cutoff + 60, 3.0);
+    mine["order_id"] = json!("erase-me-order-1");
+    let mut second = purchase(id, "erase-me-item-b", cutoff + 61, 4.0);
+    second["order_id"] = json!("erase-me-order-1");
+    for batch in [
+        json!([
+            purchase(&other, &m.base.item_ids[0], cutoff + 10, 2.0),
+            mine
+        ]),
+        json!([
+            second,
+            purchase(&other, &m.base.item_ids[1], cutoff + 70, 2.0)
+        ]),
+    ] {
+        assert_eq!(post_events(addr, &batch).status, 200);
+    }
+    let journal = dir.path().join("journal");
+    assert!(
+        !files_containing(&journal, id).is_empty(),
+        "the test must see the bytes first"
+    );
+    let r = request(addr, "DELETE", &format!("/v1/customers/{id}"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    for needle in private {
+        assert_eq!(
+            files_containing(&journal, needle),
+            Vec::<std::path::PathBuf>::new(),
+            "{needle}"
+        );
+    }
+    // The other customer's events are untouched and still served after a restart.
+    assert_eq!(files_containing(&journal, &other).len(), 1);
+    srv.stop().expect("stops");
+    let srv = server(dir.path());
+    assert_eq!(get(srv.addr(), &format!("/v1/customers/{id}")).status, 404);
+    let p = get(srv.addr(), &format!("/v1/customers/{other}")).json();
+    assert_eq!(p["live"]["customer_events"], 2, "{p}");
+    srv.stop().expect("stops");
+}
+
+#[test]
+fn the_info_log_never_names_an_erased_customer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let bundle = dir.path().join("model.bundle");
+    let mut srv = common::spawn_serve(&[
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        "--bind".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ]);
+    let (id, cutoff) = stale_customer();
+    let r = post_events(
+        srv.addr,
+        &json!([purchase(&id, "log-item", cutoff + 5, 1.0)]),
+    );
+    assert_eq!(r.status, 200);
+    let r = request(
+        srv.addr,
+        "DELETE",
+        &format!("/v1/customers/{id}"),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let _ = srv.child.kill();
+    let _ = srv.child.wait();
+    let log = srv.final_log();
+    assert!(log.contains("customer erased"), "{log}");
+    assert!(!log.contains(id.as_str()), "{log}");
+}
+
 fn train_cli(args: &[&std::ffi::OsStr]) {
     let out = Command::new(env!("CARGO_BIN_EXE_propensity-train"))
         .args(args)

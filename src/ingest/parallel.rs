@@ -9,8 +9,8 @@
 use super::error::IngestError;
 use super::read::{Format, ReadReport, Sink, read_into};
 use super::store::StoreBuilder;
+use crate::erasure::ErasedSet;
 use rayon::prelude::*;
-use std::collections::HashSet;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -136,7 +136,7 @@ fn read_part(
     skip_bad_rows: bool,
     part: Part,
     header: &[u8],
-    exclude: Option<&HashSet<String>>,
+    exclude: Option<&ErasedSet>,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let io = |e| IngestError::io(path, e);
     let mut file = std::fs::File::open(path).map_err(io)?;
@@ -180,7 +180,7 @@ pub fn read_to_builder(
     format: Format,
     skip_bad_rows: bool,
     min_part: u64,
-    exclude: Option<&HashSet<String>>,
+    exclude: Option<&ErasedSet>,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let plan = plan(path, format, rayon::current_num_threads(), min_part)?;
     let results: Vec<_> = plan
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(par.0.customers.name(0), Some("c0\"q"));
 
         // Excluding a customer: same store in parallel, the rows counted in every part.
-        let gone: HashSet<String> = ["c5\"q".to_string()].into();
+        let gone: ErasedSet = ["c5\"q".to_string()].into();
         let (seq, r1) =
             read_to_builder(&path, Format::Jsonl, false, u64::MAX, Some(&gone)).unwrap();
         let (par, r2) = read_to_builder(&path, Format::Jsonl, false, 64, Some(&gone)).unwrap();

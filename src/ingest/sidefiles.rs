@@ -150,7 +150,7 @@ pub fn read_customers(
     path: &Path,
     b: &mut StoreBuilder,
     skip_bad_rows: bool,
-    exclude: Option<&std::collections::HashSet<String>>,
+    exclude: Option<&crate::erasure::ErasedSet>,
 ) -> Result<ReadReport, IngestError> {
     let mut excluded = 0u64;
     let mut csv = open(path)?;
