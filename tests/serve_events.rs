@@ -266,6 +266,45 @@ fn new_customers_become_known_and_malformed_events_are_refused_one_by_one() {
 }
 
 #[test]
+fn out_of_range_quantities_and_prices_are_rejected_not_stored_as_infinity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (_, cutoff) = stale_customer();
+    let mut huge_qty = purchase("range-1", "i-1", cutoff + 10, 2.0);
+    huge_qty["quantity"] = json!(1e39);
+    let mut huge_price = purchase("range-1", "i-1", cutoff + 20, 1e308);
+    huge_price["quantity"] = json!(1e308);
+    let fine = purchase("range-1", "i-1", cutoff + 30, 2.0);
+    let r = post_events(addr, &json!([huge_qty, huge_price, fine]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["accepted"], 1, "{v}");
+    let fields: Vec<(u64, &str)> = v["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|x| {
+            (
+                x["index"].as_u64().expect("index"),
+                x["field"].as_str().expect("field"),
+            )
+        })
+        .collect();
+    assert_eq!(fields, vec![(0, "quantity"), (1, "quantity")], "{v}");
+    assert!(
+        v["rejected"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("out of range")),
+        "{v}"
+    );
+    let p = get(addr, "/v1/customers/range-1").json();
+    assert_eq!(p["spend"].as_f64(), Some(2.0), "{p}");
+    srv.stop().expect("stops");
+}
+
+#[test]
 fn bundles_without_history_answer_409_no_history() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_bundle(&dir.path().join("model.bundle"), false);

@@ -7,7 +7,7 @@
 
 use super::csv::{CsvReader, Next, find_column, require_column};
 use super::error::{IngestError, Problem, RowError};
-use super::event::{non_empty, parse_number};
+use super::event::{non_empty, parse_number, price_value};
 use super::read::{ReadReport, SkipReport};
 use super::store::StoreBuilder;
 use std::io::BufReader;
@@ -118,8 +118,8 @@ pub fn read_items(
         let price = match price {
             Some(i) => match non_empty(text(csv, &header, i, path)?) {
                 Some(s) => parse_number(s)
-                    .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))?
-                    as f32,
+                    .and_then(price_value)
+                    .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))?,
                 None => f32::NAN,
             },
             None => f32::NAN,
