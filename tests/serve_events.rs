@@ -305,6 +305,40 @@ fn out_of_range_quantities_and_prices_are_rejected_not_stored_as_infinity() {
 }
 
 #[test]
+fn ids_longer_than_256_bytes_are_rejected_by_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (_, cutoff) = stale_customer();
+    let huge = "c".repeat(1 << 20);
+    let mut long_order = purchase("ids-1", "i-1", cutoff + 5, 1.0);
+    long_order["order_id"] = json!("o".repeat(257));
+    let r = post_events(
+        addr,
+        &json!([
+            purchase(&huge, "i-1", cutoff + 1, 1.0),
+            purchase("ids-1", &"i".repeat(257), cutoff + 2, 1.0),
+            long_order,
+            purchase(&"k".repeat(256), "i-1", cutoff + 3, 1.0),
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["accepted"], 1, "{v}");
+    let fields: Vec<&str> = v["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|x| x["field"].as_str().expect("field"))
+        .collect();
+    assert_eq!(fields, ["customer_id", "item_id", "order_id"], "{v}");
+    // The refusal quotes a shortened value, not the megabyte.
+    assert!(r.body.len() < 4096, "{} bytes", r.body.len());
+    srv.stop().expect("stops");
+}
+
+#[test]
 fn bundles_without_history_answer_409_no_history() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_bundle(&dir.path().join("model.bundle"), false);

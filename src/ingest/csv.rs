@@ -6,7 +6,9 @@
 //! reused buffer (no allocation per row).
 
 use super::error::{IngestError, MAX_LINE_BYTES, Problem, RowError};
-use super::event::{Event, EventKind, non_empty, parse_number, price_value, quantity_value};
+use super::event::{
+    Event, EventKind, id_value, non_empty, parse_number, price_value, quantity_value,
+};
 use super::lines::{LineRead, LineReader};
 use super::read::Sink;
 use std::io::BufRead;
@@ -377,8 +379,12 @@ fn contract_row<R: BufRead, F: FnMut(u64, &Event<'_>)>(
         non_empty(s)
             .ok_or_else(|| RowError::new(path, line, &header[i], b"", Problem::MissingValue))
     };
-    let customer_id = required(cols.customer)?;
-    let item_id = required(cols.item)?;
+    let id = |i: usize| {
+        let s = required(i)?;
+        id_value(s).map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))
+    };
+    let customer_id = id(cols.customer)?;
+    let item_id = id(cols.item)?;
     let ts_text = required(cols.timestamp)?;
     let timestamp = crate::time::parse_timestamp(ts_text).ok_or_else(|| {
         let e = RowError::new(
@@ -430,7 +436,12 @@ fn contract_row<R: BufRead, F: FnMut(u64, &Event<'_>)>(
     }
     let price = number(cols.price, f32::NAN, price_value)?;
     let order_id = match cols.order {
-        Some(i) => non_empty(text(i)?),
+        Some(i) => match non_empty(text(i)?) {
+            Some(s) => Some(
+                id_value(s).map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))?,
+            ),
+            None => None,
+        },
         None => None,
     };
     let category = match cols.category {

@@ -178,6 +178,19 @@ impl From<&Event<'_>> for RawEvent {
     }
 }
 
+/// Longest accepted id (customer, item, order), in bytes: ids are keys in maps, journal
+/// records and URLs, and a megabyte "id" is an error, not a customer.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// An id as accepted: at most [`MAX_ID_BYTES`] long.
+pub fn id_value(s: &str) -> Result<&str, Problem> {
+    if s.len() > MAX_ID_BYTES {
+        Err(Problem::IdTooLong)
+    } else {
+        Ok(s)
+    }
+}
+
 /// Largest accepted quantity magnitude: units of one line.
 pub const MAX_QUANTITY: f64 = 1e6;
 /// Largest accepted unit-price magnitude. With [`MAX_QUANTITY`] a line's value stays below

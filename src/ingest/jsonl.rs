@@ -4,7 +4,9 @@
 //! ignored so richer event payloads can be ingested as they are.
 
 use super::error::{IngestError, Problem, RowError};
-use super::event::{Event, EventKind, non_empty, parse_number, price_value, quantity_value};
+use super::event::{
+    Event, EventKind, id_value, non_empty, parse_number, price_value, quantity_value,
+};
 use super::lines::{LineReader, TextLine};
 use super::read::Sink;
 use serde_json::{Map, Value};
@@ -79,8 +81,15 @@ pub fn json_event(
     let required = |field: &str| {
         text(field)?.ok_or_else(|| RowError::new(path, line, field, &[], Problem::MissingValue))
     };
+    let check_id = |field: &str, s: &str| {
+        id_value(s)
+            .map(|_| ())
+            .map_err(|p| RowError::new(path, line, field, s.as_bytes(), p))
+    };
     let customer_id = required("customer_id")?;
+    check_id("customer_id", &customer_id)?;
     let item_id = required("item_id")?;
+    check_id("item_id", &item_id)?;
     let ts_text = required("timestamp")?;
     let timestamp = crate::time::parse_timestamp(&ts_text).ok_or_else(|| {
         let e = RowError::new(
@@ -125,6 +134,9 @@ pub fn json_event(
     }
     let price = number("price", f32::NAN, price_value)?;
     let order_id = text("order_id")?;
+    if let Some(o) = &order_id {
+        check_id("order_id", o)?;
+    }
     let category = text("category")?;
     emit(&Event {
         customer_id: &customer_id,

@@ -30,7 +30,7 @@ pub mod store;
 
 pub use erase::{EraseReport, erase_customers};
 pub use error::{IngestError, MAX_LINE_BYTES, Problem, RowError};
-pub use event::{Event, EventKind, RawEvent};
+pub use event::{Event, EventKind, MAX_ID_BYTES, RawEvent};
 pub use intern::{CustomerIdx, Interner, ItemIdx};
 pub use read::{Format, ReadReport, SkipReport, read_events, read_events_from};
 pub use stats::{KindCounts, Stats};

@@ -152,6 +152,38 @@ fn quantities_and_prices_beyond_their_range_name_line_and_field() {
 }
 
 #[test]
+fn ids_over_256_bytes_name_line_and_field() {
+    let long = "x".repeat(257);
+    let csv = format!(
+        "customer_id,item_id,timestamp,order_id\nc,i,2020-01-01,o\nc,{long},2020-01-01,o\n"
+    );
+    assert_eq!(
+        row_err(Format::Csv, csv.as_bytes()),
+        (3, "item_id".into(), Problem::IdTooLong)
+    );
+    let csv = format!("customer_id,item_id,timestamp,order_id\nc,i,2020-01-01,{long}\n");
+    assert_eq!(
+        row_err(Format::Csv, csv.as_bytes()),
+        (2, "order_id".into(), Problem::IdTooLong)
+    );
+    let jsonl =
+        format!("{{\"customer_id\":\"{long}\",\"item_id\":\"i\",\"timestamp\":\"2020-01-01\"}}\n");
+    assert_eq!(
+        row_err(Format::Jsonl, jsonl.as_bytes()),
+        (1, "customer_id".into(), Problem::IdTooLong)
+    );
+    let Err(IngestError::Row(e)) = read(Format::Jsonl, jsonl.as_bytes(), false) else {
+        unreachable!()
+    };
+    assert!(e.to_string().contains("longer than 256 bytes"), "{e}");
+    let ok = format!(
+        "customer_id,item_id,timestamp\n{},i,2020-01-01\n",
+        "y".repeat(256)
+    );
+    assert!(read(Format::Csv, ok.as_bytes(), false).is_ok());
+}
+
+#[test]
 fn a_purchase_without_a_positive_quantity_is_refused_in_csv_and_jsonl() {
     // Line 3 is a return written as a negative purchase: counted as an order it would make
     // the customer look active; the error says how to record it.

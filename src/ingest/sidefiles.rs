@@ -7,7 +7,7 @@
 
 use super::csv::{CsvReader, Next, find_column, require_column};
 use super::error::{IngestError, Problem, RowError};
-use super::event::{non_empty, parse_number, price_value};
+use super::event::{id_value, non_empty, parse_number, price_value};
 use super::read::{ReadReport, SkipReport};
 use super::store::StoreBuilder;
 use std::io::BufReader;
@@ -106,7 +106,9 @@ pub fn read_items(
     let mut report = for_each_row(&mut csv, &header, path, skip_bad_rows, |csv| {
         let line = csv.line();
         let item_id = non_empty(text(csv, &header, id, path)?)
-            .ok_or_else(|| RowError::new(path, line, &header[id], &[], Problem::MissingValue))?;
+            .ok_or(Problem::MissingValue)
+            .and_then(id_value)
+            .map_err(|p| RowError::new(path, line, &header[id], &[], p))?;
         let cat = match category {
             Some(i) => non_empty(text(csv, &header, i, path)?),
             None => None,
@@ -165,7 +167,9 @@ pub fn read_customers(
     for_each_row(&mut csv, &header, path, skip_bad_rows, |csv| {
         let line = csv.line();
         let customer_id = non_empty(text(csv, &header, id, path)?)
-            .ok_or_else(|| RowError::new(path, line, &header[id], &[], Problem::MissingValue))?;
+            .ok_or(Problem::MissingValue)
+            .and_then(id_value)
+            .map_err(|p| RowError::new(path, line, &header[id], &[], p))?;
         // Validate the whole row before changing the builder, so a skipped row leaves no trace.
         let mut values = Vec::with_capacity(header.len());
         for i in (0..header.len()).filter(|&i| i != id) {

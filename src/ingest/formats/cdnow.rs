@@ -9,7 +9,7 @@
 //! [`CD_ITEM`], and rows of one customer on one day form one basket (the default order).
 
 use crate::ingest::error::{IngestError, Problem, RowError};
-use crate::ingest::event::{Event, EventKind, parse_number, price_value, quantity_value};
+use crate::ingest::event::{Event, EventKind, id_value, parse_number, price_value, quantity_value};
 use crate::ingest::lines::{LineReader, TextLine};
 use crate::ingest::read::Sink;
 use std::io::BufRead;
@@ -78,6 +78,8 @@ pub fn read_cdnow<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                     },
                 ));
             }
+            id_value(fields[0])
+                .map_err(|p| RowError::new(path, line, "customer_id", fields[0].as_bytes(), p))?;
             let off = cols.len() - 4;
             let (date, qty, amount) = (fields[off + 1], fields[off + 2], fields[off + 3]);
             let timestamp = crate::time::parse_yyyymmdd(date).ok_or_else(|| {

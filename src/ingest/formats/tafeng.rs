@@ -10,7 +10,7 @@
 use crate::ingest::csv::{CsvReader, Next, find_column, require_column, unknown_columns};
 use crate::ingest::error::{IngestError, Problem, RowError};
 use crate::ingest::event::{
-    Event, EventKind, non_empty, parse_number, price_value, quantity_value,
+    Event, EventKind, id_value, non_empty, parse_number, price_value, quantity_value,
 };
 use crate::ingest::read::Sink;
 use std::io::BufRead;
@@ -77,8 +77,13 @@ pub fn read_tafeng<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                             .and_then(|v| check(v).map(|_| v))
                             .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))
                     };
-                    let customer_id = required(customer)?;
-                    let item_id = required(item)?;
+                    let id = |i: usize| {
+                        let s = required(i)?;
+                        id_value(s)
+                            .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))
+                    };
+                    let customer_id = id(customer)?;
+                    let item_id = id(item)?;
                     let dt = required(date)?;
                     let timestamp = crate::time::parse_mdy(dt).ok_or_else(|| {
                         RowError::new(
