@@ -73,6 +73,32 @@ fn journal_error(e: JournalOrApply) -> ApiError {
     }
 }
 
+/// Whether the body is NDJSON (`true`) or a JSON array (`false`); any other content type
+/// is refused with 415, as on every JSON route.
+fn events_media_type(req: &HttpRequest) -> Result<bool, ApiError> {
+    let ct = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence.contains("ndjson") || essence.contains("jsonlines") || essence.contains("json-lines")
+    {
+        Ok(true)
+    } else if essence == "application/json" || essence.ends_with("+json") {
+        Ok(false)
+    } else {
+        Err(ApiError::NotEvents {
+            got: ct.to_string(),
+        })
+    }
+}
+
 /// Accepts events: each is validated as the trainer would; valid ones are journaled (one
 /// append, one fsync) and applied before the answer.
 pub async fn post(
@@ -81,6 +107,7 @@ pub async fn post(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let ndjson = events_media_type(&req)?;
     let s = state.current().ok_or(ApiError::NoModel)?;
     s.live.accepts_events().map_err(ApiError::NoHistory)?;
     let limit = state.config.body_limit_bytes;
@@ -94,11 +121,6 @@ pub async fn post(
         }
         Err(_) => return Err(ApiError::PayloadTooLarge { limit_bytes: limit }),
     };
-    let ndjson = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("ndjson") || ct.contains("jsonlines"));
     let max = state.config.events_batch_limit;
     let mut parsed = match parse_events(&bytes, ndjson, now_secs(), max) {
         Ok(p) => p,
