@@ -409,13 +409,12 @@ impl AppState {
     /// Journals and applies accepted events like [`AppState::journal_and_apply`], leaving
     /// out those whose customer was erased after the handler checked: under the gate an
     /// erasure is either fully before (its customer's events are refused here) or after
-    /// (it redacts them). Returns the seq of the last record journaled (`None` when every
-    /// event was left out) and the indices and customers of the events left out.
+    /// (it redacts them).
     pub fn journal_events(
         &self,
         snapshot: &ServingState,
         events: Vec<crate::ingest::RawEvent>,
-    ) -> Result<(Option<u64>, Vec<(usize, String)>), JournalOrApply> {
+    ) -> Result<JournaledEvents, JournalOrApply> {
         let _shared = self.gate.read().unwrap_or_else(|p| p.into_inner());
         let journal = self.journal.as_ref().ok_or(JournalOrApply::NoJournal)?;
         let current = self.current();
@@ -430,7 +429,10 @@ impl AppState {
             }
         }
         if kept.is_empty() {
-            return Ok((None, refused));
+            return Ok(JournaledEvents {
+                last_seq: None,
+                refused,
+            });
         }
         let records: Vec<Record> = kept.iter().cloned().map(Record::Event).collect();
         let started = Instant::now();
@@ -441,7 +443,10 @@ impl AppState {
         target
             .apply(kept.into_iter().map(Change::Event).collect())
             .map_err(JournalOrApply::Apply)?;
-        Ok((Some(appended.last_seq), refused))
+        Ok(JournaledEvents {
+            last_seq: Some(appended.last_seq),
+            refused,
+        })
     }
 
     /// The serving state to answer one request from (take it once per request).
@@ -517,6 +522,16 @@ impl AppState {
             }
         }
     }
+}
+
+/// What [`AppState::journal_events`] did.
+#[derive(Debug)]
+pub struct JournaledEvents {
+    /// Seq of the last record journaled; `None` when every event was left out.
+    pub last_seq: Option<u64>,
+    /// Index (in the events given) and customer of each event left out because its
+    /// customer was erased meanwhile.
+    pub refused: Vec<(usize, String)>,
 }
 
 /// Why journaled changes were not (all) applied.

@@ -155,18 +155,19 @@ pub async fn post(
         None
     } else {
         let (st, snap) = (state.clone(), s.clone());
-        let (seq, refused) = web::block(move || st.journal_events(&snap, kept))
+        let done = web::block(move || st.journal_events(&snap, kept))
             .await
             .map_err(|_| ApiError::Internal {
                 reason: "event task failed",
             })?
             .map_err(journal_error)?;
         // Erased between the check above and the journal append.
-        for (k, id) in &refused {
+        for (k, id) in &done.refused {
             let (index, line) = kept_at[*k];
             parsed.rejected.push(erased_rejection(index, line, id));
         }
-        seq.map(|seq| (seq, kept_at.len() - refused.len()))
+        done.last_seq
+            .map(|seq| (seq, kept_at.len() - done.refused.len()))
     };
     parsed.rejected.sort_by_key(|r| r.index);
     m.events_rejected
