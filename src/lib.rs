@@ -20,7 +20,8 @@
 //!   [`ranking`] turns candidate sources into next-best products with a GBDT ranker.
 //! - [`scoring`] holds the trained model set and writes/reads it through [`bundle`], the
 //!   checksummed, memory-mapped file format.
-//! - [`live`] overlays events received since the bundle; [`journal`] makes them durable.
+//! - [`live`] overlays events received since the bundle; [`journal`] makes them durable;
+//!   [`erasure`] keeps the keyed record of erased customers the journal and ingest honour.
 //! - [`serve`] is the HTTP service over all of it.
 //!
 //! [`config`] is the training config both model families read (`[propensity]`,
@@ -42,6 +43,7 @@ pub mod ranking;
 pub mod bundle;
 pub mod scoring;
 
+pub mod erasure;
 pub mod journal;
 pub mod live;
 

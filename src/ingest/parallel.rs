@@ -9,9 +9,9 @@
 use super::error::IngestError;
 use super::read::{Format, ReadReport, Sink, read_into};
 use super::store::StoreBuilder;
+use crate::erasure::ErasedSet;
 use crate::progress::{Stage, Unit};
 use rayon::prelude::*;
-use std::collections::HashSet;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -137,7 +137,7 @@ fn read_part(
     skip_bad_rows: bool,
     part: Part,
     header: &[u8],
-    exclude: Option<&HashSet<String>>,
+    exclude: Option<&ErasedSet>,
     stage: &Stage,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let io = |e| IngestError::io(path, e);
@@ -182,7 +182,7 @@ pub fn read_to_builder(
     format: Format,
     skip_bad_rows: bool,
     min_part: u64,
-    exclude: Option<&HashSet<String>>,
+    exclude: Option<&ErasedSet>,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let plan = plan(path, format, rayon::current_num_threads(), min_part)?;
     let bytes = plan.parts.last().map_or(0, |p| p.end);
@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(par.0.customers.name(0), Some("c0\"q"));
 
         // Excluding a customer: same store in parallel, the rows counted in every part.
-        let gone: HashSet<String> = ["c5\"q".to_string()].into();
+        let gone: ErasedSet = ["c5\"q".to_string()].into();
         let (seq, r1) =
             read_to_builder(&path, Format::Jsonl, false, u64::MAX, Some(&gone)).unwrap();
         let (par, r2) = read_to_builder(&path, Format::Jsonl, false, 64, Some(&gone)).unwrap();
