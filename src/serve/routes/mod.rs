@@ -8,6 +8,7 @@ mod events;
 mod health;
 mod lists;
 mod model;
+pub mod openapi;
 mod recommend;
 pub(crate) mod scores;
 
@@ -133,6 +134,11 @@ pub const ROUTES: &[RouteDef] = &[
         name: "events",
         path: "/v1/events",
         methods: &[(Method::POST, |r| r.to(events::post))],
+    },
+    RouteDef {
+        name: "openapi",
+        path: "/openapi.json",
+        methods: &[(Method::GET, |r| r.to(openapi::openapi_json))],
     },
 ];
 
