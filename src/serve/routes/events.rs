@@ -76,6 +76,24 @@ pub(crate) struct EventsRefused<'a> {
     rejected: &'a [Rejected],
 }
 
+impl<'a> EventsRefused<'a> {
+    /// The answer for a body whose events were all refused.
+    fn new(model_version: &'a str, rejected: &'a [Rejected]) -> EventsRefused<'a> {
+        EventsRefused {
+            error: ErrorBody {
+                code: "no_valid_events",
+                message: format!(
+                    "none of the {} events is valid; see rejected",
+                    rejected.len()
+                ),
+            },
+            model_version,
+            accepted: 0,
+            rejected,
+        }
+    }
+}
+
 /// Code and message of an [`EventsRefused`] answer.
 #[derive(Serialize, ToSchema)]
 #[schema(as = EventsRefusedError)]
@@ -163,17 +181,23 @@ impl utoipa::IntoResponses for PostErrors {
                         .item(Ref::from_schema_name("EventsRefused"))
                         .into(),
                 );
-                let refused = serde_json::json!({
-                    "error": {"code": "no_valid_events", "message": "none of the 1 events is valid; see rejected"},
-                    "model_version": super::openapi::EXAMPLE_VERSION,
-                    "accepted": 0,
-                    "rejected": [{"index": 0, "line": 1, "field": "timestamp", "message": "\"yesterday\" is not a date or RFC 3339 time"}]
-                });
+                // The real parser and answer type, on a body whose only event is refused.
+                let body =
+                    br#"[{"customer_id": "C00042", "item_id": "I0007", "timestamp": "yesterday"}]"#;
+                let rejected = parse_events(body, false, 0, 1)
+                    .map(|p| p.rejected)
+                    .unwrap_or_default();
+                let refused = serde_json::to_value(EventsRefused::new(
+                    super::openapi::EXAMPLE_VERSION,
+                    &rejected,
+                ))
+                .ok();
                 content.examples.insert(
                     "no_valid_events".to_string(),
                     RefOr::T(
                         utoipa::openapi::example::ExampleBuilder::new()
-                            .value(Some(refused))
+                            .summary("400 no_valid_events")
+                            .value(refused)
                             .build(),
                     ),
                 );
@@ -296,21 +320,10 @@ pub async fn post(
     m.events_rejected
         .fetch_add(parsed.rejected.len() as u64, Relaxed);
     if parsed.events.is_empty() {
-        let body = serde_json::to_vec(&EventsRefused {
-            error: ErrorBody {
-                code: "no_valid_events",
-                message: format!(
-                    "none of the {} events is valid; see rejected",
-                    parsed.rejected.len()
-                ),
-            },
-            model_version: s.model_version(),
-            accepted: 0,
-            rejected: &parsed.rejected,
-        })
-        .map_err(|_| ApiError::Internal {
-            reason: "serialising rejected events",
-        })?;
+        let body = serde_json::to_vec(&EventsRefused::new(s.model_version(), &parsed.rejected))
+            .map_err(|_| ApiError::Internal {
+                reason: "serialising rejected events",
+            })?;
         return Ok(HttpResponse::build(StatusCode::BAD_REQUEST)
             .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
             .insert_header((X_MODEL_VERSION, s.version_header().clone()))
