@@ -255,6 +255,20 @@ fn every_route_is_documented_with_its_scope_and_nothing_else() {
             .filter_map(|p| p["name"].as_str())
             .collect();
         assert_eq!(in_template, in_params, "{method} {path}: path parameters");
+        // The query parameters described are exactly those the router lets through.
+        let in_query: BTreeSet<&str> = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        let accepted: BTreeSet<&str> = ROUTES
+            .iter()
+            .find(|d| d.path == path.as_str())
+            .map(|d| d.query.iter().copied().collect())
+            .unwrap_or_default();
+        assert_eq!(in_query, accepted, "{method} {path}: query parameters");
         let api = path.starts_with("/v1/") || path.starts_with("/admin/");
         let security = op["security"].as_array();
         if !api {
@@ -590,6 +604,19 @@ fn real_answers_validate_against_the_served_schemas() {
         "unsupported_media_type",
     );
     assert_error(
+        p.post("/v1/events", "text/plain", b"{}", &[]),
+        415,
+        "unsupported_media_type",
+    );
+    assert_error(
+        p.get(
+            "/v1/customers/{id}",
+            &format!("/v1/customers/{id}?verbose=1"),
+        ),
+        400,
+        "bad_parameter",
+    );
+    assert_error(
         p.call("GET", "/v1/model", "/v1/model", &[], None),
         401,
         "missing_api_key",
@@ -630,6 +657,8 @@ fn real_answers_validate_against_the_served_schemas() {
     );
     assert_eq!(r.status, 405);
     spec.check_envelope(&r);
+    let long = format!("/v1/customers/{}", "x".repeat(9000));
+    assert_error(p.get("/v1/customers/{id}", &long), 414, "uri_too_long");
 
     let unanswered: Vec<_> = ROUTES
         .iter()

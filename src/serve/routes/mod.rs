@@ -15,17 +15,20 @@ pub(crate) mod scores;
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::body::BoxBody;
+use actix_web::dev::{Payload, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{
     CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TRANSFER_ENCODING,
 };
+use actix_web::middleware::{Next, from_fn};
 use actix_web::web::{self, Bytes};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, Resource, Route};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, Resource, Route};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::state::ServingState;
+use crate::ingest::MAX_ID_BYTES;
 
 /// Header carrying the model version on every response.
 pub const X_MODEL_VERSION: HeaderName = HeaderName::from_static("x-model-version");
@@ -40,6 +43,9 @@ pub struct RouteDef {
     pub path: &'static str,
     /// Each method the resource answers, with the function that attaches its handler.
     pub methods: &'static [(Method, AttachHandler)],
+    /// Query parameters the route takes; any other is refused with 400 `bad_parameter`
+    /// naming it, on every route alike. Keep in step with the route's `Query` type.
+    pub query: &'static [&'static str],
 }
 
 /// Attaches a handler to a route that already has its method guard.
@@ -51,26 +57,31 @@ pub const ROUTES: &[RouteDef] = &[
         name: "healthz",
         path: "/healthz",
         methods: &[(Method::GET, |r| r.to(health::healthz))],
+        query: &[],
     },
     RouteDef {
         name: "readyz",
         path: "/readyz",
         methods: &[(Method::GET, |r| r.to(health::readyz))],
+        query: &[],
     },
     RouteDef {
         name: "metrics",
         path: "/metrics",
         methods: &[(Method::GET, |r| r.to(health::metrics))],
+        query: &[],
     },
     RouteDef {
         name: "model",
         path: "/v1/model",
         methods: &[(Method::GET, |r| r.to(model::model))],
+        query: &[],
     },
     RouteDef {
         name: "admin_reload",
         path: "/admin/reload",
         methods: &[(Method::POST, |r| r.to(admin::reload))],
+        query: &[],
     },
     RouteDef {
         name: "customer",
@@ -79,66 +90,93 @@ pub const ROUTES: &[RouteDef] = &[
             (Method::GET, |r| r.to(customers::profile)),
             (Method::DELETE, |r| r.to(events::erase)),
         ],
+        query: &[],
     },
     RouteDef {
         name: "recommendations",
         path: "/v1/customers/{id}/recommendations",
         methods: &[(Method::GET, |r| r.to(recommend::for_customer))],
+        query: &[
+            "k",
+            "exclude_purchased",
+            "exclude",
+            "category",
+            "max_per_category",
+        ],
     },
     RouteDef {
         name: "cart_recommendations",
         path: "/v1/recommendations",
         methods: &[(Method::POST, |r| r.to(recommend::for_cart))],
+        query: &[],
     },
     RouteDef {
         name: "similar",
         path: "/v1/items/{id}/similar",
         methods: &[(Method::GET, |r| r.to(recommend::similar))],
+        query: &["k"],
     },
     RouteDef {
         name: "churn",
         path: "/v1/customers/{id}/churn",
         methods: &[(Method::GET, |r| r.to(scores::churn))],
+        query: &["explain"],
     },
     RouteDef {
         name: "next_purchase",
         path: "/v1/customers/{id}/next-purchase",
         methods: &[(Method::GET, |r| r.to(scores::next_purchase))],
+        query: &[],
     },
     RouteDef {
         name: "churn_batch",
         path: "/v1/churn",
         methods: &[(Method::POST, |r| r.to(scores::churn_batch))],
+        query: &[],
     },
     RouteDef {
         name: "customer_list",
         path: "/v1/customers",
         methods: &[(Method::GET, |r| r.to(lists::list))],
+        query: &[
+            "sort",
+            "order",
+            "segment",
+            "min_churn",
+            "limit",
+            "offset",
+            "format",
+        ],
     },
     RouteDef {
         name: "segments",
         path: "/v1/segments",
         methods: &[(Method::GET, |r| r.to(lists::segments))],
+        query: &[],
     },
     RouteDef {
         name: "dashboard",
         path: "/",
         methods: &[(Method::GET, |r| r.to(dashboard::index))],
+        query: &[],
     },
     RouteDef {
         name: "dashboard_asset",
         path: "/assets/{file}",
         methods: &[(Method::GET, |r| r.to(dashboard::asset))],
+        query: &[],
     },
     RouteDef {
         name: "events",
         path: "/v1/events",
         methods: &[(Method::POST, |r| r.to(events::post))],
+        query: &[],
     },
     RouteDef {
         name: "openapi",
         path: "/openapi.json",
         methods: &[(Method::GET, |r| r.to(openapi::openapi_json))],
+        query: &[],
     },
 ];
 
@@ -158,7 +196,7 @@ const fn route_names() -> [&'static str; ROUTES.len()] {
 /// Registers every route of [`ROUTES`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for def in ROUTES {
-        let mut res = resource(def.name, def.path);
+        let mut res = resource(def);
         for (method, attach) in def.methods {
             res = res.route(attach(web::method(method.clone())));
         }
@@ -166,16 +204,97 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// A named resource whose wrong-method answer uses the error envelope.
-fn resource(name: &'static str, path: &str) -> Resource {
-    web::resource(path)
-        .name(name)
+/// A named resource whose wrong-method answer uses the error envelope, and which refuses
+/// unknown query parameters and over-long path parameters before any handler runs.
+fn resource(
+    def: &'static RouteDef,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let accepted = def.query;
+    web::resource(def.path)
+        .name(def.name)
         .default_service(web::to(method_not_allowed))
+        .wrap(from_fn(move |req, next| check_request(accepted, req, next)))
+}
+
+/// The route-independent request rules: every query parameter is one the route takes,
+/// every path parameter (ids) at most [`MAX_ID_BYTES`] long.
+async fn check_request(
+    accepted: &'static [&'static str],
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Some(err) = request_error(accepted, &req) {
+        return Ok(req.error_response(err));
+    }
+    next.call(req).await
+}
+
+fn request_error(accepted: &'static [&'static str], req: &ServiceRequest) -> Option<ApiError> {
+    for (name, value) in req.match_info().iter() {
+        if value.len() > MAX_ID_BYTES {
+            return Some(ApiError::IdTooLong {
+                name: name.to_string(),
+                len: value.len(),
+                limit: MAX_ID_BYTES,
+            });
+        }
+    }
+    let qs = req.query_string();
+    if qs.is_empty() {
+        return None;
+    }
+    // A query that does not parse is left to the route's own extractor to report.
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(qs).ok()?;
+    let unknown = pairs
+        .into_inner()
+        .into_iter()
+        .find(|(k, _)| !accepted.contains(&k.as_str()))?;
+    Some(ApiError::UnknownParameter {
+        name: unknown.0,
+        accepted,
+    })
+}
+
+/// Refuses a body id longer than [`MAX_ID_BYTES`], naming it (`cart[2]`, or `field` for
+/// a single one) like an over-long path parameter.
+pub(crate) fn check_body_ids<'a>(
+    field: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+    list: bool,
+) -> Result<(), ApiError> {
+    for (k, id) in ids.into_iter().enumerate() {
+        if id.len() > MAX_ID_BYTES {
+            return Err(ApiError::IdTooLong {
+                name: if list {
+                    format!("{field}[{k}]")
+                } else {
+                    field.to_string()
+                },
+                len: id.len(),
+                limit: MAX_ID_BYTES,
+            });
+        }
+    }
+    Ok(())
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    // A HEAD is answered as its GET; say HEAD where no GET exists.
+    let method = if req.extensions().contains::<super::app::HeadRequest>() {
+        "HEAD".to_string()
+    } else {
+        req.method().to_string()
+    };
     Err(ApiError::MethodNotAllowed {
-        method: req.method().to_string(),
+        method,
         path: req.path().to_string(),
     })
 }

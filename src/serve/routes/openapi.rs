@@ -138,8 +138,17 @@ impl Modify for Shared {
             .headers
             .insert(MODEL_VERSION_HEADER.to_string(), RefOr::T(header));
         let header_ref = Ref::new(format!("#/components/headers/{MODEL_VERSION_HEADER}"));
+        // The rules every route applies before its handler (unknown query parameters and
+        // over-long ids are 400, over-long targets 414), so every operation can answer them.
+        let router_errors = error_response_map(&[Code::BadParameter, Code::UriTooLong], vec![]);
         for item in openapi.paths.paths.values_mut() {
             for op in operations_mut(item) {
+                for (status, response) in &router_errors {
+                    op.responses
+                        .responses
+                        .entry(status.clone())
+                        .or_insert_with(|| response.clone());
+                }
                 for response in op.responses.responses.values_mut() {
                     if let RefOr::T(r) = response {
                         r.headers.insert(
@@ -267,7 +276,9 @@ fn describe(code: Code) -> &'static str {
     match code {
         Code::BadParameter => "a query, path or body field has a bad value",
         Code::BadJson => "the body is not valid JSON for this operation",
-        Code::UnsupportedMediaType => "the body is not `application/json`",
+        Code::UnsupportedMediaType => {
+            "the body's `Content-Type` is not JSON (or NDJSON, where the operation takes it)"
+        }
         Code::MissingApiKey => "no `Authorization: Bearer` key",
         Code::InvalidApiKey => "the key matches no configured key",
         Code::InsufficientScope => "the key lacks the operation's scope",
@@ -277,6 +288,7 @@ fn describe(code: Code) -> &'static str {
         Code::RouteNotFound => "no such path",
         Code::MethodNotAllowed => "the path exists, the method does not",
         Code::PayloadTooLarge => "the body exceeds `body_limit_bytes`",
+        Code::UriTooLong => "the request target (path and query) is longer than the server reads",
         Code::BatchTooLarge => "more ids or events than the configured batch limit",
         Code::NotAcceptable => "the `Accept` header asks for a representation not produced here",
         Code::UnknownCustomer => "the customer is not known to the model (or was erased)",
@@ -322,6 +334,10 @@ fn example_error(code: Code) -> ApiError {
         },
         Code::PayloadTooLarge => ApiError::PayloadTooLarge {
             limit_bytes: 16 * 1024 * 1024,
+        },
+        Code::UriTooLong => ApiError::UriTooLong {
+            len: 9_000,
+            limit: crate::serve::app::MAX_URI_BYTES,
         },
         Code::BatchTooLarge => ApiError::BatchTooLarge {
             len: 100_001,
