@@ -39,6 +39,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = ServeArgs::parse();
+    if args.print_openapi {
+        print!("{}", propensity::serve::routes::openapi::document());
+        return ExitCode::SUCCESS;
+    }
     let result = ServeConfig::load(&args)
         .map_err(anyhow::Error::from)
         .and_then(with_demo_fallback)

@@ -74,7 +74,7 @@ pub struct DataRange {
 }
 
 /// One feature's name and its importance in the trained model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeatureImportance {
     /// Feature name, as in the `features` table.
     pub name: String,

@@ -10,7 +10,7 @@ use super::read::Bundle;
 use crate::time::format_rfc3339;
 
 /// Everything worth knowing about a bundle, with times as RFC 3339 strings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BundleSummary {
     /// Identifies the model in every server answer.
     pub model_version: String,
@@ -19,8 +19,10 @@ pub struct BundleSummary {
     /// propensity version that wrote it.
     pub trainer_version: String,
     /// Creation time.
+    #[schema(format = DateTime)]
     pub created_at: String,
-    /// First and last event time of the training data.
+    /// First and last event time of the training data (`null` for an empty log).
+    #[schema(required = true)]
     pub data_range: Option<SummaryRange>,
     /// Number of events read.
     pub events: u64,
@@ -30,7 +32,8 @@ pub struct BundleSummary {
     pub items: u64,
     /// Training configuration text.
     pub config: String,
-    /// Evaluation metrics.
+    /// Evaluation metrics by name (a metric that could not be computed is `null`).
+    #[schema(value_type = BTreeMap<String, Option<f64>>)]
     pub metrics: BTreeMap<String, f64>,
     /// Features, most important first.
     pub feature_importance: Vec<FeatureImportance>,
@@ -44,16 +47,18 @@ pub struct BundleSummary {
 }
 
 /// Training data time range as RFC 3339 strings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SummaryRange {
     /// Earliest event.
+    #[schema(format = DateTime)]
     pub first_event_at: String,
     /// Latest event.
+    #[schema(format = DateTime)]
     pub last_event_at: String,
 }
 
 /// One row of the section table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SummarySection {
     /// Section name.
     pub name: String,

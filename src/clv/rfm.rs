@@ -37,7 +37,7 @@ pub struct RfmInput {
 }
 
 /// Named RFM segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Segment {
     /// Recent, frequent, high spend.

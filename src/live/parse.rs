@@ -16,7 +16,8 @@ use crate::time::DAY;
 pub const MAX_FUTURE_SECS: i64 = DAY;
 
 /// One refused event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = RejectedEvent)]
 pub struct Rejected {
     /// Position in the batch, 0-based.
     pub index: usize,

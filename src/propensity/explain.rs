@@ -3,11 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 /// One reason behind a churn score.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Factor {
     /// Feature name.
     pub feature: String,
-    /// The customer's value of it (NaN = unknown).
+    /// The customer's value of it (NaN = unknown, sent as `null`).
+    #[schema(nullable)]
     pub value: f64,
     /// TreeSHAP contribution to the churn log-odds (> 0 raises the risk).
     pub impact: f64,

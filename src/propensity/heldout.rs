@@ -40,7 +40,7 @@ pub struct HeldOut {
 }
 
 /// One bin of the reliability curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CalibrationPoint {
     /// Mean predicted churn probability of the bin.
     pub predicted: f64,

@@ -21,8 +21,11 @@ use std::sync::OnceLock;
 pub const MAX_K: usize = 100;
 
 /// Why an item is recommended, as the API reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = RecommendationSource)]
 pub enum Source {
     /// The customer bought it before.
     BuyAgain,

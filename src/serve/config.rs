@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// Most events accepted in one POST /v1/events [env: PROPENSITY_EVENTS_BATCH_LIMIT] [default: 10000]
     #[arg(long)]
     pub events_batch_limit: Option<usize>,
+    /// Print the OpenAPI description (what GET /openapi.json serves) and exit
+    #[arg(long)]
+    pub print_openapi: bool,
 }
 
 /// The validated configuration the server runs with.

@@ -1,11 +1,16 @@
 //! Every error the API answers with, and the one table mapping each to a wire code and an
 //! HTTP status (meilisearch's `make_error_codes!`, qdrant's exhaustive match).
 
+use std::borrow::Cow;
+
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::auth::Scope;
 
@@ -57,6 +62,31 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in the order of the table in [`Code::meta`].
+    pub const ALL: [Code; 21] = [
+        Code::BadParameter,
+        Code::BadJson,
+        Code::UnsupportedMediaType,
+        Code::MissingApiKey,
+        Code::InvalidApiKey,
+        Code::InsufficientScope,
+        Code::AdminLoopbackOnly,
+        Code::RouteNotFound,
+        Code::MethodNotAllowed,
+        Code::PayloadTooLarge,
+        Code::UriTooLong,
+        Code::BatchTooLarge,
+        Code::NotAcceptable,
+        Code::UnknownCustomer,
+        Code::UnknownItem,
+        Code::ReloadInProgress,
+        Code::InvalidBundle,
+        Code::NoModel,
+        Code::NoHistory,
+        Code::JournalUnavailable,
+        Code::Internal,
+    ];
+
     /// The table: wire name and HTTP status of every code. Exhaustive by design, so a new
     /// code cannot ship without choosing its status.
     pub fn meta(self) -> (&'static str, StatusCode) {
@@ -95,6 +125,30 @@ impl Code {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         self.meta().1
+    }
+}
+
+/// In the OpenAPI description: the string enum `ErrorCode`, with each code's status.
+impl PartialSchema for Code {
+    fn schema() -> RefOr<Schema> {
+        let mut table = String::from(
+            "Stable error code, sent as `error.code`, and the HTTP status it comes with:\n\n\
+             | code | status |\n|---|---|\n",
+        );
+        for c in Code::ALL {
+            table.push_str(&format!("| `{}` | {} |\n", c.name(), c.status().as_u16()));
+        }
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(table))
+            .enum_values(Some(Code::ALL.map(Code::name)))
+            .into()
+    }
+}
+
+impl ToSchema for Code {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ErrorCode")
     }
 }
 
@@ -301,20 +355,10 @@ impl ApiError {
     /// The JSON body: `{"error":{"code","message"},"model_version"}`. The message holds
     /// the whole cause so a refused bundle says exactly why.
     pub fn body(&self, model_version: Option<&str>) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Envelope<'a> {
-            error: Inner,
-            model_version: Option<&'a str>,
-        }
-        #[derive(Serialize)]
-        struct Inner {
-            code: &'static str,
-            message: String,
-        }
         // Every Display in this crate already includes its source, so this is the chain.
         let message = self.to_string();
-        let env = Envelope {
-            error: Inner {
+        let env = ErrorEnvelope {
+            error: ErrorDetail {
                 code: self.code().name(),
                 message,
             },
@@ -324,6 +368,26 @@ impl ApiError {
             br#"{"error":{"code":"internal","message":"error rendering failed"}}"#.to_vec()
         })
     }
+}
+
+/// The body of every error answer: `{"error":{"code","message"},"model_version"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope<'a> {
+    /// What went wrong.
+    pub error: ErrorDetail,
+    /// Version of the serving model; `null` while no model is loaded.
+    #[schema(required = true)]
+    pub model_version: Option<&'a str>,
+}
+
+/// Machine-readable code and human-readable message of an error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code to branch on (statuses in the `ErrorCode` schema).
+    #[schema(value_type = Code)]
+    pub code: &'static str,
+    /// What happened, with its cause and often a hint; for people, not for parsing.
+    pub message: String,
 }
 
 impl ResponseError for ApiError {
@@ -385,24 +449,7 @@ mod tests {
 
     #[test]
     fn codes_have_distinct_names_and_expected_statuses() {
-        let all = [
-            Code::BadParameter,
-            Code::BadJson,
-            Code::UnsupportedMediaType,
-            Code::MissingApiKey,
-            Code::InvalidApiKey,
-            Code::InsufficientScope,
-            Code::AdminLoopbackOnly,
-            Code::RouteNotFound,
-            Code::MethodNotAllowed,
-            Code::PayloadTooLarge,
-            Code::UriTooLong,
-            Code::BatchTooLarge,
-            Code::ReloadInProgress,
-            Code::InvalidBundle,
-            Code::NoModel,
-            Code::Internal,
-        ];
+        let all = Code::ALL;
         let mut names: Vec<&str> = all.iter().map(|c| c.name()).collect();
         names.sort_unstable();
         names.dedup();

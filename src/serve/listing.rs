@@ -23,7 +23,7 @@ use crate::scoring::CustomerBase;
 use crate::time::DAY;
 
 /// What a customer list is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SortKey {
     /// Churn probability × 365-day value: what is lost if the customer goes.
@@ -60,7 +60,7 @@ impl SortKey {
 }
 
 /// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SortOrder {
     /// Largest first.
@@ -399,7 +399,7 @@ fn sorted_rows(key: &[f32]) -> Vec<u32> {
 }
 
 /// Aggregates over the listed customers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     /// Listed customers.
     pub customers: usize,
@@ -410,7 +410,7 @@ pub struct Summary {
 }
 
 /// Size and value of one RFM segment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SegmentSummary {
     /// Machine name, as accepted by `segment=`.
     pub segment: Segment,
@@ -423,6 +423,7 @@ pub struct SegmentSummary {
     /// Sum of churn × value.
     pub value_at_risk: f64,
     /// Mean churn probability of the scored customers (`null` if none).
+    #[schema(required = true)]
     pub mean_churn: Option<f64>,
     #[serde(skip)]
     churn_sum: f64,
@@ -464,7 +465,7 @@ impl SegmentSummary {
 }
 
 /// Customers whose churn probability falls in [from, to).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistogramBin {
     /// Lower edge.
     pub from: f32,

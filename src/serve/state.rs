@@ -126,15 +126,34 @@ pub struct ServingState {
     health_json: Bytes,
 }
 
-#[derive(Serialize)]
-struct ModelAnswer<'a> {
+/// Answer of `GET /v1/model`: the served bundle, pre-rendered when it is loaded.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ModelAnswer<'a> {
+    /// Version of the served model.
     model_version: &'a str,
+    /// Loads since start that installed a model (1 for the first).
     generation: u64,
+    /// When this bundle was loaded.
+    #[schema(format = DateTime)]
     loaded_at: String,
+    /// The bundle file.
     path: String,
     /// Held-out churn reliability curve; `null` for bundles written before it was recorded.
+    #[schema(required = true)]
     churn_calibration: Option<Vec<CalibrationPoint>>,
+    /// The bundle's metadata, evaluation metrics and section table.
     bundle: BundleSummary,
+}
+
+/// Answer of `GET /healthz` and `GET /readyz`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct HealthAnswer<'a> {
+    /// Always `ok`: the process answers.
+    #[schema(value_type = String, pattern = "^ok$")]
+    pub(crate) status: &'static str,
+    /// Version of the served model; `null` while none is loaded.
+    #[schema(required = true)]
+    pub(crate) model_version: Option<&'a str>,
 }
 
 impl ServingState {
@@ -163,10 +182,10 @@ impl ServingState {
             bundle: BundleSummary::of(&bundle),
         })
         .map_err(LoadError::Render)?;
-        let health_json = serde_json::to_vec(&serde_json::json!({
-            "status": "ok",
-            "model_version": version,
-        }))
+        let health_json = serde_json::to_vec(&HealthAnswer {
+            status: "ok",
+            model_version: Some(&version),
+        })
         .map_err(LoadError::Render)?;
         let live = Overlay::new(&models.trained);
         let journal_seq = bundle.journal_seq()?;

@@ -3,9 +3,11 @@
 use actix_web::HttpResponse;
 use actix_web::web::{self, Bytes};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::events::LiveInfo;
 use super::json_ok;
+use super::openapi::error_responses;
 use crate::live::Lookup;
 use crate::scoring::CustomerScores;
 use crate::serve::auth::{Auth, Score};
@@ -13,38 +15,83 @@ use crate::serve::error::ApiError;
 use crate::serve::state::AppState;
 use crate::time::{DAY, format_rfc3339};
 
-#[derive(Serialize)]
-struct Rfm {
+/// RFM scores and segment of a customer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = RfmScores)]
+pub(crate) struct Rfm {
+    /// Recency score, 1–5 (5 = most recent).
+    #[schema(minimum = 1, maximum = 5)]
     r: u8,
+    /// Frequency score, 1–5.
+    #[schema(minimum = 1, maximum = 5)]
     f: u8,
+    /// Monetary score, 1–5.
+    #[schema(minimum = 1, maximum = 5)]
     m: u8,
+    /// The three scores as one string, e.g. `545`.
+    #[schema(pattern = "^[1-5]{3}$")]
     score: String,
+    /// Display name of the RFM segment, e.g. `Can't lose`.
     segment: &'static str,
 }
 
-#[derive(Serialize)]
-struct Value {
+/// Customer-value estimates (BG/NBD and Gamma-Gamma); `null` where the bundle has no
+/// fitted model for them.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CustomerValue)]
+pub(crate) struct Value {
+    /// Probability the customer is still active.
+    #[schema(nullable)]
     p_alive: f32,
+    /// Expected orders over the next 365 days.
+    #[schema(nullable)]
     expected_orders_365d: f32,
+    /// Expected spend per order.
+    #[schema(nullable)]
     expected_order_value: f32,
+    /// Expected spend over the next 365 days.
+    #[schema(nullable)]
     value_365d: f32,
 }
 
-#[derive(Serialize)]
-struct Profile<'a> {
+/// Profile of one customer: history summary, RFM segment, value.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CustomerProfile)]
+pub(crate) struct Profile<'a> {
+    /// The customer.
     customer_id: &'a str,
+    /// Version of the model that answered.
     model_version: &'a str,
+    /// The time the numbers describe: the training cutoff, or the customer's last event.
+    #[schema(format = DateTime)]
     as_of: String,
+    /// Orders before `as_of`.
     orders: u32,
+    /// Spend before `as_of`.
     spend: f64,
+    /// First order time; `null` without orders.
+    #[schema(required = true, format = DateTime)]
     first_purchase: Option<String>,
+    /// Last order time; `null` without orders.
+    #[schema(required = true, format = DateTime)]
     last_purchase: Option<String>,
+    /// Days between the last order and `as_of`; `null` without orders.
+    #[schema(required = true)]
     recency_days: Option<f64>,
+    /// RFM scores and segment.
     rfm: Rfm,
+    /// Customer-value estimates.
     value: Value,
+    /// Present when the customer has events since the bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     live: Option<LiveInfo>,
 }
+
+error_responses!(
+    /// Errors of `GET /v1/customers/{id}`.
+    ProfileErrors = [MissingApiKey, InvalidApiKey, InsufficientScope, UnknownCustomer, NoModel, Internal]
+);
 
 fn rfm(sc: &CustomerScores) -> Rfm {
     Rfm {
@@ -67,6 +114,27 @@ fn value(sc: &CustomerScores) -> Value {
 
 /// Answers the profile of one customer; 404 for ids the model does not know or who
 /// have no purchase before the cutoff.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}",
+    operation_id = "customer_profile",
+    tag = "score",
+    summary = "Customer profile: history, RFM segment, value",
+    params(("id" = String, Path, description = "Customer id")),
+    security(("api_key" = ["score"])),
+    responses(
+        (status = 200, description = "The customer's profile", body = Profile,
+            example = json!({
+                "customer_id": "C00042", "model_version": "20261201T020000Z-3fa9c2d1",
+                "as_of": "2026-12-01T00:00:00Z", "orders": 7, "spend": 312.4,
+                "first_purchase": "2025-02-11T09:12:00Z", "last_purchase": "2026-10-30T17:45:00Z",
+                "recency_days": 31.26,
+                "rfm": {"r": 4, "f": 4, "m": 3, "score": "443", "segment": "Loyal"},
+                "value": {"p_alive": 0.91, "expected_orders_365d": 3.2, "expected_order_value": 44.1, "value_365d": 141.1}
+            })),
+        ProfileErrors
+    )
+)]
 pub async fn profile(
     _: Auth<Score>,
     state: web::Data<AppState>,

@@ -7,6 +7,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use actix_web::web;
 
+use super::openapi::error_responses;
 use crate::serve::error::ApiError;
 
 /// One embedded file: name under `/assets/`, media type and contents.
@@ -51,11 +52,48 @@ fn page(media_type: &'static str, body: &'static str) -> HttpResponse {
 }
 
 /// The single page; routes within it are URL fragments (`/#/customer/ID`).
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "dashboard",
+    tag = "dashboard",
+    summary = "The dashboard page",
+    responses(
+        (status = 200, description = "The dashboard's single HTML page; its scripts call the JSON API with the key the user enters",
+            content((String = "text/html; charset=utf-8",
+                example = json!("<!doctype html>\n<html lang=\"en\">\n<head>\n<title>propensity dashboard</title>\n…"))))
+    )
+)]
 pub async fn index() -> HttpResponse {
     page("text/html; charset=utf-8", INDEX_HTML)
 }
 
+error_responses!(
+    /// Errors of `GET /assets/{file}`.
+    AssetErrors = [RouteNotFound],
+    examples = [ApiError::RouteNotFound {
+        method: "GET".to_string(),
+        path: "/assets/secrets.txt".to_string(),
+    }]
+);
+
 /// A script or stylesheet of the dashboard; 404 in the error envelope for other names.
+#[utoipa::path(
+    get,
+    path = "/assets/{file}",
+    operation_id = "dashboard_asset",
+    tag = "dashboard",
+    summary = "A script or stylesheet of the dashboard",
+    params(("file" = String, Path, description = "`app.js`, `charts.js` or `style.css`")),
+    responses(
+        (status = 200, description = "The file",
+            content(
+                (String = "text/javascript; charset=utf-8", example = json!("import { hbar, columns, curve, fmt } from \"./charts.js\";\n…")),
+                (String = "text/css; charset=utf-8", example = json!(":root { color-scheme: light dark; }\n…"))
+            )),
+        AssetErrors
+    )
+)]
 pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     ASSETS
         .iter()

@@ -8,13 +8,28 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::web::{self, Bytes};
 
 use super::json_ok;
+use super::openapi::error_responses;
 use crate::serve::error::ApiError;
 use crate::serve::metrics::escape_label;
-use crate::serve::state::{AppState, now_secs};
+use crate::serve::state::{AppState, HealthAnswer, now_secs};
 
 const UNLOADED: &[u8] = br#"{"status":"ok","model_version":null}"#;
 
 /// `GET /healthz`: the process answers (whether or not a model is loaded).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    summary = "Liveness: the process answers, with or without a model",
+    responses(
+        (status = 200, description = "The process is alive", body = HealthAnswer,
+            examples(
+                ("loaded" = (value = json!({"status": "ok", "model_version": "20261201T020000Z-3fa9c2d1"}))),
+                ("no model yet" = (value = json!({"status": "ok", "model_version": null})))
+            ))
+    )
+)]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state.current() {
         Some(s) => json_ok(Some(&s), s.health_json()),
@@ -22,13 +37,42 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+error_responses!(
+    /// Errors of `GET /readyz`.
+    ReadyzErrors = [NoModel]
+);
+
 /// `GET /readyz`: 200 once a model is loaded, 503 `no_model` before.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    summary = "Readiness: 200 once a model is loaded",
+    responses(
+        (status = 200, description = "A model is loaded and answering", body = HealthAnswer,
+            example = json!({"status": "ok", "model_version": "20261201T020000Z-3fa9c2d1"})),
+        ReadyzErrors
+    )
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let s = state.current().ok_or(ApiError::NoModel)?;
     Ok(json_ok(Some(&s), s.health_json()))
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text exposition format 0.0.4",
+            content((String = "text/plain; version=0.0.4; charset=utf-8",
+                example = json!("# HELP propensity_model_loaded 1 when a model is loaded.\n# TYPE propensity_model_loaded gauge\npropensity_model_loaded 1\n"))))
+    )
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.current();
     let mut out = String::with_capacity(8 * 1024);

@@ -5,7 +5,9 @@ use actix_web::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderV
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::error_responses;
 use super::{X_MODEL_VERSION, json_ok};
 use crate::clv::rfm::Segment;
 use crate::serve::auth::{Auth, Score};
@@ -21,7 +23,7 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 1000;
 
 /// Representation of a customer list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListFormat {
     /// `{"total", "customers", …}`.
@@ -31,50 +33,97 @@ pub enum ListFormat {
 }
 
 /// Query of `GET /v1/customers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Sort key (default `value_at_risk`).
+    #[param(default = "value_at_risk")]
     pub sort: Option<SortKey>,
     /// Direction (default `desc`).
+    #[param(default = "desc")]
     pub order: Option<SortOrder>,
     /// Only one RFM segment (machine name, e.g. `at_risk`).
+    #[param(inline)]
     pub segment: Option<Segment>,
     /// Only customers with churn probability ≥ this, in [0, 1].
+    #[param(minimum = 0.0, maximum = 1.0)]
     pub min_churn: Option<f32>,
     /// Page size, 1–1000 (default 50 for JSON, everything for CSV).
+    #[param(minimum = 1, maximum = 1000, default = 50)]
     pub limit: Option<usize>,
     /// Rows to skip.
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<usize>,
     /// `json` or `csv`; overrides `Accept`.
+    #[param(inline)]
     pub format: Option<ListFormat>,
 }
 
 /// One customer of a list (JSON object or CSV row).
-#[derive(Serialize)]
-struct ListedCustomer<'a> {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ListedCustomer<'a> {
+    /// The customer.
     customer_id: &'a str,
+    /// RFM segment (machine name).
     segment: Segment,
+    /// Churn probability; `null` if the model could not score the customer.
+    #[schema(nullable)]
     churn: f32,
+    /// `high`, `medium` or `low`, from `churn`.
+    #[schema(value_type = super::scores::RiskBand)]
     risk_band: &'static str,
+    /// Expected spend over the next 365 days; `null` without a value model.
+    #[schema(nullable)]
     value: f32,
+    /// `churn` × `value`: what is lost if the customer goes.
+    #[schema(nullable)]
     value_at_risk: f32,
+    /// Days since the last purchase.
+    #[schema(nullable)]
     recency_days: f32,
+    /// Orders.
     orders: u32,
+    /// Spend.
     spend: f64,
+    /// Day of the last purchase.
+    #[schema(format = Date)]
     last_purchase: String,
 }
 
-#[derive(Serialize)]
-struct ListAnswer<'a> {
+/// One page of a customer list.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CustomerListAnswer)]
+pub(crate) struct ListAnswer<'a> {
+    /// Version of the model that answered.
     model_version: &'a str,
+    /// Customers passing the filters, all pages.
     total: usize,
+    /// Rows skipped.
     offset: usize,
+    /// Page size.
     limit: usize,
+    /// Sort key used.
     sort: SortKey,
+    /// Direction used.
     order: SortOrder,
+    /// This page.
     customers: Vec<ListedCustomer<'a>>,
 }
+
+error_responses!(
+    /// Errors of `GET /v1/customers`.
+    ListErrors = [BadParameter, MissingApiKey, InvalidApiKey, InsufficientScope, NotAcceptable, NoModel, Internal],
+    examples = [ApiError::BadParameter {
+        name: "min_churn",
+        reason: "1.5 is not a probability in [0, 1]".to_string(),
+    }]
+);
+error_responses!(
+    /// Errors of `GET /v1/segments`.
+    SegmentsErrors = [BadParameter, MissingApiKey, InvalidApiKey, InsufficientScope, NoModel, Internal],
+    examples = [super::openapi::bad_query::<SegmentsQuery>("segment=lost")]
+);
 
 fn format_of(req: &HttpRequest, q: &ListQuery) -> Result<ListFormat, ApiError> {
     if let Some(f) = q.format {
@@ -171,6 +220,29 @@ fn customer_of<'a>(
 
 /// Customers passing the filters, sorted, one page as JSON or the whole list as CSV; customers
 /// with events since the bundle are listed with their recomputed values.
+#[utoipa::path(
+    get,
+    path = "/v1/customers",
+    operation_id = "customer_list",
+    tag = "lists",
+    summary = "Customers filtered and sorted, as JSON pages or a CSV export",
+    description = "Customers passing the filters, sorted; one page as JSON, or (with `format=csv` or `Accept: text/csv`) the whole filtered list as CSV with the columns of `ListedCustomer`. Customers with events since the bundle are listed with their recomputed values.",
+    params(ListQuery),
+    security(("api_key" = ["score"])),
+    responses(
+        (status = 200, description = "The list",
+            content(
+                (ListAnswer = "application/json",
+                    example = json!({"model_version": "20261201T020000Z-3fa9c2d1", "total": 1532, "offset": 0, "limit": 2,
+                        "sort": "value_at_risk", "order": "desc", "customers": [
+                            {"customer_id": "C00042", "segment": "cant_lose", "churn": 0.71, "risk_band": "high", "value": 820.5, "value_at_risk": 582.6, "recency_days": 143.0, "orders": 19, "spend": 2310.2, "last_purchase": "2026-07-11"},
+                            {"customer_id": "C01777", "segment": "at_risk", "churn": 0.66, "risk_band": "high", "value": 610.0, "value_at_risk": 402.6, "recency_days": 120.5, "orders": 11, "spend": 1204.9, "last_purchase": "2026-08-03"}]})),
+                (String = "text/csv; charset=utf-8",
+                    example = json!("customer_id,segment,churn,risk_band,value,value_at_risk,recency_days,orders,spend,last_purchase\nC00042,cant_lose,0.71,high,820.5,582.6,143.0,19,2310.2,2026-07-11\n"))
+            )),
+        ListErrors
+    )
+)]
 pub async fn list(
     _: Auth<Score>,
     state: web::Data<AppState>,
@@ -249,11 +321,16 @@ pub async fn list(
     }
 }
 
-#[derive(Serialize)]
-struct SegmentsAnswer<'a> {
+/// Segment sizes and values and the churn histogram.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SegmentsAnswer<'a> {
+    /// Version of the model that answered.
     model_version: &'a str,
+    /// Churn horizon, in days.
     horizon_days: u32,
+    /// Horizon of the segment values, in days.
     value_horizon_days: u32,
+    /// Counts, segments and histogram.
     #[serde(flatten)]
     summary: Summary,
 }
@@ -264,6 +341,22 @@ struct SegmentsAnswer<'a> {
 pub struct SegmentsQuery {}
 
 /// Segment sizes and values and the churn histogram over every listed customer.
+#[utoipa::path(
+    get,
+    path = "/v1/segments",
+    operation_id = "segments",
+    tag = "lists",
+    summary = "Segment sizes and values, churn histogram",
+    security(("api_key" = ["score"])),
+    responses(
+        (status = 200, description = "Aggregates over every listed customer", body = SegmentsAnswer,
+            example = json!({"model_version": "20261201T020000Z-3fa9c2d1", "horizon_days": 90, "value_horizon_days": 365,
+                "customers": 4210,
+                "segments": [{"segment": "champions", "name": "Champions", "customers": 612, "value": 401230.5, "value_at_risk": 20110.2, "mean_churn": 0.05}],
+                "churn_histogram": [{"from": 0.0, "to": 0.1, "customers": 1820}, {"from": 0.1, "to": 0.2, "customers": 640}]})),
+        SegmentsErrors
+    )
+)]
 pub async fn segments(
     _: Auth<Score>,
     state: web::Data<AppState>,

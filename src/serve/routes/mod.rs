@@ -8,6 +8,7 @@ mod events;
 mod health;
 mod lists;
 mod model;
+pub mod openapi;
 mod recommend;
 pub(crate) mod scores;
 
@@ -16,12 +17,13 @@ use std::pin::Pin;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Payload, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{
     CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TRANSFER_ENCODING,
 };
 use actix_web::middleware::{Next, from_fn};
 use actix_web::web::{self, Bytes};
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, Resource};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, Resource, Route};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -31,46 +33,112 @@ use crate::ingest::MAX_ID_BYTES;
 /// Header carrying the model version on every response.
 pub const X_MODEL_VERSION: HeaderName = HeaderName::from_static("x-model-version");
 
-/// Names of all routes, as used in metrics labels and `HttpRequest::match_name`.
-pub const ROUTE_NAMES: &[&str] = &[
-    "healthz",
-    "readyz",
-    "metrics",
-    "model",
-    "admin_reload",
-    "customer",
-    "recommendations",
-    "cart_recommendations",
-    "similar",
-    "churn",
-    "next_purchase",
-    "churn_batch",
-    "customer_list",
-    "segments",
-    "dashboard",
-    "dashboard_asset",
-    "events",
-];
+/// One resource of the API: its name, path pattern, and the handler of each method it
+/// answers. The router registers exactly this table, and the OpenAPI test compares it with
+/// the served description, so a route cannot ship undocumented.
+pub struct RouteDef {
+    /// Name in metrics labels and `HttpRequest::match_name`.
+    pub name: &'static str,
+    /// Path pattern as actix matches it; `{name}` segments are path parameters.
+    pub path: &'static str,
+    /// Each method the resource answers, with the function that attaches its handler.
+    pub methods: &'static [(Method, AttachHandler)],
+    /// Query parameters the route takes; any other is refused with 400 `bad_parameter`
+    /// naming it, on every route alike. Keep in step with the route's `Query` type.
+    pub query: &'static [&'static str],
+}
 
-/// Query parameters each route takes; any other is refused with 400 `bad_parameter`
-/// naming it, on every route alike (routes missing here take none). Keep in step with the
-/// routes' `Query` types.
-const QUERY_PARAMS: &[(&str, &[&str])] = &[
-    (
-        "recommendations",
-        &[
+/// Attaches a handler to a route that already has its method guard.
+pub type AttachHandler = fn(Route) -> Route;
+
+/// Every route, in registration order.
+pub const ROUTES: &[RouteDef] = &[
+    RouteDef {
+        name: "healthz",
+        path: "/healthz",
+        methods: &[(Method::GET, |r| r.to(health::healthz))],
+        query: &[],
+    },
+    RouteDef {
+        name: "readyz",
+        path: "/readyz",
+        methods: &[(Method::GET, |r| r.to(health::readyz))],
+        query: &[],
+    },
+    RouteDef {
+        name: "metrics",
+        path: "/metrics",
+        methods: &[(Method::GET, |r| r.to(health::metrics))],
+        query: &[],
+    },
+    RouteDef {
+        name: "model",
+        path: "/v1/model",
+        methods: &[(Method::GET, |r| r.to(model::model))],
+        query: &[],
+    },
+    RouteDef {
+        name: "admin_reload",
+        path: "/admin/reload",
+        methods: &[(Method::POST, |r| r.to(admin::reload))],
+        query: &[],
+    },
+    RouteDef {
+        name: "customer",
+        path: "/v1/customers/{id}",
+        methods: &[
+            (Method::GET, |r| r.to(customers::profile)),
+            (Method::DELETE, |r| r.to(events::erase)),
+        ],
+        query: &[],
+    },
+    RouteDef {
+        name: "recommendations",
+        path: "/v1/customers/{id}/recommendations",
+        methods: &[(Method::GET, |r| r.to(recommend::for_customer))],
+        query: &[
             "k",
             "exclude_purchased",
             "exclude",
             "category",
             "max_per_category",
         ],
-    ),
-    ("similar", &["k"]),
-    ("churn", &["explain"]),
-    (
-        "customer_list",
-        &[
+    },
+    RouteDef {
+        name: "cart_recommendations",
+        path: "/v1/recommendations",
+        methods: &[(Method::POST, |r| r.to(recommend::for_cart))],
+        query: &[],
+    },
+    RouteDef {
+        name: "similar",
+        path: "/v1/items/{id}/similar",
+        methods: &[(Method::GET, |r| r.to(recommend::similar))],
+        query: &["k"],
+    },
+    RouteDef {
+        name: "churn",
+        path: "/v1/customers/{id}/churn",
+        methods: &[(Method::GET, |r| r.to(scores::churn))],
+        query: &["explain"],
+    },
+    RouteDef {
+        name: "next_purchase",
+        path: "/v1/customers/{id}/next-purchase",
+        methods: &[(Method::GET, |r| r.to(scores::next_purchase))],
+        query: &[],
+    },
+    RouteDef {
+        name: "churn_batch",
+        path: "/v1/churn",
+        methods: &[(Method::POST, |r| r.to(scores::churn_batch))],
+        query: &[],
+    },
+    RouteDef {
+        name: "customer_list",
+        path: "/v1/customers",
+        methods: &[(Method::GET, |r| r.to(lists::list))],
+        query: &[
             "sort",
             "order",
             "segment",
@@ -79,52 +147,67 @@ const QUERY_PARAMS: &[(&str, &[&str])] = &[
             "offset",
             "format",
         ],
-    ),
+    },
+    RouteDef {
+        name: "segments",
+        path: "/v1/segments",
+        methods: &[(Method::GET, |r| r.to(lists::segments))],
+        query: &[],
+    },
+    RouteDef {
+        name: "dashboard",
+        path: "/",
+        methods: &[(Method::GET, |r| r.to(dashboard::index))],
+        query: &[],
+    },
+    RouteDef {
+        name: "dashboard_asset",
+        path: "/assets/{file}",
+        methods: &[(Method::GET, |r| r.to(dashboard::asset))],
+        query: &[],
+    },
+    RouteDef {
+        name: "events",
+        path: "/v1/events",
+        methods: &[(Method::POST, |r| r.to(events::post))],
+        query: &[],
+    },
+    RouteDef {
+        name: "openapi",
+        path: "/openapi.json",
+        methods: &[(Method::GET, |r| r.to(openapi::openapi_json))],
+        query: &[],
+    },
 ];
 
-/// Registers every route.
+/// Names of all routes, as used in metrics labels and `HttpRequest::match_name`.
+pub const ROUTE_NAMES: &[&str] = &route_names();
+
+const fn route_names() -> [&'static str; ROUTES.len()] {
+    let mut names = [""; ROUTES.len()];
+    let mut i = 0;
+    while i < ROUTES.len() {
+        names[i] = ROUTES[i].name;
+        i += 1;
+    }
+    names
+}
+
+/// Registers every route of [`ROUTES`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("healthz", "/healthz").route(web::get().to(health::healthz)))
-        .service(resource("readyz", "/readyz").route(web::get().to(health::readyz)))
-        .service(resource("metrics", "/metrics").route(web::get().to(health::metrics)))
-        .service(resource("model", "/v1/model").route(web::get().to(model::model)))
-        .service(resource("admin_reload", "/admin/reload").route(web::post().to(admin::reload)))
-        .service(
-            resource("customer", "/v1/customers/{id}")
-                .route(web::get().to(customers::profile))
-                .route(web::delete().to(events::erase)),
-        )
-        .service(
-            resource("recommendations", "/v1/customers/{id}/recommendations")
-                .route(web::get().to(recommend::for_customer)),
-        )
-        .service(
-            resource("cart_recommendations", "/v1/recommendations")
-                .route(web::post().to(recommend::for_cart)),
-        )
-        .service(
-            resource("similar", "/v1/items/{id}/similar").route(web::get().to(recommend::similar)),
-        )
-        .service(resource("churn", "/v1/customers/{id}/churn").route(web::get().to(scores::churn)))
-        .service(
-            resource("next_purchase", "/v1/customers/{id}/next-purchase")
-                .route(web::get().to(scores::next_purchase)),
-        )
-        .service(resource("churn_batch", "/v1/churn").route(web::post().to(scores::churn_batch)))
-        .service(resource("customer_list", "/v1/customers").route(web::get().to(lists::list)))
-        .service(resource("segments", "/v1/segments").route(web::get().to(lists::segments)))
-        .service(resource("dashboard", "/").route(web::get().to(dashboard::index)))
-        .service(
-            resource("dashboard_asset", "/assets/{file}").route(web::get().to(dashboard::asset)),
-        )
-        .service(resource("events", "/v1/events").route(web::post().to(events::post)));
+    for def in ROUTES {
+        let mut res = resource(def);
+        for (method, attach) in def.methods {
+            res = res.route(attach(web::method(method.clone())));
+        }
+        cfg.service(res);
+    }
 }
 
 /// A named resource whose wrong-method answer uses the error envelope, and which refuses
 /// unknown query parameters and over-long path parameters before any handler runs.
 fn resource(
-    name: &'static str,
-    path: &str,
+    def: &'static RouteDef,
 ) -> Resource<
     impl ServiceFactory<
         ServiceRequest,
@@ -134,16 +217,9 @@ fn resource(
         InitError = (),
     >,
 > {
-    debug_assert!(
-        ROUTE_NAMES.contains(&name),
-        "route {name} missing from ROUTE_NAMES"
-    );
-    let accepted = QUERY_PARAMS
-        .iter()
-        .find(|(route, _)| *route == name)
-        .map_or(&[][..], |(_, params)| *params);
-    web::resource(path)
-        .name(name)
+    let accepted = def.query;
+    web::resource(def.path)
+        .name(def.name)
         .default_service(web::to(method_not_allowed))
         .wrap(from_fn(move |req, next| check_request(accepted, req, next)))
 }

@@ -4,11 +4,13 @@
 use actix_web::HttpResponse;
 use actix_web::web::{self, Bytes};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::json_ok;
 use std::sync::Arc;
 
 use super::events::LiveInfo;
+use super::openapi::error_responses;
 use crate::live::{LiveCustomer, Lookup};
 use crate::ranking::{RecommendRequest, Recommendation, Source};
 use crate::serve::auth::{Auth, Recommend};
@@ -19,26 +21,32 @@ use crate::serve::state::{AppState, ServingModels, ServingState};
 pub const MAX_K: usize = 100;
 
 /// Query of the customer recommendation endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RecommendQuery {
     /// Number of items, 1..=100.
+    #[param(minimum = 1, maximum = 100, default = 10)]
     pub k: Option<usize>,
     /// Leave out items the customer already bought.
     #[serde(default)]
+    #[param(default = false)]
     pub exclude_purchased: bool,
     /// Comma-separated item ids never to return (e.g. already on the page); ids the model
     /// does not know are listed back in `unknown_items`.
     pub exclude: Option<String>,
-    /// Only items of this category.
+    /// Only items of this category (400 `bad_parameter` for a category the model does
+    /// not know).
     pub category: Option<String>,
     /// At most this many items per category (diversity).
+    #[param(minimum = 1)]
     pub max_per_category: Option<usize>,
 }
 
 /// Body of the cart-aware endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"customer_id": "C00042", "cart": ["I0007", "I0019"], "k": 5}))]
 pub struct CartRequest {
     /// Customer, if known (history and buy-again candidates).
     pub customer_id: Option<String>,
@@ -47,6 +55,7 @@ pub struct CartRequest {
     #[serde(default)]
     pub cart: Vec<String>,
     /// Number of items, 1..=100.
+    #[schema(minimum = 1, maximum = 100, default = 10)]
     pub k: Option<usize>,
     /// Leave out items the customer already bought.
     #[serde(default)]
@@ -54,12 +63,67 @@ pub struct CartRequest {
 }
 
 /// Query of the similar-items endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SimilarQuery {
     /// Number of items, 1..=100.
+    #[param(minimum = 1, maximum = 100, default = 10)]
     pub k: Option<usize>,
 }
+
+/// Answer of the three recommendation endpoints.
+// `render` writes this JSON from pre-rendered item fragments rather than through serde
+// (the hot path), so this type only describes it; the OpenAPI test validates real answers
+// against it.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON render() assembles")]
+pub(crate) struct RecommendationsAnswer {
+    /// Version of the model that answered.
+    model_version: String,
+    /// The customer asked about (absent for similar items and carts without a customer).
+    #[schema(nullable = false)]
+    customer_id: Option<String>,
+    /// True when nothing personal was known: the list is popular items.
+    cold_start: bool,
+    /// Ranked items, best first; fewer than `k` when there are not enough candidates.
+    items: Vec<RecommendedItem>,
+    /// Ids in `exclude` or `cart` the model does not know (absent when none).
+    #[schema(nullable = false)]
+    unknown_items: Option<Vec<String>>,
+    /// Present when the customer has events since the bundle.
+    #[schema(nullable = false)]
+    live: Option<LiveInfo>,
+}
+
+/// One recommended item.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON render() assembles")]
+pub(crate) struct RecommendedItem {
+    /// Item id.
+    item_id: String,
+    /// Ranking score (higher is better; comparable within one answer only).
+    #[schema(nullable)]
+    score: f32,
+    /// Why the item is recommended.
+    source: Source,
+    /// The item's category (absent when the catalogue has none for it).
+    #[schema(nullable = false)]
+    category: Option<String>,
+}
+
+error_responses!(
+    /// Errors of the customer recommendation endpoint.
+    ForCustomerErrors = [BadParameter, MissingApiKey, InvalidApiKey, InsufficientScope, NoModel, Internal]
+);
+error_responses!(
+    /// Errors of the cart recommendation endpoint.
+    ForCartErrors = [BadParameter, BadJson, MissingApiKey, InvalidApiKey, InsufficientScope, PayloadTooLarge, UnsupportedMediaType, NoModel, Internal]
+);
+error_responses!(
+    /// Errors of the similar-items endpoint.
+    SimilarErrors = [BadParameter, MissingApiKey, InvalidApiKey, InsufficientScope, UnknownItem, NoModel, Internal]
+);
 
 fn check_k(k: Option<usize>) -> Result<usize, ApiError> {
     match k.unwrap_or(10) {
@@ -155,6 +219,23 @@ fn write_json<T: serde::Serialize + ?Sized>(body: &mut Vec<u8>, v: &T) -> Result
 }
 
 /// Ranked items for one customer; an unknown customer gets the cold-start (popular) list.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/recommendations",
+    operation_id = "recommendations",
+    tag = "recommend",
+    summary = "Next-best products for a customer",
+    params(("id" = String, Path, description = "Customer id; an unknown or erased customer gets the cold-start list"), RecommendQuery),
+    security(("api_key" = ["recommend"])),
+    responses(
+        (status = 200, description = "Ranked items with score and source", body = RecommendationsAnswer,
+            example = json!({"model_version": "20261201T020000Z-3fa9c2d1", "customer_id": "C00042", "cold_start": false,
+                "items": [{"item_id": "I0007", "score": 2.31, "source": "buy_again", "category": "coffee"},
+                          {"item_id": "I0019", "score": 0.87, "source": "collaborative", "category": "tea"},
+                          {"item_id": "I0003", "score": 0.42, "source": "popular"}]})),
+        ForCustomerErrors
+    )
+)]
 pub async fn for_customer(
     _: Auth<Recommend>,
     state: web::Data<AppState>,
@@ -238,6 +319,22 @@ pub(crate) fn recommend_known(
 }
 
 /// Basket/cart-aware recommendations.
+#[utoipa::path(
+    post,
+    path = "/v1/recommendations",
+    operation_id = "cart_recommendations",
+    tag = "recommend",
+    summary = "Cart-aware recommendations",
+    request_body = CartRequest,
+    security(("api_key" = ["recommend"])),
+    responses(
+        (status = 200, description = "Ranked items for the cart, never an item in it", body = RecommendationsAnswer,
+            example = json!({"model_version": "20261201T020000Z-3fa9c2d1", "customer_id": "C00042", "cold_start": false,
+                "items": [{"item_id": "I0011", "score": 0.93, "source": "collaborative", "category": "coffee"}],
+                "unknown_items": ["I9999"]})),
+        ForCartErrors
+    )
+)]
 pub async fn for_cart(
     _: Auth<Recommend>,
     state: web::Data<AppState>,
@@ -279,6 +376,21 @@ pub async fn for_cart(
 }
 
 /// Items bought together with one item.
+#[utoipa::path(
+    get,
+    path = "/v1/items/{id}/similar",
+    operation_id = "similar",
+    tag = "recommend",
+    summary = "Items bought together with an item",
+    params(("id" = String, Path, description = "Item id"), SimilarQuery),
+    security(("api_key" = ["recommend"])),
+    responses(
+        (status = 200, description = "Similar items, most similar first", body = RecommendationsAnswer,
+            example = json!({"model_version": "20261201T020000Z-3fa9c2d1", "cold_start": false,
+                "items": [{"item_id": "I0019", "score": 0.61, "source": "collaborative", "category": "tea"}]})),
+        SimilarErrors
+    )
+)]
 pub async fn similar(
     _: Auth<Recommend>,
     state: web::Data<AppState>,

@@ -6,9 +6,11 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::X_MODEL_VERSION;
 use super::json_ok;
+use super::openapi::error_responses;
 use std::sync::Arc;
 
 use super::events::LiveInfo;
@@ -33,42 +35,100 @@ pub fn risk_band(p: f64) -> &'static str {
 }
 
 /// Query of the single-customer churn endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ChurnQuery {
     /// Include the top factors (TreeSHAP).
     #[serde(default)]
+    #[param(default = false)]
     pub explain: bool,
 }
 
 /// Body of the batch churn endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ChurnBatchRequest, example = json!({"customer_ids": ["C00042", "C00043", "C99999"], "explain": false}))]
 pub struct BatchRequest {
-    /// Customer ids to score.
+    /// Customer ids to score, at most `batch_limit` (100,000 unless configured).
     pub customer_ids: Vec<String>,
     /// Include the top factors of each customer.
     #[serde(default)]
     pub explain: bool,
 }
 
-#[derive(Serialize)]
-struct Churn<'a> {
+/// Churn score of one customer (single answer, batch result or NDJSON line).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChurnScore)]
+pub(crate) struct Churn<'a> {
+    /// The customer.
     customer_id: &'a str,
+    /// Version of the model that answered (single-customer answers only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     model_version: Option<&'a str>,
+    /// Probability the customer makes no purchase within `horizon_days` (absent for an
+    /// unknown customer).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0.0, maximum = 1.0)]
     churn_probability: Option<f64>,
+    /// `high` (p ≥ 0.6), `medium` (p ≥ 0.3) or `low` (absent for an unknown customer).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<RiskBand>)]
     risk_band: Option<&'static str>,
+    /// The churn horizon, in days.
     horizon_days: u32,
+    /// Top factors behind the score, strongest first (with `explain=true`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     factors: Option<Vec<Factor>>,
+    /// `unknown_customer` in a batch for an id the model does not know (or erased).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<String>, pattern = "^unknown_customer$")]
     error: Option<&'static str>,
+    /// Present when the customer has events since the bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     live: Option<LiveInfo>,
 }
+
+/// Churn risk band of a probability.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the strings risk_band() returns")]
+pub(crate) enum RiskBand {
+    /// p ≥ 0.6.
+    High,
+    /// 0.3 ≤ p < 0.6.
+    Medium,
+    /// p < 0.3.
+    Low,
+}
+
+error_responses!(
+    /// Errors of `GET /v1/customers/{id}/churn`.
+    ChurnErrors = [BadParameter, MissingApiKey, InvalidApiKey, InsufficientScope, UnknownCustomer, NoModel, Internal],
+    examples = [super::openapi::bad_query::<ChurnQuery>("explain=maybe")]
+);
+error_responses!(
+    /// Errors of `GET /v1/customers/{id}/next-purchase`.
+    NextPurchaseErrors = [MissingApiKey, InvalidApiKey, InsufficientScope, UnknownCustomer, NoModel, Internal]
+);
+error_responses!(
+    /// Errors of `POST /v1/churn`.
+    BatchErrors = [
+        BadJson,
+        MissingApiKey,
+        InvalidApiKey,
+        InsufficientScope,
+        NotAcceptable,
+        PayloadTooLarge,
+        BatchTooLarge,
+        UnsupportedMediaType,
+        NoModel,
+        Internal,
+    ]
+);
 
 /// A customer the server can score: from the bundle, or recomputed from live events.
 enum Known<'a> {
@@ -145,6 +205,22 @@ fn churn_of<'a>(
 }
 
 /// Churn probability, risk band and (with `explain=true`) its top factors.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/churn",
+    operation_id = "churn",
+    tag = "score",
+    summary = "Churn probability, risk band and top factors",
+    params(("id" = String, Path, description = "Customer id"), ChurnQuery),
+    security(("api_key" = ["score"])),
+    responses(
+        (status = 200, description = "The customer's churn score", body = Churn,
+            example = json!({"customer_id": "C00042", "model_version": "20261201T020000Z-3fa9c2d1",
+                "churn_probability": 0.64, "risk_band": "high", "horizon_days": 90,
+                "factors": [{"feature": "recency_days", "value": 123.0, "impact": 0.82, "text": "no purchase for 123 days, 3× their usual gap"}]})),
+        ChurnErrors
+    )
+)]
 pub async fn churn(
     _: Auth<Score>,
     state: web::Data<AppState>,
@@ -162,36 +238,81 @@ pub async fn churn(
     Ok(json_ok(Some(&s), Bytes::from(body)))
 }
 
-#[derive(Serialize)]
-struct Horizon {
+/// Probability of a purchase within a horizon.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PurchaseHorizon)]
+pub(crate) struct Horizon {
+    /// Horizon in days.
     days: u32,
+    /// Probability of at least one purchase within `days`.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     probability: f64,
 }
 
-#[derive(Serialize)]
-struct LikelyItem<'a> {
+/// An item the customer is likely to buy again soon.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LikelyItem<'a> {
+    /// Item id.
     item_id: &'a str,
+    /// Buy-again score (higher is more likely).
+    #[schema(nullable)]
     score: f32,
 }
 
-#[derive(Serialize)]
-struct NextPurchase<'a> {
+/// When the customer will buy next, and what.
+#[derive(Serialize, ToSchema)]
+#[schema(as = NextPurchaseAnswer)]
+pub(crate) struct NextPurchase<'a> {
+    /// The customer.
     customer_id: &'a str,
+    /// Version of the model that answered.
     model_version: &'a str,
+    /// Day the probabilities start from (the cutoff, or the customer's last event).
+    #[schema(format = Date)]
     as_of: String,
+    /// P(purchase within d days) by horizon, shortest first.
     probabilities: Vec<Horizon>,
+    /// Day the next purchase is most likely by; `null` when unlikely within the horizons.
+    #[schema(required = true, format = Date)]
     predicted_date: Option<String>,
+    /// Expected purchases within `expected_purchases_horizon_days` (`null` when the model
+    /// cannot tell).
+    #[schema(nullable)]
     expected_purchases: f64,
     /// Whole-number forecast of the purchases in the horizon (see `PurchaseForecast`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     predicted_purchases: Option<f64>,
+    /// Horizon of `expected_purchases`, in days.
     expected_purchases_horizon_days: u32,
+    /// Items due for a repeat purchase, most likely first (at most 5).
     likely_items: Vec<LikelyItem<'a>>,
+    /// Present when the customer has events since the bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     live: Option<LiveInfo>,
 }
 
 /// P(purchase within d days) by horizon, predicted date and likely (due) items.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/next-purchase",
+    operation_id = "next_purchase",
+    tag = "score",
+    summary = "Next purchase: probabilities by horizon, predicted date, likely items",
+    params(("id" = String, Path, description = "Customer id")),
+    security(("api_key" = ["score"])),
+    responses(
+        (status = 200, description = "The customer's next-purchase forecast", body = NextPurchase,
+            example = json!({"customer_id": "C00042", "model_version": "20261201T020000Z-3fa9c2d1",
+                "as_of": "2026-12-01",
+                "probabilities": [{"days": 7, "probability": 0.18}, {"days": 30, "probability": 0.52}, {"days": 90, "probability": 0.81}],
+                "predicted_date": "2026-12-24", "expected_purchases": 1.7, "predicted_purchases": 2.0,
+                "expected_purchases_horizon_days": 90,
+                "likely_items": [{"item_id": "I0007", "score": 2.31}]})),
+        NextPurchaseErrors
+    )
+)]
 pub async fn next_purchase(
     _: Auth<Score>,
     state: web::Data<AppState>,
@@ -263,15 +384,44 @@ pub async fn next_purchase(
     Ok(json_ok(Some(&s), Bytes::from(body)))
 }
 
-#[derive(Serialize)]
-struct BatchAnswer<'a> {
+/// Answer of the batch churn endpoint (JSON).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChurnBatchAnswer)]
+pub(crate) struct BatchAnswer<'a> {
+    /// Version of the model that answered.
     model_version: &'a str,
+    /// Ids scored.
     scored: usize,
+    /// Ids the model does not know (their results carry `error`).
     unknown: usize,
+    /// One result per id, in request order.
     results: Vec<Churn<'a>>,
 }
 
 /// Churn scores of many customers; unknown ids are reported per id, not failing the batch.
+#[utoipa::path(
+    post,
+    path = "/v1/churn",
+    operation_id = "churn_batch",
+    tag = "score",
+    summary = "Churn scores of many customers (JSON or NDJSON)",
+    description = "Scores every id, in request order; unknown ids are reported per id (`error: unknown_customer`), not failing the batch. With `Accept: application/x-ndjson` the answer is one `ChurnScore` object per line instead of one JSON document.",
+    request_body = BatchRequest,
+    security(("api_key" = ["score"])),
+    responses(
+        (status = 200, description = "One result per id, in request order",
+            content(
+                (BatchAnswer = "application/json",
+                    example = json!({"model_version": "20261201T020000Z-3fa9c2d1", "scored": 2, "unknown": 1, "results": [
+                        {"customer_id": "C00042", "churn_probability": 0.64, "risk_band": "high", "horizon_days": 90},
+                        {"customer_id": "C00043", "churn_probability": 0.08, "risk_band": "low", "horizon_days": 90},
+                        {"customer_id": "C99999", "horizon_days": 90, "error": "unknown_customer"}]})),
+                (Churn = "application/x-ndjson",
+                    example = json!("{\"customer_id\":\"C00042\",\"churn_probability\":0.64,\"risk_band\":\"high\",\"horizon_days\":90}\n{\"customer_id\":\"C99999\",\"horizon_days\":90,\"error\":\"unknown_customer\"}\n"))
+            )),
+        BatchErrors
+    )
+)]
 pub async fn churn_batch(
     _: Auth<Score>,
     state: web::Data<AppState>,
