@@ -132,6 +132,13 @@ fn a_purchase_changes_churn_recency_and_buy_again_at_once() {
     assert_eq!(profile["live"]["events_since_bundle"], 3);
     let np = get(addr, &format!("/v1/customers/{id}/next-purchase")).json();
     assert_eq!(np["live"]["customer_events"], 3, "{np}");
+    // A live customer's profile carries their recomputed scores, as the score routes do.
+    let scores = &profile["scores"];
+    assert_eq!(scores["churn_probability"], after["churn_probability"]);
+    assert_eq!(scores["risk_band"], after["risk_band"]);
+    assert_eq!(scores["predicted_next_purchase"], np["predicted_date"]);
+    assert_eq!(scores["expected_purchases"], np["expected_purchases"]);
+    assert_eq!(np["as_of"], &format_rfc3339(t + 1)[..10]);
     let recs = get(addr, &format!("/v1/customers/{id}/recommendations?k=20")).json();
     assert_eq!(recs["live"]["customer_events"], 3, "{recs}");
     let has_new = recs["items"]

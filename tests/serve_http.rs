@@ -671,6 +671,27 @@ fn customer_profile_and_unknown_customer() {
     assert!(!segment.is_empty());
     let p_alive = v["value"]["p_alive"].as_f64().expect("p_alive");
     assert!((0.0..=1.0).contains(&p_alive));
+    // The profile's scores are the churn and next-purchase answers, not a second estimate.
+    let churn = get(addr, &format!("/v1/customers/{id}/churn")).json();
+    let next = get(addr, &format!("/v1/customers/{id}/next-purchase")).json();
+    let scores = &v["scores"];
+    assert_eq!(
+        scores["churn_probability"], churn["churn_probability"],
+        "{v}"
+    );
+    assert_eq!(scores["risk_band"], churn["risk_band"]);
+    assert_eq!(scores["horizon_days"], churn["horizon_days"]);
+    assert_eq!(scores["predicted_next_purchase"], next["predicted_date"]);
+    assert_eq!(scores["expected_purchases"], next["expected_purchases"]);
+    let p = scores["churn_probability"].as_f64().expect("churn");
+    let band = if p >= 0.6 {
+        "high"
+    } else if p >= 0.3 {
+        "medium"
+    } else {
+        "low"
+    };
+    assert_eq!(scores["risk_band"], band);
 
     let r = get(addr, "/v1/customers/no-such-customer");
     assert_error(&r, 404, "unknown_customer");

@@ -3,16 +3,17 @@
 //! customer lists, their CSV export, the dashboard's colours).
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Where a churn probability falls for a CRM user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RiskBand {
-    /// Churn probability below [`RiskBand::MEDIUM`].
+    /// Churn probability below 0.3.
     Low,
-    /// From [`RiskBand::MEDIUM`] up to [`RiskBand::HIGH`].
+    /// Churn probability from 0.3, below 0.6.
     Medium,
-    /// At least [`RiskBand::HIGH`].
+    /// Churn probability at least 0.6.
     High,
 }
 

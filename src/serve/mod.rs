@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod customer;
 pub mod error;
 pub mod item_json;
 pub mod listing;

@@ -1,4 +1,5 @@
-//! `GET /v1/customers/{id}`: a customer's profile — history summary, RFM segment, value.
+//! `GET /v1/customers/{id}`: a customer's profile — history summary, RFM segment, value,
+//! and the churn and next-purchase scores in one answer.
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, Bytes};
@@ -8,12 +9,12 @@ use utoipa::ToSchema;
 use super::events::LiveInfo;
 use super::json_ok;
 use super::openapi::error_responses;
-use crate::live::Lookup;
+use crate::propensity::RiskBand;
 use crate::scoring::CustomerScores;
 use crate::serve::auth::{Auth, Score};
 use crate::serve::error::ApiError;
 use crate::serve::state::AppState;
-use crate::time::{DAY, format_rfc3339};
+use crate::time::{DAY, format_date, format_rfc3339};
 
 /// RFM scores and segment of a customer.
 #[derive(Serialize, ToSchema)]
@@ -82,10 +83,31 @@ pub(crate) struct Profile<'a> {
     rfm: Rfm,
     /// Customer-value estimates.
     value: Value,
+    /// Churn and next-purchase scores (the churn and next-purchase answers in brief).
+    scores: ProfileScores,
     /// Present when the customer has events since the bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     live: Option<LiveInfo>,
+}
+
+/// Churn and next-purchase scores of a profile.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProfileScores {
+    /// Probability of no purchase within `horizon_days`.
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    churn_probability: f64,
+    /// Band of `churn_probability`.
+    risk_band: RiskBand,
+    /// The churn and purchase-count horizon, in days.
+    horizon_days: u32,
+    /// Day the next purchase is more likely than not by; `null` when unlikely within the
+    /// repurchase curve's longest horizon.
+    #[schema(required = true, format = Date)]
+    predicted_next_purchase: Option<String>,
+    /// Expected purchases within `horizon_days` (`null` when the model cannot tell).
+    #[schema(nullable)]
+    expected_purchases: f64,
 }
 
 error_responses!(
@@ -130,7 +152,8 @@ fn value(sc: &CustomerScores) -> Value {
                 "first_purchase": "2025-02-11T09:12:00Z", "last_purchase": "2026-10-30T17:45:00Z",
                 "recency_days": 31.26,
                 "rfm": {"r": 4, "f": 4, "m": 3, "score": "443", "segment": "Loyal"},
-                "value": {"p_alive": 0.91, "expected_orders_365d": 3.2, "expected_order_value": 44.1, "value_365d": 141.1}
+                "value": {"p_alive": 0.91, "expected_orders_365d": 3.2, "expected_order_value": 44.1, "value_365d": 141.1},
+                "scores": {"churn_probability": 0.18, "risk_band": "low", "horizon_days": 90, "predicted_next_purchase": "2026-12-14", "expected_purchases": 1.7}
             })),
         ProfileErrors
     )
@@ -141,50 +164,32 @@ pub async fn profile(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state.current().ok_or(ApiError::NoModel)?;
-    let unknown = || ApiError::UnknownCustomer { id: id.to_string() };
-    let days = |secs: i64| secs as f64 / DAY as f64;
-    let answer = match s.lookup(&id) {
-        Lookup::Erased => return Err(unknown()),
-        Lookup::Live(c) => {
-            let st = &c.state;
-            let p = s.live_scores(&c);
-            let sm = &p.summary;
-            Profile {
-                customer_id: &id,
-                model_version: s.model_version(),
-                as_of: format_rfc3339(st.as_of),
-                orders: sm.orders,
-                spend: sm.spend,
-                first_purchase: sm.first.map(format_rfc3339),
-                last_purchase: sm.last.map(format_rfc3339),
-                recency_days: sm.last.map(|l| days(st.as_of - l)),
-                rfm: rfm(&p.scores),
-                value: value(&p.scores),
-                live: Some(LiveInfo::of(&s, &c)),
-            }
-        }
-        Lookup::Untouched => {
-            let base = &s.models.trained.base;
-            let row = s
-                .bundle_customer(&id)
-                .and_then(|c| base.row(crate::ingest::CustomerIdx(c)))
-                .ok_or_else(unknown)?;
-            let sc = &base.scores[row];
-            let (first, last) = base.first_last[row];
-            Profile {
-                customer_id: &id,
-                model_version: s.model_version(),
-                as_of: format_rfc3339(base.cutoff),
-                orders: base.orders[row],
-                spend: base.spend[row],
-                first_purchase: Some(format_rfc3339(first)),
-                last_purchase: Some(format_rfc3339(last)),
-                recency_days: Some(days(base.cutoff - last)),
-                rfm: rfm(sc),
-                value: value(sc),
-                live: None,
-            }
-        }
+    let c = s
+        .customer(&id)
+        .ok_or_else(|| ApiError::UnknownCustomer { id: id.to_string() })?;
+    let as_of = c.as_of();
+    let orders = c.orders();
+    let forecast = c.forecast();
+    let churn = c.churn();
+    let answer = Profile {
+        customer_id: &id,
+        model_version: s.model_version(),
+        as_of: format_rfc3339(as_of),
+        orders: orders.orders,
+        spend: orders.spend,
+        first_purchase: orders.first.map(format_rfc3339),
+        last_purchase: orders.last.map(format_rfc3339),
+        recency_days: orders.last.map(|l| (as_of - l) as f64 / DAY as f64),
+        rfm: rfm(c.scores()),
+        value: value(c.scores()),
+        scores: ProfileScores {
+            churn_probability: churn,
+            risk_band: RiskBand::of(churn),
+            horizon_days: s.models.trained.propensity.horizon_days,
+            predicted_next_purchase: forecast.next_purchase.map(format_date),
+            expected_purchases: forecast.expected_purchases,
+        },
+        live: c.live().map(|l| LiveInfo::of(&s, l)),
     };
     let body = serde_json::to_vec(&answer).map_err(|_| ApiError::Internal {
         reason: "serialising a profile",

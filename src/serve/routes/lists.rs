@@ -10,10 +10,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::openapi::error_responses;
 use super::{X_MODEL_VERSION, json_ok};
 use crate::clv::rfm::Segment;
+use crate::propensity::RiskBand;
 use crate::serve::auth::{Auth, Score};
 use crate::serve::error::ApiError;
 use crate::serve::listing::{ListFilter, Listed, LiveRow, SortKey, SortOrder, Summary};
-use crate::serve::routes::scores::risk_band;
 use crate::serve::state::{AppState, ServingState};
 use crate::time::format_date;
 
@@ -71,8 +71,7 @@ pub(crate) struct ListedCustomer<'a> {
     #[schema(nullable)]
     churn: f32,
     /// `high`, `medium` or `low`, from `churn`.
-    #[schema(value_type = super::scores::RiskBand)]
-    risk_band: &'static str,
+    risk_band: RiskBand,
     /// Expected spend over the next 365 days; `null` without a value model.
     #[schema(nullable)]
     value: f32,
@@ -190,7 +189,7 @@ fn customer_of<'a>(
                 customer_id: &l.id,
                 segment: l.segment,
                 churn: l.churn,
-                risk_band: risk_band(l.churn as f64),
+                risk_band: RiskBand::of(l.churn as f64),
                 value: l.value,
                 value_at_risk: l.value_at_risk(),
                 recency_days: l.recency_days,
@@ -208,7 +207,7 @@ fn customer_of<'a>(
         customer_id: base.customer_ids.get(c)?,
         segment: sc.segment,
         churn,
-        risk_band: risk_band(churn as f64),
+        risk_band: RiskBand::of(churn as f64),
         value: sc.value,
         value_at_risk: s.listing().value_at_risk(r),
         recency_days: s.listing().recency_days(r),

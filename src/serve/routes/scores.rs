@@ -11,28 +11,14 @@ use utoipa::{IntoParams, ToSchema};
 use super::X_MODEL_VERSION;
 use super::json_ok;
 use super::openapi::error_responses;
-use std::sync::Arc;
 
 use super::events::LiveInfo;
-use crate::ingest::CustomerIdx;
-use crate::live::{LiveCustomer, Lookup};
-use crate::propensity::Factor;
+use crate::propensity::{Factor, RiskBand};
 use crate::ranking::{RecommendRequest, Source};
 use crate::serve::auth::{Auth, Score};
 use crate::serve::error::ApiError;
 use crate::serve::state::{AppState, ServingState};
 use crate::time::format_date;
-
-/// Churn probability of one feature row as a band a CRM user acts on.
-pub fn risk_band(p: f64) -> &'static str {
-    if p >= 0.6 {
-        "high"
-    } else if p >= 0.3 {
-        "medium"
-    } else {
-        "low"
-    }
-}
 
 /// Query of the single-customer churn endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -72,10 +58,10 @@ pub(crate) struct Churn<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, minimum = 0.0, maximum = 1.0)]
     churn_probability: Option<f64>,
-    /// `high` (p ≥ 0.6), `medium` (p ≥ 0.3) or `low` (absent for an unknown customer).
+    /// Band of `churn_probability` (absent for an unknown customer).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, value_type = Option<RiskBand>)]
-    risk_band: Option<&'static str>,
+    #[schema(nullable = false)]
+    risk_band: Option<RiskBand>,
     /// The churn horizon, in days.
     horizon_days: u32,
     /// Top factors behind the score, strongest first (with `explain=true`).
@@ -90,19 +76,6 @@ pub(crate) struct Churn<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     live: Option<LiveInfo>,
-}
-
-/// Churn risk band of a probability.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[expect(dead_code, reason = "describes the strings risk_band() returns")]
-pub(crate) enum RiskBand {
-    /// p ≥ 0.6.
-    High,
-    /// 0.3 ≤ p < 0.6.
-    Medium,
-    /// p < 0.3.
-    Low,
 }
 
 error_responses!(
@@ -130,41 +103,6 @@ error_responses!(
     ]
 );
 
-/// A customer the server can score: from the bundle, or recomputed from live events.
-enum Known<'a> {
-    Bundle(&'a [f32]),
-    Live(Arc<LiveCustomer>),
-}
-
-impl Known<'_> {
-    fn row(&self, s: &ServingState) -> &[f32] {
-        match self {
-            Known::Bundle(r) => r,
-            Known::Live(c) => &s.live_scores(c).row,
-        }
-    }
-
-    fn live(&self, s: &ServingState) -> Option<LiveInfo> {
-        match self {
-            Known::Bundle(_) => None,
-            Known::Live(c) => Some(LiveInfo::of(s, c)),
-        }
-    }
-}
-
-/// What the server knows of `id`: `None` for unknown or erased customers.
-fn known<'a>(s: &'a ServingState, id: &str) -> Option<Known<'a>> {
-    match s.lookup(id) {
-        Lookup::Erased => None,
-        Lookup::Live(c) => Some(Known::Live(c)),
-        Lookup::Untouched => {
-            let base = &s.models.trained.base;
-            let r = base.row(CustomerIdx(s.bundle_customer(id)?))?;
-            Some(Known::Bundle(base.feature_row(r)))
-        }
-    }
-}
-
 fn churn_of<'a>(
     s: &ServingState,
     id: &'a str,
@@ -172,23 +110,18 @@ fn churn_of<'a>(
     with_version: Option<&'a str>,
 ) -> Churn<'a> {
     let horizon_days = s.models.trained.propensity.horizon_days;
-    match known(s, id) {
-        Some(k) => {
-            let row = k.row(s);
-            let model = &s.models.trained.propensity;
-            let p = match &k {
-                Known::Live(c) => s.live_scores(c).churn,
-                Known::Bundle(_) => model.churn(row),
-            };
+    match s.customer(id) {
+        Some(c) => {
+            let p = c.churn();
             Churn {
                 customer_id: id,
                 model_version: with_version,
                 churn_probability: Some(p),
-                risk_band: Some(risk_band(p)),
+                risk_band: Some(RiskBand::of(p)),
                 horizon_days,
-                factors: explain.then(|| model.explain(row, 5)),
+                factors: explain.then(|| c.churn_factors(5)),
                 error: None,
-                live: k.live(s),
+                live: c.live().map(|l| LiveInfo::of(s, l)),
             }
         }
         None => Churn {
@@ -228,7 +161,7 @@ pub async fn churn(
     q: web::Query<ChurnQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state.current().ok_or(ApiError::NoModel)?;
-    if known(&s, &id).is_none() {
+    if s.customer(&id).is_none() {
         return Err(ApiError::UnknownCustomer { id: id.to_string() });
     }
     let answer = churn_of(&s, &id, q.explain, Some(s.model_version()));
@@ -319,33 +252,11 @@ pub async fn next_purchase(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state.current().ok_or(ApiError::NoModel)?;
-    let k = known(&s, &id).ok_or_else(|| ApiError::UnknownCustomer { id: id.to_string() })?;
+    let c = s
+        .customer(&id)
+        .ok_or_else(|| ApiError::UnknownCustomer { id: id.to_string() })?;
     let m = &s.models;
-    let model = &m.trained.propensity;
-    let (as_of, curve, predicted, expected, churn) = match &k {
-        Known::Live(c) => {
-            let p = s.live_scores(c);
-            (
-                c.state.as_of,
-                p.curve.clone(),
-                p.next_purchase,
-                p.expected_purchases,
-                p.churn,
-            )
-        }
-        Known::Bundle(row) => {
-            let churn = model.churn(row);
-            let curve = model.repurchase_curve_given(row, churn);
-            let next = model.next_purchase_on(&curve);
-            (
-                model.cutoff,
-                curve,
-                next,
-                model.expected_purchases(row),
-                churn,
-            )
-        }
-    };
+    let f = c.forecast();
     let mut recs = Vec::new();
     let req = RecommendRequest {
         k: 10,
@@ -356,15 +267,16 @@ pub async fn next_purchase(
     let answer = NextPurchase {
         customer_id: &id,
         model_version: s.model_version(),
-        as_of: format_date(as_of),
-        probabilities: curve
+        as_of: format_date(c.as_of()),
+        probabilities: f
+            .curve
             .iter()
             .map(|&(days, probability)| Horizon { days, probability })
             .collect(),
-        predicted_date: predicted.map(format_date),
-        expected_purchases: expected,
-        predicted_purchases: m.trained.forecast.map(|f| f.purchases(expected, churn)),
-        expected_purchases_horizon_days: model.horizon_days,
+        predicted_date: f.next_purchase.map(format_date),
+        expected_purchases: f.expected_purchases,
+        predicted_purchases: f.predicted_purchases,
+        expected_purchases_horizon_days: m.trained.propensity.horizon_days,
         likely_items: recs
             .iter()
             .filter(|r| r.source == Source::BuyAgain)
@@ -376,7 +288,7 @@ pub async fn next_purchase(
                 })
             })
             .collect(),
-        live: k.live(&s),
+        live: c.live().map(|l| LiveInfo::of(&s, l)),
     };
     let body = serde_json::to_vec(&answer).map_err(|_| ApiError::Internal {
         reason: "serialising next purchase",
