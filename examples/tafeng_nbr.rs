@@ -19,7 +19,8 @@ struct Args {
     /// Horizon in days.
     #[arg(long, default_value_t = 28)]
     horizon: u32,
-    /// Optional TOML file with a `RecommendConfig` (unknown keys are refused).
+    /// Optional training config (TOML); its `[recommend]` table is used (unknown keys are
+    /// refused).
     #[arg(long)]
     config: Option<std::path::PathBuf>,
 }
@@ -29,10 +30,7 @@ fn main() -> anyhow::Result<()> {
     let cutoff = propensity::time::parse_timestamp(&args.cutoff)
         .with_context(|| format!("cutoff {:?}", args.cutoff))?;
     let cfg: RecommendConfig = match &args.config {
-        Some(p) => toml::from_str(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )
-        .with_context(|| format!("parsing {}", p.display()))?,
+        Some(p) => propensity::config::TrainConfig::load(p)?.recommend,
         None => RecommendConfig {
             horizon_days: args.horizon,
             ..RecommendConfig::default()

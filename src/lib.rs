@@ -1,26 +1,59 @@
 //! propensity: recommendation and propensity scoring for retailers.
 //!
-//! The trainer (`propensity-train`) turns an event log into one versioned model bundle;
-//! the server (`propensity-serve`) loads it and answers storefront and CRM questions.
-//! Modules mirror that pipeline: `ingest` reads logs into a columnar store, `synth` makes
-//! logs with known structure, and the model, bundle and serving modules build on them;
-//! `clv` holds the customer-lifetime-value models (BG/NBD, Pareto/NBD, Gamma-Gamma) and RFM;
-//! `live` keeps what the server learns from events between retrains.
+//! The trainer (`propensity-train`) turns a store's event log into one versioned model
+//! bundle; the server (`propensity-serve`) maps it and answers storefront and CRM questions.
+//! The modules below are listed in the order data flows through them:
+//!
+//! ```text
+//! ingest ─▶ features ─▶ { gbdt, cf, clv } ─▶ { propensity, ranking } ─▶ scoring / bundle ─▶ live ─▶ serve
+//!                         ▲ config (the training config), progress (stage bars)
+//! beside: synth (logs with known truth), eval (metrics, reports), journal (durable events)
+//! ```
+//!
+//! - [`ingest`] reads CSV, JSON Lines and the public data sets into the columnar
+//!   [`ingest::EventStore`] (dense ids, events sorted by customer then time).
+//! - [`features`] computes point-in-time customer features and labels: nothing at or after a
+//!   snapshot's time is read.
+//! - [`gbdt`] (histogram gradient boosting, domain-free), [`cf`] (ALS, co-purchase, user-kNN,
+//!   popularity) and [`clv`] (BG/NBD, Pareto/NBD, Gamma-Gamma, RFM) are the model families.
+//! - [`propensity`] trains churn, the repurchase curve and purchase counts;
+//!   [`ranking`] turns candidate sources into next-best products with a GBDT ranker.
+//! - [`scoring`] holds the trained model set and writes/reads it through [`bundle`], the
+//!   checksummed, memory-mapped file format.
+//! - [`live`] overlays events received since the bundle; [`journal`] makes them durable;
+//!   [`erasure`] keeps the keyed record of erased customers the journal and ingest honour.
+//! - [`serve`] is the HTTP service over all of it.
+//!
+//! [`config`] is the training config both model families read (`[propensity]`,
+//! `[recommend]`); [`documented`] lets one struct declaration serve code, config file and
+//! CLI help; [`progress`] reports long stages; [`synth`] makes logs with planted structure
+//! for tests and the demo; [`eval`] holds the metrics and the evaluation report.
 
-pub mod bundle;
+pub mod ingest;
+
+pub mod features;
+
 pub mod cf;
 pub mod clv;
-pub mod errors;
-pub mod eval;
-pub mod features;
 pub mod gbdt;
-pub mod ingest;
-pub mod journal;
-pub mod live;
+
 pub mod propensity;
 pub mod ranking;
-pub mod rng;
+
+pub mod bundle;
 pub mod scoring;
+
+pub mod erasure;
+pub mod journal;
+pub mod live;
+
 pub mod serve;
+
+pub mod config;
+pub mod documented;
+pub mod errors;
+pub mod eval;
+pub mod progress;
+pub mod rng;
 pub mod synth;
 pub mod time;

@@ -266,6 +266,79 @@ fn new_customers_become_known_and_malformed_events_are_refused_one_by_one() {
 }
 
 #[test]
+fn out_of_range_quantities_and_prices_are_rejected_not_stored_as_infinity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (_, cutoff) = stale_customer();
+    let mut huge_qty = purchase("range-1", "i-1", cutoff + 10, 2.0);
+    huge_qty["quantity"] = json!(1e39);
+    let mut huge_price = purchase("range-1", "i-1", cutoff + 20, 1e308);
+    huge_price["quantity"] = json!(1e308);
+    let fine = purchase("range-1", "i-1", cutoff + 30, 2.0);
+    let r = post_events(addr, &json!([huge_qty, huge_price, fine]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["accepted"], 1, "{v}");
+    let fields: Vec<(u64, &str)> = v["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|x| {
+            (
+                x["index"].as_u64().expect("index"),
+                x["field"].as_str().expect("field"),
+            )
+        })
+        .collect();
+    assert_eq!(fields, vec![(0, "quantity"), (1, "quantity")], "{v}");
+    assert!(
+        v["rejected"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("out of range")),
+        "{v}"
+    );
+    let p = get(addr, "/v1/customers/range-1").json();
+    assert_eq!(p["spend"].as_f64(), Some(2.0), "{p}");
+    srv.stop().expect("stops");
+}
+
+#[test]
+fn ids_longer_than_256_bytes_are_rejected_by_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (_, cutoff) = stale_customer();
+    let huge = "c".repeat(1 << 20);
+    let mut long_order = purchase("ids-1", "i-1", cutoff + 5, 1.0);
+    long_order["order_id"] = json!("o".repeat(257));
+    let r = post_events(
+        addr,
+        &json!([
+            purchase(&huge, "i-1", cutoff + 1, 1.0),
+            purchase("ids-1", &"i".repeat(257), cutoff + 2, 1.0),
+            long_order,
+            purchase(&"k".repeat(256), "i-1", cutoff + 3, 1.0),
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["accepted"], 1, "{v}");
+    let fields: Vec<&str> = v["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|x| x["field"].as_str().expect("field"))
+        .collect();
+    assert_eq!(fields, ["customer_id", "item_id", "order_id"], "{v}");
+    // The refusal quotes a shortened value, not the megabyte.
+    assert!(r.body.len() < 4096, "{} bytes", r.body.len());
+    srv.stop().expect("stops");
+}
+
+#[test]
 fn bundles_without_history_answer_409_no_history() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_bundle(&dir.path().join("model.bundle"), false);
@@ -381,6 +454,106 @@ fn an_erased_customer_is_gone_everywhere_and_stays_gone_after_restart() {
     assert_eq!(r.status, 200);
     assert_erased(srv.addr(), &id);
     srv.stop().expect("stops");
+}
+
+/// Files under `dir` (recursively) whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(files_containing(&path, needle));
+        } else {
+            let bytes = std::fs::read(&path).expect("read");
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_erasure_leaves_no_trace_of_the_customer_in_the_journal_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let srv = server(dir.path());
+    let addr = srv.addr();
+    let (other, cutoff) = stale_customer();
+    let (_, m) = trained();
+    let id = "erase-me-5d1c";
+    // Strings only this customer's events hold (item ids shared with others may remain).
+    let private = [id, "erase-me-item-a", "erase-me-item-b", "erase-me-order-1"];
+    let mut mine = purchase(id, "erase-me-item-a", cutoff + 60, 3.0);
+    mine["order_id"] = json!("erase-me-order-1");
+    let mut second = purchase(id, "erase-me-item-b", cutoff + 61, 4.0);
+    second["order_id"] = json!("erase-me-order-1");
+    for batch in [
+        json!([
+            purchase(&other, &m.base.item_ids[0], cutoff + 10, 2.0),
+            mine
+        ]),
+        json!([
+            second,
+            purchase(&other, &m.base.item_ids[1], cutoff + 70, 2.0)
+        ]),
+    ] {
+        assert_eq!(post_events(addr, &batch).status, 200);
+    }
+    let journal = dir.path().join("journal");
+    assert!(
+        !files_containing(&journal, id).is_empty(),
+        "the test must see the bytes first"
+    );
+    let r = request(addr, "DELETE", &format!("/v1/customers/{id}"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    for needle in private {
+        assert_eq!(
+            files_containing(&journal, needle),
+            Vec::<std::path::PathBuf>::new(),
+            "{needle}"
+        );
+    }
+    // The other customer's events are untouched and still served after a restart.
+    assert_eq!(files_containing(&journal, &other).len(), 1);
+    srv.stop().expect("stops");
+    let srv = server(dir.path());
+    assert_eq!(get(srv.addr(), &format!("/v1/customers/{id}")).status, 404);
+    let p = get(srv.addr(), &format!("/v1/customers/{other}")).json();
+    assert_eq!(p["live"]["customer_events"], 2, "{p}");
+    srv.stop().expect("stops");
+}
+
+#[test]
+fn the_info_log_never_names_an_erased_customer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_bundle(&dir.path().join("model.bundle"), true);
+    let bundle = dir.path().join("model.bundle");
+    let mut srv = common::spawn_serve(&[
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        "--bind".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ]);
+    let (id, cutoff) = stale_customer();
+    let r = post_events(
+        srv.addr,
+        &json!([purchase(&id, "log-item", cutoff + 5, 1.0)]),
+    );
+    assert_eq!(r.status, 200);
+    let r = request(
+        srv.addr,
+        "DELETE",
+        &format!("/v1/customers/{id}"),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let _ = srv.child.kill();
+    let _ = srv.child.wait();
+    let log = srv.final_log();
+    assert!(log.contains("customer erased"), "{log}");
+    assert!(!log.contains(id.as_str()), "{log}");
 }
 
 fn train_cli(args: &[&std::ffi::OsStr]) {

@@ -272,6 +272,196 @@ fn bad_requests_use_the_error_envelope() {
     );
 }
 
+/// A customer and an item the test model knows.
+fn known_ids() -> (String, String) {
+    let (_, m) = trained();
+    let b = &m.base;
+    (
+        b.customer_ids[b.modelled[0] as usize].clone(),
+        b.item_ids[0].clone(),
+    )
+}
+
+#[test]
+fn head_is_answered_on_every_get_route_with_the_get_headers_and_no_body() {
+    let (_dir, server) = server_with_bundle("model-a");
+    let addr = server.addr();
+    let (c, i) = known_ids();
+    let paths = [
+        "/healthz".to_string(),
+        "/readyz".to_string(),
+        "/metrics".to_string(),
+        "/v1/model".to_string(),
+        format!("/v1/customers/{c}"),
+        format!("/v1/customers/{c}/recommendations?k=3"),
+        format!("/v1/customers/{c}/churn?explain=true"),
+        format!("/v1/customers/{c}/next-purchase"),
+        format!("/v1/items/{i}/similar"),
+        "/v1/customers?limit=2".to_string(),
+        "/v1/segments".to_string(),
+        "/".to_string(),
+        "/assets/app.js".to_string(),
+        "/v1/customers/nobody-at-all".to_string(),
+    ];
+    for path in &paths {
+        let g = get(addr, path);
+        let h = request(addr, "HEAD", path, &[], None);
+        assert_eq!(h.status, g.status, "{path}");
+        assert!(h.body.is_empty(), "{path}: {}", h.text());
+        assert_eq!(h.header("content-type"), g.header("content-type"), "{path}");
+        assert_eq!(
+            h.header("x-model-version"),
+            g.header("x-model-version"),
+            "{path}"
+        );
+        if path != "/metrics" {
+            assert_eq!(
+                h.header("content-length"),
+                g.header("content-length"),
+                "{path}"
+            );
+        }
+    }
+    // Where no GET exists, HEAD is not allowed either, and the answer says HEAD.
+    let r = request(addr, "HEAD", "/v1/events", &[], None);
+    assert_eq!(r.status, 405);
+    let r = request(addr, "GET", "/v1/events", &[], None);
+    assert_error(&r, 405, "method_not_allowed");
+}
+
+#[test]
+fn every_route_refuses_unknown_query_parameters_naming_them() {
+    let (_dir, server) = server_with_bundle("model-a");
+    let addr = server.addr();
+    let (c, i) = known_ids();
+    for path in [
+        "/healthz?verbose=1".to_string(),
+        "/v1/model?x=1".to_string(),
+        format!("/v1/customers/{c}?fields=all"),
+        format!("/v1/customers/{c}/next-purchase?horizon=7"),
+        format!("/v1/customers/{c}/churn?explain=true&debug=1"),
+        format!("/v1/customers/{c}/recommendations?k=3&kk=4"),
+        format!("/v1/items/{i}/similar?n=3"),
+        "/v1/customers?limit=2&page=3".to_string(),
+        "/v1/segments?x=1".to_string(),
+    ] {
+        let r = get(addr, &path);
+        assert_error(&r, 400, "bad_parameter");
+        let msg = r.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let name = path
+            .rsplit(['?', '&'])
+            .next()
+            .and_then(|p| p.split('=').next());
+        assert!(
+            msg.contains(&format!("{:?}", name.expect("a parameter"))),
+            "{path}: {msg}"
+        );
+    }
+    let r = request(
+        addr,
+        "POST",
+        "/v1/churn?fast=1",
+        &[("Content-Type", "application/json")],
+        Some(format!(r#"{{"customer_ids":["{c}"]}}"#).as_bytes()),
+    );
+    assert_error(&r, 400, "bad_parameter");
+    // Parameters the routes take still work.
+    assert_eq!(
+        get(
+            addr,
+            &format!("/v1/customers/{c}/recommendations?k=3&exclude_purchased=true")
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(addr, "/v1/customers?limit=2&sort=churn&order=desc").status,
+        200
+    );
+}
+
+#[test]
+fn ids_over_256_bytes_and_over_long_targets_get_the_envelope() {
+    let (_dir, server) = server_with_bundle("model-a");
+    let addr = server.addr();
+    let long = "x".repeat(257);
+    for path in [
+        format!("/v1/customers/{long}"),
+        format!("/v1/customers/{long}/recommendations"),
+        format!("/v1/items/{long}/similar"),
+    ] {
+        let r = get(addr, &path);
+        assert_error(&r, 400, "bad_parameter");
+        let msg = r.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(msg.contains("\"id\"") && msg.contains("256"), "{msg}");
+    }
+    let r = request(addr, "DELETE", &format!("/v1/customers/{long}"), &[], None);
+    assert_error(&r, 400, "bad_parameter");
+    // Ids in JSON bodies follow the same rule, named by their place.
+    let json = [("Content-Type", "application/json")];
+    for (path, body, name) in [
+        (
+            "/v1/churn",
+            format!(r#"{{"customer_ids":["a","{long}"]}}"#),
+            "customer_ids[1]",
+        ),
+        (
+            "/v1/recommendations",
+            format!(r#"{{"cart":["{long}"]}}"#),
+            "cart[0]",
+        ),
+        (
+            "/v1/recommendations",
+            format!(r#"{{"customer_id":"{long}"}}"#),
+            "customer_id",
+        ),
+    ] {
+        let r = request(addr, "POST", path, &json, Some(body.as_bytes()));
+        assert_error(&r, 400, "bad_parameter");
+        let msg = r.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(msg.contains(&format!("{name:?}")), "{msg}");
+    }
+    // 256 bytes is still an id (unknown here).
+    assert_error(
+        &get(addr, &format!("/v1/customers/{}", "x".repeat(256))),
+        404,
+        "unknown_customer",
+    );
+    // A 100 KB target was a bare 400 from the HTTP parser; up to its 64 KiB limit the
+    // answer is the envelope.
+    let r = get(addr, &format!("/v1/customers/{}", "y".repeat(60_000)));
+    assert_error(&r, 414, "uri_too_long");
+    let r = get(addr, &format!("/v1/model?{}", "q".repeat(9000)));
+    assert_error(&r, 414, "uri_too_long");
+}
+
+#[test]
+fn json_post_routes_refuse_other_content_types_alike() {
+    let (_dir, server) = server_with_bundle("model-a");
+    let addr = server.addr();
+    let (c, _) = known_ids();
+    let body = format!(r#"[{{"customer_id":"{c}","item_id":"x","timestamp":"2020-01-01"}}]"#);
+    for (path, body) in [
+        ("/v1/events", body.clone()),
+        ("/v1/churn", format!(r#"{{"customer_ids":["{c}"]}}"#)),
+        ("/v1/recommendations", r#"{"cart":[]}"#.to_string()),
+    ] {
+        for headers in [&[("Content-Type", "text/plain")][..], &[][..]] {
+            let r = request(addr, "POST", path, headers, Some(body.as_bytes()));
+            assert_error(&r, 415, "unsupported_media_type");
+        }
+    }
+}
+
 #[test]
 fn reload_under_load_never_fails_and_switches_version() {
     let (dir, server) = server_with_bundle("model-a");

@@ -83,6 +83,18 @@ pub enum BundleError {
         /// Its length.
         len_bytes: u64,
     },
+    /// The path is a directory or another non-file (mapping one fails with an obscure OS
+    /// error such as "No such device").
+    #[error(
+        "{}: is {kind}, not a bundle file; hint: pass the .bundle file written by `propensity-train train --out` (e.g. models/default.bundle)",
+        path.display()
+    )]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead (`a directory`, `not a regular file`).
+        kind: &'static str,
+    },
     /// The file does not start with the bundle magic bytes.
     #[error(
         "{}: not a propensity bundle (wrong magic bytes); hint: pass a file written by `propensity-train train --out`",

@@ -45,7 +45,18 @@ impl Bundle {
             move |source| BundleError::Io { op, path, source }
         };
         let file = File::open(path).map_err(io("opening"))?;
-        let len_bytes = file.metadata().map_err(io("reading metadata of"))?.len();
+        let meta = file.metadata().map_err(io("reading metadata of"))?;
+        if !meta.is_file() {
+            return Err(BundleError::NotAFile {
+                path: path.to_path_buf(),
+                kind: if meta.is_dir() {
+                    "a directory"
+                } else {
+                    "not a regular file"
+                },
+            });
+        }
+        let len_bytes = meta.len();
         if len_bytes < (HEADER_LEN + FOOTER_LEN) as u64 {
             return Err(BundleError::Truncated {
                 path: path.to_path_buf(),
@@ -94,6 +105,21 @@ impl Bundle {
         let footer_start = len - FOOTER_LEN;
         let footer = Footer::decode(bytes[footer_start..].try_into().expect("length checked"));
         if footer.magic != MAGIC {
+            // A cut file has arbitrary bytes where the footer should be; a whole file with
+            // only its last bytes damaged still has a footer that points to a section table
+            // matching its checksum.
+            let manifest_fits = footer.manifest_offset >= HEADER_LEN as u64
+                && footer.manifest_offset.checked_add(footer.manifest_len)
+                    == Some(footer_start as u64);
+            let whole = manifest_fits
+                && footer.format_version == header.format_version
+                && crc32fast::hash(&bytes[footer.manifest_offset as usize..footer_start])
+                    == footer.manifest_crc;
+            if whole {
+                return Err(corrupt(
+                    "the magic bytes at the end of the file are damaged (the file is complete)",
+                ));
+            }
             return Err(BundleError::Truncated {
                 path,
                 len_bytes: len as u64,

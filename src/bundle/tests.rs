@@ -221,6 +221,48 @@ fn every_truncation_is_refused() {
 }
 
 #[test]
+fn a_damaged_trailing_magic_is_not_called_a_truncation() {
+    let good = small_bundle();
+    for back in 1..=8 {
+        let mut bad = good.clone();
+        let at = bad.len() - back;
+        bad[at] ^= 0x20;
+        let err = Bundle::from_bytes(&bad).expect_err("accepted");
+        assert!(
+            matches!(err, BundleError::Corrupt { .. }),
+            "byte -{back}: {err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("magic bytes at the end") && !msg.contains("truncated"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn a_directory_given_as_the_bundle_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Bundle::open(dir.path()).expect_err("a directory");
+    assert!(
+        matches!(
+            err,
+            BundleError::NotAFile {
+                kind: "a directory",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("is a directory, not a bundle file") && msg.contains(".bundle"),
+        "{msg}"
+    );
+    assert!(!msg.contains("os error"), "{msg}");
+}
+
+#[test]
 fn wrong_magic_is_refused_as_not_a_bundle() {
     let mut bad = small_bundle();
     bad[..8].copy_from_slice(b"PK\x03\x04zip!");

@@ -10,6 +10,7 @@ use super::METADATA_SECTION;
 use super::error::BundleError;
 use super::format::{FOOTER_LEN, FORMAT_VERSION, Footer, HEADER_LEN, Header, MAGIC, align_up};
 use super::manifest::{Manifest, Metadata, SectionEntry, SectionKind};
+use crate::progress::{Stage, Unit};
 
 /// Section contents waiting to be written; arrays are borrowed, not copied.
 enum Data<'a> {
@@ -175,11 +176,14 @@ impl<'a> BundleWriter<'a> {
 
         let written = (|| {
             let file = File::create(&tmp).map_err(io_err("creating", &tmp))?;
-            let mut out = BufWriter::new(file);
+            let stage = Stage::start("write bundle", 0, Unit::Bytes);
+            let mut out = BufWriter::new(stage.writer(file));
             let metadata = self.write_to(&mut out, &tmp)?;
             let file = out
                 .into_inner()
-                .map_err(|e| io_err("writing", &tmp)(e.into_error()))?;
+                .map_err(|e| io_err("writing", &tmp)(e.into_error()))?
+                .into_inner();
+            stage.finish();
             file.sync_all().map_err(io_err("syncing", &tmp))?;
             std::fs::rename(&tmp, path).map_err(io_err("renaming into place", path))?;
             Ok(metadata)

@@ -21,6 +21,7 @@
 use super::kernels::{axpy, dot, dot4};
 use super::topk::{Scored, TopK, TopLists};
 use super::{Error, Interactions};
+use crate::progress::{Stage, Unit};
 use crate::rng::Rng;
 use multiversion::target::target_cfg_f;
 use rayon::prelude::*;
@@ -46,26 +47,28 @@ pub enum Solver {
     Cholesky,
 }
 
-/// ALS hyper-parameters; names follow `implicit.als.AlternatingLeastSquares`.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlsParams {
-    /// Number of latent factors k.
-    pub factors: usize,
-    /// Number of sweeps (customers then items).
-    pub iterations: usize,
-    /// CG steps per row per sweep (`implicit` uses 3).
-    pub cg_steps: usize,
-    /// Confidence scale α.
-    pub alpha: f32,
-    /// L2 regularisation λ on every factor vector; must be > 0.
-    pub regularization: f32,
-    /// Strength-to-confidence mapping.
-    pub confidence: Confidence,
-    /// Row solver.
-    pub solver: Solver,
-    /// Seed of the initial factors.
-    pub seed: u64,
+crate::documented! {
+    /// ALS hyper-parameters; names follow `implicit.als.AlternatingLeastSquares`.
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct AlsParams {
+        /// Number of latent factors k.
+        pub factors: usize,
+        /// Number of sweeps (customers then items).
+        pub iterations: usize,
+        /// CG steps per row per sweep (`implicit` uses 3).
+        pub cg_steps: usize,
+        /// Confidence scale α.
+        pub alpha: f32,
+        /// L2 regularisation λ on every factor vector; must be > 0.
+        pub regularization: f32,
+        /// Strength-to-confidence mapping.
+        pub confidence: Confidence,
+        /// Row solver.
+        pub solver: Solver,
+        /// Seed of the initial factors.
+        pub seed: u64,
+    }
 }
 
 impl Default for AlsParams {
@@ -545,9 +548,12 @@ impl AlsFit {
 /// current rayon pool.
 pub fn fit(interactions: &Interactions, params: &AlsParams) -> Result<AlsModel, Error> {
     let mut als = AlsFit::new(interactions, params)?;
+    let stage = Stage::start("ALS", params.iterations as u64, Unit::Items("sweeps"));
     for _ in 0..params.iterations {
         als.sweep();
+        stage.inc(1);
     }
+    stage.finish();
     Ok(als.into_model())
 }
 

@@ -21,6 +21,7 @@
 use super::Error;
 use super::interactions::check_ptr;
 use super::topk::{Scored, TopK};
+use crate::progress::{Stage, Unit};
 use crate::rng::Rng;
 use rayon::prelude::*;
 
@@ -39,20 +40,22 @@ pub enum Similarity {
     },
 }
 
-/// Co-purchase parameters.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CoPurchaseParams {
-    /// Neighbours kept per item.
-    pub top_n: usize,
-    /// Score normalisation.
-    pub similarity: Similarity,
-    /// Distinct items kept per basket; larger baskets are sampled down to this.
-    pub max_basket_items: usize,
-    /// Pairs seen in fewer baskets are dropped.
-    pub min_count: u32,
-    /// Seed of the basket sampling.
-    pub seed: u64,
+crate::documented! {
+    /// Co-purchase parameters.
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct CoPurchaseParams {
+        /// Neighbours kept per item.
+        pub top_n: usize,
+        /// Score normalisation.
+        pub similarity: Similarity,
+        /// Distinct items kept per basket; larger baskets are sampled down to this.
+        pub max_basket_items: usize,
+        /// Pairs seen in fewer baskets are dropped.
+        pub min_count: u32,
+        /// Seed of the basket sampling.
+        pub seed: u64,
+    }
 }
 
 impl Default for CoPurchaseParams {
@@ -115,12 +118,14 @@ impl CoPurchase {
         let index = invert(n_items, &baskets);
         let n_total = baskets.ptr.len() as f32 - 1.0;
         let min_count = params.min_count.max(1);
+        let stage = Stage::start("item neighbours", n_items as u64, Unit::Items("items"));
         let per_item: Vec<Vec<Scored>> = (0..n_items)
             .into_par_iter()
             .with_min_len(64)
             .map_init(
                 || (vec![0u32; n_items], Vec::new()),
                 |(counts, touched), a| {
+                    stage.inc(1);
                     let mut top = TopK::new(params.top_n);
                     let with_a = index.baskets_of(a);
                     for &b in with_a {
@@ -147,6 +152,7 @@ impl CoPurchase {
                 },
             )
             .collect();
+        stage.finish();
         let total: usize = per_item.iter().map(Vec::len).sum();
         if total > u32::MAX as usize {
             return Err(Error::TooManyEntries { count: total });

@@ -8,21 +8,24 @@
 
 use super::topk::{Scored, TopLists, keep_best};
 use super::{Error, Interactions};
+use crate::progress::{Stage, Unit};
 use rayon::prelude::*;
 
-/// User-kNN parameters.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UserKnnParams {
-    /// Neighbours blended per customer.
-    pub neighbours: usize,
-    /// Weight of the customer's own vector (the neighbours' mean gets `1 − alpha`).
-    pub alpha: f32,
-    /// Items kept per customer (own items included), best first.
-    pub top_n: usize,
-    /// Items bought by more customers are left out of the similarity (they say little about
-    /// taste and dominate its cost); they are still scored.
-    pub max_item_buyers: usize,
+crate::documented! {
+    /// User-kNN parameters.
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct UserKnnParams {
+        /// Neighbours blended per customer.
+        pub neighbours: usize,
+        /// Weight of the customer's own vector (the neighbours' mean gets `1 − alpha`).
+        pub alpha: f32,
+        /// Items kept per customer (own items included), best first.
+        pub top_n: usize,
+        /// Items bought by more customers are left out of the similarity (they say little about
+        /// taste and dominate its cost); they are still scored.
+        pub max_item_buyers: usize,
+    }
 }
 
 impl Default for UserKnnParams {
@@ -84,6 +87,12 @@ pub fn user_knn_rows(
         })
         .collect();
     let (xt, max_buyers) = neighbour_pool(x, params.max_item_buyers)?;
+    let wanted_rows = rows.map_or(n_rows, |r| r.iter().filter(|&&w| w).count());
+    let stage = Stage::start(
+        "user neighbours",
+        wanted_rows as u64,
+        Unit::Items("customers"),
+    );
     let lists: Vec<Vec<Scored>> = (0..n_rows)
         .into_par_iter()
         .map_init(
@@ -99,7 +108,11 @@ pub fn user_knn_rows(
             |(sim, touched, score, items, found), u| {
                 let (own_items, own_w) = x.row(u);
                 let wanted = rows.is_none_or(|r| r.get(u).copied().unwrap_or(false));
-                if !wanted || own_items.is_empty() || norm[u] == 0.0 {
+                if !wanted {
+                    return Vec::new();
+                }
+                stage.inc(1);
+                if own_items.is_empty() || norm[u] == 0.0 {
                     return Vec::new();
                 }
                 for (&i, &w) in own_items.iter().zip(own_w) {
@@ -165,6 +178,7 @@ pub fn user_knn_rows(
             },
         )
         .collect();
+    stage.finish();
     TopLists::from_lists(&lists)
 }
 

@@ -8,7 +8,6 @@
 
 use super::mle::{self, FitOptions, FitReport};
 use super::special::{hyp2f1, ln_beta, ln_gamma, log_add_exp};
-use super::summary::validate_all;
 use super::{CustomerSummary, Error, PurchaseModel};
 use serde::{Deserialize, Serialize};
 
@@ -43,36 +42,23 @@ const TABLE_MAX_X: usize = 10_000;
 impl BgNbd {
     /// Fits BG/NBD by maximum likelihood on the customers' summaries (monetary is ignored).
     pub fn fit(summaries: &[CustomerSummary], opts: &FitOptions) -> Result<BgNbdFit, Error> {
-        if summaries.is_empty() {
-            return Err(Error::NoCustomers {
-                model: "BG/NBD",
-                detail: "",
-            });
-        }
-        validate_all(summaries)?;
-        let prior = prior(summaries);
         let max_x = summaries.iter().map(|s| s.x as usize).max().unwrap_or(0);
-        let unique = mle::collapse(summaries, |s| {
-            [s.x.to_bits(), s.t_x.to_bits(), s.t.to_bits()]
-        });
-        let log_lik = |th: &[f64]| {
-            let p = BgNbdParams {
-                r: th[0].exp(),
-                alpha: th[1].exp(),
-                a: th[2].exp(),
-                b: th[3].exp(),
-            };
-            let terms = Terms::new(&p, max_x.min(TABLE_MAX_X));
-            mle::ordered_sum(&unique, |(s, w)| w * terms.log_lik(&p, s))
-        };
-        let (theta, report) = mle::maximise(log_lik, &prior, &prior, summaries.len(), opts);
-        let params = BgNbdParams {
-            r: theta[0].exp(),
-            alpha: theta[1].exp(),
-            a: theta[2].exp(),
-            b: theta[3].exp(),
-        };
-        Ok(BgNbdFit { params, report })
+        let params = |[r, alpha, a, b]: [f64; 4]| BgNbdParams { r, alpha, a, b };
+        let (theta, report) = mle::fit_purchase_model(
+            "BG/NBD",
+            summaries,
+            opts,
+            prior(summaries),
+            |&th, unique, _| {
+                let p = params(th);
+                let terms = Terms::new(&p, max_x.min(TABLE_MAX_X));
+                mle::ordered_sum(unique, |(s, w)| w * terms.log_lik(&p, s))
+            },
+        )?;
+        Ok(BgNbdFit {
+            params: params(theta),
+            report,
+        })
     }
 }
 

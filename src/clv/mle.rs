@@ -75,6 +75,31 @@ pub(crate) fn collapse<T: Copy, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> V
     out.into_iter().map(|(_, t, w)| (t, w)).collect()
 }
 
+/// The scaffold the purchase-process models (BG/NBD, Pareto/NBD) share: refuse an empty or
+/// invalid sample, collapse identical `(x, t_x, T)` summaries into weighted ones (the
+/// likelihood is a sum over customers), maximise `log_lik(params, unique, n)` over
+/// log-parameters from the model's `start`, and return the parameters (exponentiated) with
+/// the fit's report. `n` is the number of customers (for terms every customer shares).
+pub(crate) fn fit_purchase_model(
+    model: &'static str,
+    summaries: &[super::CustomerSummary],
+    opts: &FitOptions,
+    start: Vec<f64>,
+    log_lik: impl Fn(&[f64; 4], &[(super::CustomerSummary, f64)], usize) -> f64,
+) -> Result<([f64; 4], FitReport), super::Error> {
+    if summaries.is_empty() {
+        return Err(super::Error::NoCustomers { model, detail: "" });
+    }
+    super::summary::validate_all(summaries)?;
+    let unique = collapse(summaries, |s| {
+        [s.x.to_bits(), s.t_x.to_bits(), s.t.to_bits()]
+    });
+    let exp4 = |th: &[f64]| [th[0].exp(), th[1].exp(), th[2].exp(), th[3].exp()];
+    let objective = |th: &[f64]| log_lik(&exp4(th), &unique, summaries.len());
+    let (theta, report) = maximise(objective, &start, &start, summaries.len(), opts);
+    Ok((exp4(&theta), report))
+}
+
 /// Log-parameters beyond this magnitude (a factor of e^15) mean the fit ran to a boundary.
 const LOG_PARAM_BOUND: f64 = 15.0;
 

@@ -8,7 +8,6 @@
 
 use super::mle::{self, FitOptions, FitReport};
 use super::special::{hyp2f1, ln_gamma, log_add_exp, log_sub_exp};
-use super::summary::validate_all;
 use super::{CustomerSummary, Error, PurchaseModel};
 use serde::{Deserialize, Serialize};
 
@@ -43,25 +42,10 @@ const TABLE_MAX_X: usize = 10_000;
 impl ParetoNbd {
     /// Fits Pareto/NBD by maximum likelihood on the customers' summaries.
     pub fn fit(summaries: &[CustomerSummary], opts: &FitOptions) -> Result<ParetoNbdFit, Error> {
-        if summaries.is_empty() {
-            return Err(Error::NoCustomers {
-                model: "Pareto/NBD",
-                detail: "",
-            });
-        }
-        validate_all(summaries)?;
-        let prior = prior(summaries);
         let max_x = summaries.iter().map(|s| s.x as usize).max().unwrap_or(0);
-        let unique = mle::collapse(summaries, |s| {
-            [s.x.to_bits(), s.t_x.to_bits(), s.t.to_bits()]
-        });
-        let log_lik = |th: &[f64]| {
-            let p = ParetoNbdParams {
-                r: th[0].exp(),
-                alpha: th[1].exp(),
-                s: th[2].exp(),
-                beta: th[3].exp(),
-            };
+        let params = |[r, alpha, s, beta]: [f64; 4]| ParetoNbdParams { r, alpha, s, beta };
+        let log_lik = |&th: &[f64; 4], unique: &[(CustomerSummary, f64)], n: usize| {
+            let p = params(th);
             let shared = p.r * p.alpha.ln() + p.s * p.beta.ln() - ln_gamma(p.r);
             // ln G(r+x) for the small integer counts most customers have, once per evaluation.
             let table: Vec<f64> = (0..=max_x.min(TABLE_MAX_X))
@@ -73,17 +57,15 @@ impl ParetoNbd {
                     .copied()
                     .unwrap_or_else(|| ln_gamma(p.r + x))
             };
-            shared * summaries.len() as f64
-                + mle::ordered_sum(&unique, |(c, w)| w * (ln_gamma_rx(c.x) + p.log_bracket(c)))
+            shared * n as f64
+                + mle::ordered_sum(unique, |(c, w)| w * (ln_gamma_rx(c.x) + p.log_bracket(c)))
         };
-        let (theta, report) = mle::maximise(log_lik, &prior, &prior, summaries.len(), opts);
-        let params = ParetoNbdParams {
-            r: theta[0].exp(),
-            alpha: theta[1].exp(),
-            s: theta[2].exp(),
-            beta: theta[3].exp(),
-        };
-        Ok(ParetoNbdFit { params, report })
+        let (theta, report) =
+            mle::fit_purchase_model("Pareto/NBD", summaries, opts, prior(summaries), log_lik)?;
+        Ok(ParetoNbdFit {
+            params: params(theta),
+            report,
+        })
     }
 }
 

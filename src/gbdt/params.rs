@@ -4,56 +4,59 @@ use super::error::GbdtError;
 use super::objective::ObjectiveKind;
 use serde::{Deserialize, Serialize};
 
-/// All knobs of a training run; field names follow LightGBM's parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Params {
-    /// Loss to minimise.
-    pub objective: ObjectiveKind,
-    /// Boosting rounds (trees).
-    pub num_iterations: usize,
-    /// Shrinkage applied to every leaf value.
-    pub learning_rate: f64,
-    /// Maximum leaves per tree (leaf-wise growth stops there).
-    pub num_leaves: usize,
-    /// Maximum tree depth; `None` is unlimited (LightGBM's -1).
-    pub max_depth: Option<usize>,
-    /// Minimum rows in a leaf.
-    pub min_data_in_leaf: usize,
-    /// Minimum sum of hessians in a leaf.
-    pub min_sum_hessian_in_leaf: f64,
-    /// L2 penalty on leaf values.
-    pub lambda_l2: f64,
-    /// Minimum gain for a split to be made.
-    pub min_gain_to_split: f64,
-    /// Maximum bins per feature, the missing-value bin included (2..=255).
-    pub max_bin: usize,
-    /// Rows sampled to find bin boundaries.
-    pub bin_construct_sample_cnt: usize,
-    /// Fraction of rows used per bagging round (1.0 = no bagging).
-    pub bagging_fraction: f64,
-    /// Re-draw the bag every this many rounds (0 = no bagging).
-    pub bagging_freq: usize,
-    /// Fraction of features considered per tree.
-    pub feature_fraction: f64,
-    /// Stop when the validation metric has not improved for this many rounds (0 = never).
-    pub early_stopping_rounds: usize,
-    /// Seed of every random draw (bagging, feature sampling, bin sampling).
-    pub seed: u64,
-    /// Threads of the local pool (0 = one per core).
-    pub threads: usize,
-    /// Smoothing added to hessians when ordering categories by gradient statistics.
-    pub cat_smooth: f64,
-    /// Extra L2 penalty for categorical splits.
-    pub cat_l2: f64,
-    /// Maximum categories on the left side of a categorical split.
-    pub max_cat_threshold: usize,
-    /// Minimum rows per side of a categorical split.
-    pub min_data_per_group: usize,
-    /// Categorical features with at most this many categories use one-vs-rest splits.
-    pub max_cat_to_onehot: usize,
-    /// Poisson only: added to the log-mean in the hessian to damp the first steps.
-    pub poisson_max_delta_step: f64,
+crate::documented! {
+    /// All knobs of a training run; field names follow LightGBM's parameters.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct Params {
+        /// Loss to minimise: binary, regression, poisson or lambdarank (lambdarank needs
+        /// query groups, e.g. `gbdt train --query COLUMN`).
+        pub objective: ObjectiveKind,
+        /// Boosting rounds (trees).
+        pub num_iterations: usize,
+        /// Shrinkage applied to every leaf value.
+        pub learning_rate: f64,
+        /// Maximum leaves per tree (leaf-wise growth stops there).
+        pub num_leaves: usize,
+        /// Maximum tree depth; unset is unlimited (LightGBM's -1).
+        pub max_depth: Option<usize>,
+        /// Minimum rows in a leaf.
+        pub min_data_in_leaf: usize,
+        /// Minimum sum of hessians in a leaf.
+        pub min_sum_hessian_in_leaf: f64,
+        /// L2 penalty on leaf values.
+        pub lambda_l2: f64,
+        /// Minimum gain for a split to be made.
+        pub min_gain_to_split: f64,
+        /// Maximum bins per feature, the missing-value bin included (2..=255).
+        pub max_bin: usize,
+        /// Rows sampled to find bin boundaries.
+        pub bin_construct_sample_cnt: usize,
+        /// Fraction of rows used per bagging round (1.0 = no bagging).
+        pub bagging_fraction: f64,
+        /// Re-draw the bag every this many rounds (0 = no bagging).
+        pub bagging_freq: usize,
+        /// Fraction of features considered per tree.
+        pub feature_fraction: f64,
+        /// Stop when the validation metric has not improved for this many rounds (0 = never).
+        pub early_stopping_rounds: usize,
+        /// Seed of every random draw (bagging, feature sampling, bin sampling).
+        pub seed: u64,
+        /// Threads of the local pool (0 = one per core).
+        pub threads: usize,
+        /// Smoothing added to hessians when ordering categories by gradient statistics.
+        pub cat_smooth: f64,
+        /// Extra L2 penalty for categorical splits.
+        pub cat_l2: f64,
+        /// Maximum categories on the left side of a categorical split.
+        pub max_cat_threshold: usize,
+        /// Minimum rows per side of a categorical split.
+        pub min_data_per_group: usize,
+        /// Categorical features with at most this many categories use one-vs-rest splits.
+        pub max_cat_to_onehot: usize,
+        /// Poisson only: added to the log-mean in the hessian to damp the first steps.
+        pub poisson_max_delta_step: f64,
+    }
 }
 
 impl Default for Params {

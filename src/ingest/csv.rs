@@ -6,7 +6,9 @@
 //! reused buffer (no allocation per row).
 
 use super::error::{IngestError, MAX_LINE_BYTES, Problem, RowError};
-use super::event::{Event, EventKind, non_empty, parse_number};
+use super::event::{
+    Event, EventKind, id_value, non_empty, parse_number, price_value, quantity_value,
+};
 use super::lines::{LineRead, LineReader};
 use super::read::Sink;
 use std::io::BufRead;
@@ -377,8 +379,12 @@ fn contract_row<R: BufRead, F: FnMut(u64, &Event<'_>)>(
         non_empty(s)
             .ok_or_else(|| RowError::new(path, line, &header[i], b"", Problem::MissingValue))
     };
-    let customer_id = required(cols.customer)?;
-    let item_id = required(cols.item)?;
+    let id = |i: usize| {
+        let s = required(i)?;
+        id_value(s).map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))
+    };
+    let customer_id = id(cols.customer)?;
+    let item_id = id(cols.item)?;
     let ts_text = required(cols.timestamp)?;
     let timestamp = crate::time::parse_timestamp(ts_text).ok_or_else(|| {
         let e = RowError::new(
@@ -401,17 +407,20 @@ fn contract_row<R: BufRead, F: FnMut(u64, &Event<'_>)>(
         }
         None => EventKind::Purchase,
     };
-    let number = |col: Option<usize>, default: f32| -> Result<f32, RowError> {
+    let number = |col: Option<usize>,
+                  default: f32,
+                  stored: fn(f64) -> Result<f32, Problem>|
+     -> Result<f32, RowError> {
         let Some(i) = col else { return Ok(default) };
         let s = text(i)?;
         if s.trim().is_empty() {
             return Ok(default);
         }
         parse_number(s)
-            .map(|v| v as f32)
+            .and_then(stored)
             .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))
     };
-    let quantity = number(cols.quantity, 1.0)?;
+    let quantity = number(cols.quantity, 1.0, quantity_value)?;
     if kind == EventKind::Purchase
         && quantity <= 0.0
         && let Some(i) = cols.quantity
@@ -425,9 +434,14 @@ fn contract_row<R: BufRead, F: FnMut(u64, &Event<'_>)>(
             Problem::PurchaseQuantity,
         ));
     }
-    let price = number(cols.price, f32::NAN)?;
+    let price = number(cols.price, f32::NAN, price_value)?;
     let order_id = match cols.order {
-        Some(i) => non_empty(text(i)?),
+        Some(i) => match non_empty(text(i)?) {
+            Some(s) => Some(
+                id_value(s).map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))?,
+            ),
+            None => None,
+        },
         None => None,
     };
     let category = match cols.category {

@@ -40,6 +40,14 @@ pub enum Problem {
     WrongType,
     /// A CSV quote is not closed or is followed by stray characters.
     BadQuoting,
+    /// An id longer than [`super::event::MAX_ID_BYTES`].
+    IdTooLong,
+    /// A number outside the field's accepted range (which keeps it, and the totals built
+    /// from it, finite in the stored `f32`).
+    OutOfRange {
+        /// The largest accepted magnitude, as written in messages.
+        limit: &'static str,
+    },
 }
 
 impl Problem {
@@ -58,6 +66,8 @@ impl Problem {
             Problem::BadJson(_) => "bad json",
             Problem::WrongType => "wrong json type",
             Problem::BadQuoting => "bad quoting",
+            Problem::OutOfRange { .. } => "out of range",
+            Problem::IdTooLong => "id too long",
         }
     }
 }
@@ -84,6 +94,14 @@ impl fmt::Display for Problem {
             Problem::BadJson(msg) => write!(f, "is not a JSON object: {msg}"),
             Problem::WrongType => write!(f, "must be a string, number or boolean"),
             Problem::BadQuoting => write!(f, "has an unclosed or misplaced quote"),
+            Problem::IdTooLong => write!(
+                f,
+                "is longer than {} bytes, the limit for ids",
+                super::event::MAX_ID_BYTES
+            ),
+            Problem::OutOfRange { limit } => {
+                write!(f, "is out of range (the magnitude must be at most {limit})")
+            }
         }
     }
 }

@@ -178,6 +178,46 @@ impl From<&Event<'_>> for RawEvent {
     }
 }
 
+/// Longest accepted id (customer, item, order), in bytes: ids are keys in maps, journal
+/// records and URLs, and a megabyte "id" is an error, not a customer.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// An id as accepted: at most [`MAX_ID_BYTES`] long.
+pub fn id_value(s: &str) -> Result<&str, Problem> {
+    if s.len() > MAX_ID_BYTES {
+        Err(Problem::IdTooLong)
+    } else {
+        Ok(s)
+    }
+}
+
+/// Largest accepted quantity magnitude: units of one line.
+pub const MAX_QUANTITY: f64 = 1e6;
+/// Largest accepted unit-price magnitude. With [`MAX_QUANTITY`] a line's value stays below
+/// 1e15 and any plausible sum of lines far below `f32::MAX` (3.4e38), so spends and values
+/// never overflow to infinity.
+pub const MAX_PRICE: f64 = 1e9;
+
+/// A quantity as stored: finite and at most [`MAX_QUANTITY`] in magnitude.
+pub fn quantity_value(v: f64) -> Result<f32, Problem> {
+    in_range(v, MAX_QUANTITY, "1000000")
+}
+
+/// A unit price as stored: finite and at most [`MAX_PRICE`] in magnitude.
+pub fn price_value(v: f64) -> Result<f32, Problem> {
+    in_range(v, MAX_PRICE, "1000000000")
+}
+
+fn in_range(v: f64, max: f64, limit: &'static str) -> Result<f32, Problem> {
+    if !v.is_finite() {
+        Err(Problem::NotANumber)
+    } else if v.abs() > max {
+        Err(Problem::OutOfRange { limit })
+    } else {
+        Ok(v as f32)
+    }
+}
+
 /// Parses a finite number (surrounding spaces allowed); the fast path handles plain integers,
 /// which are most quantities and many prices, without the float parser.
 pub fn parse_number(s: &str) -> Result<f64, Problem> {
@@ -272,6 +312,31 @@ mod tests {
         assert_eq!(non_empty(" a b "), Some("a b"));
         assert_eq!(non_empty("\u{a0}x\u{3000}"), Some("x"));
         assert_eq!(non_empty("é"), Some("é"));
+    }
+
+    #[test]
+    fn quantities_and_prices_must_fit_their_range() {
+        assert_eq!(quantity_value(3.0), Ok(3.0));
+        assert_eq!(quantity_value(-2.0), Ok(-2.0));
+        assert_eq!(quantity_value(MAX_QUANTITY), Ok(1e6));
+        // Finite as f64 but infinite as f32: refused, not stored as infinity.
+        assert!(matches!(
+            quantity_value(1e39),
+            Err(Problem::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            quantity_value(1e7),
+            Err(Problem::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            price_value(1e308),
+            Err(Problem::OutOfRange { .. })
+        ));
+        assert_eq!(price_value(f64::NAN), Err(Problem::NotANumber));
+        assert_eq!(price_value(19.99), Ok(19.99));
+        // The largest line value stays finite (and far from f32::MAX) in f32.
+        let line = quantity_value(MAX_QUANTITY).unwrap() * price_value(MAX_PRICE).unwrap();
+        assert!(line.is_finite() && line < 1e16);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! ignored so richer event payloads can be ingested as they are.
 
 use super::error::{IngestError, Problem, RowError};
-use super::event::{Event, EventKind, non_empty, parse_number};
+use super::event::{
+    Event, EventKind, id_value, non_empty, parse_number, price_value, quantity_value,
+};
 use super::lines::{LineReader, TextLine};
 use super::read::Sink;
 use serde_json::{Map, Value};
@@ -79,8 +81,15 @@ pub fn json_event(
     let required = |field: &str| {
         text(field)?.ok_or_else(|| RowError::new(path, line, field, &[], Problem::MissingValue))
     };
+    let check_id = |field: &str, s: &str| {
+        id_value(s)
+            .map(|_| ())
+            .map_err(|p| RowError::new(path, line, field, s.as_bytes(), p))
+    };
     let customer_id = required("customer_id")?;
+    check_id("customer_id", &customer_id)?;
     let item_id = required("item_id")?;
+    check_id("item_id", &item_id)?;
     let ts_text = required("timestamp")?;
     let timestamp = crate::time::parse_timestamp(&ts_text).ok_or_else(|| {
         let e = RowError::new(
@@ -101,26 +110,33 @@ pub fn json_event(
         }
         None => EventKind::Purchase,
     };
-    let number = |field: &str, default: f32| -> Result<f32, RowError> {
+    let number = |field: &str,
+                  default: f32,
+                  stored: fn(f64) -> Result<f32, Problem>|
+     -> Result<f32, RowError> {
         match obj.get(field) {
             None | Some(Value::Null) => Ok(default),
-            Some(Value::Number(n)) => match n.as_f64() {
-                Some(v) if v.is_finite() => Ok(v as f32),
-                _ => Err(bad(field, &obj[field], Problem::NotANumber)),
-            },
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .ok_or(Problem::NotANumber)
+                .and_then(stored)
+                .map_err(|p| bad(field, &obj[field], p)),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(default),
             Some(Value::String(s)) => parse_number(s)
-                .map(|v| v as f32)
+                .and_then(stored)
                 .map_err(|p| RowError::new(path, line, field, s.as_bytes(), p)),
             Some(v) => Err(bad(field, v, Problem::NotANumber)),
         }
     };
-    let quantity = number("quantity", 1.0)?;
+    let quantity = number("quantity", 1.0, quantity_value)?;
     if kind == EventKind::Purchase && quantity <= 0.0 {
         return Err(bad("quantity", &obj["quantity"], Problem::PurchaseQuantity));
     }
-    let price = number("price", f32::NAN)?;
+    let price = number("price", f32::NAN, price_value)?;
     let order_id = text("order_id")?;
+    if let Some(o) = &order_id {
+        check_id("order_id", o)?;
+    }
     let category = text("category")?;
     emit(&Event {
         customer_id: &customer_id,

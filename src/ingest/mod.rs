@@ -31,13 +31,13 @@ pub mod store;
 
 pub use erase::{EraseReport, erase_customers};
 pub use error::{IngestError, MAX_LINE_BYTES, ParquetFileError, ParquetProblem, Problem, RowError};
-pub use event::{Event, EventKind, RawEvent};
+pub use event::{Event, EventKind, MAX_ID_BYTES, RawEvent};
 pub use intern::{CustomerIdx, Interner, ItemIdx};
 pub use read::{Format, ReadReport, SkipReport, read_events, read_events_from};
 pub use stats::{KindCounts, Stats};
 pub use store::{AttributeColumn, BuildNotes, EventStore, MISSING, StoreBuilder};
 
-use std::collections::HashSet;
+use crate::erasure::ErasedSet;
 use std::path::{Path, PathBuf};
 
 /// What to load besides the events file.
@@ -53,7 +53,7 @@ pub struct LoadOptions {
     pub customers: Option<PathBuf>,
     /// Customers left out entirely (erased): their events in every source and their row
     /// in the customers file.
-    pub exclude_customers: HashSet<String>,
+    pub exclude_customers: ErasedSet,
     /// Events added after the file's, such as the server's journal; callers check them with
     /// [`RawEvent::validate`] first, where they can say where each came from.
     pub extra_events: Vec<RawEvent>,

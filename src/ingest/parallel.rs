@@ -9,8 +9,9 @@
 use super::error::IngestError;
 use super::read::{Format, ReadReport, Sink, read_into};
 use super::store::StoreBuilder;
+use crate::erasure::ErasedSet;
+use crate::progress::{Stage, Unit};
 use rayon::prelude::*;
-use std::collections::HashSet;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -136,12 +137,13 @@ fn read_part(
     skip_bad_rows: bool,
     part: Part,
     header: &[u8],
-    exclude: Option<&HashSet<String>>,
+    exclude: Option<&ErasedSet>,
+    stage: &Stage,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let io = |e| IngestError::io(path, e);
     let mut file = std::fs::File::open(path).map_err(io)?;
     file.seek(SeekFrom::Start(part.start)).map_err(io)?;
-    let body = BufReader::with_capacity(256 * 1024, file.take(part.end - part.start));
+    let body = BufReader::with_capacity(256 * 1024, stage.reader(file.take(part.end - part.start)));
     // Later parts of a CSV get the header line in front, which their reader counts as
     // line 1; their own first line is `lines_before + 1` in the file.
     let (prefix, line_offset) = match (part.start, header.is_empty()) {
@@ -182,7 +184,7 @@ pub fn read_to_builder(
     format: Format,
     skip_bad_rows: bool,
     min_part: u64,
-    exclude: Option<&HashSet<String>>,
+    exclude: Option<&ErasedSet>,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     if format == Format::Parquet {
         // Not a text file: split by rows, not bytes.
@@ -194,11 +196,24 @@ pub fn read_to_builder(
         );
     }
     let plan = plan(path, format, rayon::current_num_threads(), min_part)?;
+    let bytes = plan.parts.last().map_or(0, |p| p.end);
+    let stage = Stage::start("load events", bytes, Unit::Bytes);
     let results: Vec<_> = plan
         .parts
         .par_iter()
-        .map(|&part| read_part(path, format, skip_bad_rows, part, &plan.header, exclude))
+        .map(|&part| {
+            read_part(
+                path,
+                format,
+                skip_bad_rows,
+                part,
+                &plan.header,
+                exclude,
+                &stage,
+            )
+        })
         .collect();
+    stage.finish();
     merge_parts(results, path)
 }
 
@@ -314,7 +329,7 @@ mod tests {
         assert_eq!(par.0.customers.name(0), Some("c0\"q"));
 
         // Excluding a customer: same store in parallel, the rows counted in every part.
-        let gone: HashSet<String> = ["c5\"q".to_string()].into();
+        let gone: ErasedSet = ["c5\"q".to_string()].into();
         let (seq, r1) =
             read_to_builder(&path, Format::Jsonl, false, u64::MAX, Some(&gone)).unwrap();
         let (par, r2) = read_to_builder(&path, Format::Jsonl, false, 64, Some(&gone)).unwrap();

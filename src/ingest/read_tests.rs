@@ -117,6 +117,73 @@ fn non_numeric_quantity_and_price_name_their_field() {
 }
 
 #[test]
+fn quantities_and_prices_beyond_their_range_name_line_and_field() {
+    // 1e39 parses as a finite f64 but is infinity as the stored f32.
+    let out = |p: Problem| matches!(p, Problem::OutOfRange { .. });
+    let q = b"customer_id,item_id,timestamp,quantity,price\nc,i,2020-01-01,2,1\nc,i,2020-01-01,1e39,1\n";
+    let (line, field, p) = row_err(Format::Csv, q);
+    assert_eq!((line, field.as_str()), (3, "quantity"));
+    assert!(out(p));
+    let p = b"customer_id,item_id,timestamp,quantity,price\nc,i,2020-01-01,1,1e308\n";
+    let (line, field, p) = row_err(Format::Csv, p);
+    assert_eq!((line, field.as_str()), (2, "price"));
+    assert!(out(p));
+    let j = br#"{"customer_id":"c","item_id":"i","timestamp":"2020-01-01","quantity":1e39}"#;
+    let (line, field, p) = row_err(Format::Jsonl, j);
+    assert_eq!((line, field.as_str()), (1, "quantity"));
+    assert!(out(p));
+    let j = br#"{"customer_id":"c","item_id":"i","timestamp":"2020-01-01","price":"-5e12"}"#;
+    let (line, field, p) = row_err(Format::Jsonl, j);
+    assert_eq!((line, field.as_str()), (1, "price"));
+    assert!(out(p));
+    let Err(IngestError::Row(e)) = read(Format::Csv, q, false) else {
+        unreachable!()
+    };
+    assert!(e.to_string().contains("at most 1000000"), "{e}");
+    // The adapters derive a unit price from a total: it must fit too.
+    let cdnow = b" 00001 19970101  1   1e300\r\n";
+    let (line, field, p) = row_err(Format::Cdnow, cdnow);
+    assert_eq!((line, field.as_str()), (1, "dollar_value"));
+    assert!(out(p));
+    // Within range, values are kept as given.
+    let ok = b"customer_id,item_id,timestamp,quantity,price\nc,i,2020-01-01,1000000,999999999\n";
+    let (ev, _) = read(Format::Csv, ok, false).unwrap();
+    assert_eq!((ev[0].quantity, ev[0].price), (1e6, 999_999_999.0));
+}
+
+#[test]
+fn ids_over_256_bytes_name_line_and_field() {
+    let long = "x".repeat(257);
+    let csv = format!(
+        "customer_id,item_id,timestamp,order_id\nc,i,2020-01-01,o\nc,{long},2020-01-01,o\n"
+    );
+    assert_eq!(
+        row_err(Format::Csv, csv.as_bytes()),
+        (3, "item_id".into(), Problem::IdTooLong)
+    );
+    let csv = format!("customer_id,item_id,timestamp,order_id\nc,i,2020-01-01,{long}\n");
+    assert_eq!(
+        row_err(Format::Csv, csv.as_bytes()),
+        (2, "order_id".into(), Problem::IdTooLong)
+    );
+    let jsonl =
+        format!("{{\"customer_id\":\"{long}\",\"item_id\":\"i\",\"timestamp\":\"2020-01-01\"}}\n");
+    assert_eq!(
+        row_err(Format::Jsonl, jsonl.as_bytes()),
+        (1, "customer_id".into(), Problem::IdTooLong)
+    );
+    let Err(IngestError::Row(e)) = read(Format::Jsonl, jsonl.as_bytes(), false) else {
+        unreachable!()
+    };
+    assert!(e.to_string().contains("longer than 256 bytes"), "{e}");
+    let ok = format!(
+        "customer_id,item_id,timestamp\n{},i,2020-01-01\n",
+        "y".repeat(256)
+    );
+    assert!(read(Format::Csv, ok.as_bytes(), false).is_ok());
+}
+
+#[test]
 fn a_purchase_without_a_positive_quantity_is_refused_in_csv_and_jsonl() {
     // Line 3 is a return written as a negative purchase: counted as an order it would make
     // the customer look active; the error says how to record it.

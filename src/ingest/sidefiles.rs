@@ -8,7 +8,7 @@
 
 use super::csv::{CsvReader, Next, find_column, require_column};
 use super::error::{IngestError, Problem, RowError};
-use super::event::{non_empty, parse_number};
+use super::event::{id_value, non_empty, parse_number, price_value};
 use super::read::{ReadReport, SkipReport};
 use super::store::StoreBuilder;
 use std::io::BufReader;
@@ -110,7 +110,9 @@ pub fn read_items(
     let mut report = for_each_row(&mut csv, &header, path, skip_bad_rows, |csv| {
         let line = csv.line();
         let item_id = non_empty(text(csv, &header, id, path)?)
-            .ok_or_else(|| RowError::new(path, line, &header[id], &[], Problem::MissingValue))?;
+            .ok_or(Problem::MissingValue)
+            .and_then(id_value)
+            .map_err(|p| RowError::new(path, line, &header[id], &[], p))?;
         let cat = match category {
             Some(i) => non_empty(text(csv, &header, i, path)?),
             None => None,
@@ -122,8 +124,8 @@ pub fn read_items(
         let price = match price {
             Some(i) => match non_empty(text(csv, &header, i, path)?) {
                 Some(s) => parse_number(s)
-                    .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))?
-                    as f32,
+                    .and_then(price_value)
+                    .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))?,
                 None => f32::NAN,
             },
             None => f32::NAN,
@@ -155,7 +157,7 @@ pub fn read_customers(
     path: &Path,
     b: &mut StoreBuilder,
     skip_bad_rows: bool,
-    exclude: Option<&std::collections::HashSet<String>>,
+    exclude: Option<&crate::erasure::ErasedSet>,
 ) -> Result<ReadReport, IngestError> {
     if super::parquet::is_parquet_path(path) {
         return super::parquet::read_customers(path, b, skip_bad_rows, exclude);
@@ -173,7 +175,9 @@ pub fn read_customers(
     for_each_row(&mut csv, &header, path, skip_bad_rows, |csv| {
         let line = csv.line();
         let customer_id = non_empty(text(csv, &header, id, path)?)
-            .ok_or_else(|| RowError::new(path, line, &header[id], &[], Problem::MissingValue))?;
+            .ok_or(Problem::MissingValue)
+            .and_then(id_value)
+            .map_err(|p| RowError::new(path, line, &header[id], &[], p))?;
         // Validate the whole row before changing the builder, so a skipped row leaves no trace.
         let mut values = Vec::with_capacity(header.len());
         for i in (0..header.len()).filter(|&i| i != id) {

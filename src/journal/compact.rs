@@ -36,10 +36,21 @@ impl Journal {
             let bytes = std::fs::read(&seg.path).map_err(io("reading", &seg.path))?;
             stats.bytes_removed += bytes.len() as u64;
             let end = read_segment(seg, &bytes, expected, |seq, offset, payload| {
-                if let Record::Erase { .. } = decode(payload, &seg.path, offset, seq)? {
-                    format::push_frame(&mut frames, seq, payload);
-                    stats.erasures_kept += 1;
+                match decode(payload, &seg.path, offset, seq)? {
+                    Record::Forget { .. } => format::push_frame(&mut frames, seq, payload),
+                    // Older journals' plain ids are kept as their hash.
+                    Record::Erase { customer_id, at } => {
+                        let hashed = Record::Forget {
+                            customer: self.key.hash(&customer_id),
+                            at,
+                        };
+                        let payload =
+                            postcard::to_allocvec(&hashed).map_err(JournalError::Encode)?;
+                        format::push_frame(&mut frames, seq, &payload);
+                    }
+                    Record::Event(_) | Record::Redacted => return Ok(()),
                 }
+                stats.erasures_kept += 1;
                 Ok(())
             })?;
             if let Some(damage) = end.damage {
@@ -78,6 +89,7 @@ impl Journal {
                 first_seq: target.first_seq,
                 path: target.path.clone(),
                 kind: SegmentKind::Erasures { covers_upto },
+                version: format::VERSION,
             });
             &dropped[1..]
         } else {
@@ -99,7 +111,8 @@ impl Journal {
     }
 }
 
-fn write_synced(path: &std::path::Path, bytes: &[u8]) -> Result<(), JournalError> {
+/// Writes `bytes` to a new file at `path` and fsyncs it.
+pub(super) fn write_synced(path: &std::path::Path, bytes: &[u8]) -> Result<(), JournalError> {
     use std::io::Write;
     let mut f = std::fs::File::create(path).map_err(io("creating", path))?;
     f.write_all(bytes)

@@ -10,14 +10,19 @@
 //! A log segment (`kind` 0) named `N.seg` holds the consecutive seqs `N, N+1, …`. An erasures
 //! segment (`kind` 1, written by compaction) holds strictly increasing seqs ≥ its name and
 //! ≤ `covers_upto`, the last seq of the log segments it replaced.
+//!
+//! Version 2 added erasures stored as a keyed hash and redacted events (see
+//! [`super::Record`]); version 1 segments are read as before and never appended to.
 
 use super::{Damage, JournalError};
 use std::path::Path;
 
 /// First bytes of every segment.
 pub const MAGIC: [u8; 8] = *b"PRPJRNL\0";
-/// Format version written by this build (and the only one read).
-pub const VERSION: u32 = 1;
+/// Format version written by this build.
+pub const VERSION: u32 = 2;
+/// Oldest format version this build reads.
+pub const OLDEST_VERSION: u32 = 1;
 /// Header size in bytes.
 pub const HEADER_BYTES: usize = 24;
 /// Frame header size in bytes (len, crc, seq).
@@ -53,6 +58,11 @@ pub fn header(kind: SegmentKind) -> [u8; HEADER_BYTES] {
 
 /// Decodes a segment header (`bytes` holds at least [`HEADER_BYTES`]).
 pub fn parse_header(bytes: &[u8], path: &Path) -> Result<SegmentKind, JournalError> {
+    parse_header_version(bytes, path).map(|(kind, _)| kind)
+}
+
+/// [`parse_header`] with the segment's format version.
+pub fn parse_header_version(bytes: &[u8], path: &Path) -> Result<(SegmentKind, u32), JournalError> {
     let bad = |damage| JournalError::Corrupt {
         path: path.to_path_buf(),
         offset: 0,
@@ -65,7 +75,7 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<SegmentKind, JournalErr
         return Err(bad(Damage::BadMagic));
     }
     let version = u32_at(bytes, 8);
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         return Err(JournalError::Version {
             path: path.to_path_buf(),
             found: version,
@@ -73,10 +83,13 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<SegmentKind, JournalErr
         });
     }
     match u32_at(bytes, 12) {
-        0 => Ok(SegmentKind::Log),
-        1 => Ok(SegmentKind::Erasures {
-            covers_upto: u64_at(bytes, 16),
-        }),
+        0 => Ok((SegmentKind::Log, version)),
+        1 => Ok((
+            SegmentKind::Erasures {
+                covers_upto: u64_at(bytes, 16),
+            },
+            version,
+        )),
         other => Err(bad(Damage::UnknownKind(other))),
     }
 }

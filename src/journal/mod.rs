@@ -12,6 +12,17 @@
 //!   appends).
 //! * [`Journal::compact`] drops old segments the current bundle has learned from, keeping
 //!   every erasure so a forgotten customer is never brought back.
+//! * [`Journal::redact_customer`] removes an erased customer's events from every segment
+//!   (an erasure calls it before answering); [`Journal::open`] finishes any removal a crash
+//!   interrupted, and converts erasures of older journals to the hashed form.
+//!
+//! # Erasures hold no id
+//! An erasure is stored as the keyed hash of the customer id ([`Record::Forget`]), under the
+//! journal's own random key in `ERASURE_KEY` ([`crate::erasure`]). Events of an erased
+//! customer are replaced in their segment by a [`Record::Redacted`] frame with the same seq:
+//! the segment is rewritten to a temporary file, fsync'd, renamed over the original and the
+//! directory fsync'd, so a crash leaves either the old or the new file, never a mix. The
+//! active segment is first closed (a new one started) so appends never race a rewrite.
 //!
 //! # On disk
 //! A journal is a directory of segments `NNNNNNNNNNNNNNNNNNNN.seg`, named by the first seq
@@ -40,13 +51,17 @@
 
 mod compact;
 mod format;
+pub mod key;
+mod redact;
 mod training;
 
 #[cfg(test)]
 mod tests;
 
+pub use redact::RedactStats;
 pub use training::{TrainingRead, read_for_training, read_journal};
 
+use crate::erasure::{CustomerHash, ErasureKey};
 use crate::ingest::RawEvent;
 use format::{FRAME_HEADER_BYTES, HEADER_BYTES, SegmentKind};
 use std::fs::{File, OpenOptions};
@@ -61,12 +76,25 @@ pub enum Record {
     /// An accepted, validated event.
     Event(RawEvent),
     /// A customer to forget: their events before and after this record are excluded.
+    /// [`Journal::append`] stores it as [`Record::Forget`], so replay yields it only from
+    /// journals written before format 2 (until [`Journal::open`] converts them).
     Erase {
         /// External customer id.
         customer_id: String,
         /// Server time of the erasure (seconds since the epoch, UTC).
         at: i64,
     },
+    /// An erasure as stored since format 2: the customer id's keyed hash
+    /// ([`Journal::erasure_key`]), never the id.
+    Forget {
+        /// [`ErasureKey::hash`] of the customer id.
+        customer: CustomerHash,
+        /// Server time of the erasure (seconds since the epoch, UTC).
+        at: i64,
+    },
+    /// An event removed because its customer was erased; it keeps the event's seq so the
+    /// segment's seqs stay consecutive.
+    Redacted,
 }
 
 /// The seqs an append was given.
@@ -85,7 +113,7 @@ pub struct ReplayStats {
     pub records: u64,
     /// Of which events.
     pub events: u64,
-    /// Of which erasures.
+    /// Of which erasures (plain or hashed).
     pub erasures: u64,
     /// Highest seq in the journal (0 = empty).
     pub last_seq: u64,
@@ -173,7 +201,10 @@ pub enum JournalError {
         damage: Damage,
     },
     /// A segment of another format version.
-    #[error("{}: journal format version {found}, this build reads {supported}", path.display())]
+    #[error(
+        "{}: journal format version {found}, this build reads versions up to {supported}",
+        path.display()
+    )]
     Version {
         /// Segment file.
         path: PathBuf,
@@ -228,6 +259,24 @@ pub enum JournalError {
     /// Encoding a record failed.
     #[error("encoding a journal record: {0}")]
     Encode(#[source] postcard::Error),
+    /// The erasure key file is damaged.
+    #[error(
+        "{}: not a journal erasure key; hint: restore it from a backup (without it the journal's erasures match nobody)",
+        path.display()
+    )]
+    BadKey {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// Segments hold hashed erasures but the key file is gone.
+    #[error(
+        "{}: ERASURE_KEY is missing but the segments may hold erasures made with it; hint: restore it from a backup, or erased customers would come back",
+        dir.display()
+    )]
+    MissingKey {
+        /// Journal directory.
+        dir: PathBuf,
+    },
     /// Another process has the journal open for writing.
     #[error("{}: journal is in use by another process (LOCK is held)", dir.display())]
     Locked {
@@ -271,6 +320,8 @@ struct Segment {
     first_seq: u64,
     path: PathBuf,
     kind: SegmentKind,
+    /// Format version of its header.
+    version: u32,
 }
 
 /// What appends change, behind one mutex.
@@ -302,6 +353,8 @@ pub struct Journal {
     /// Held by replay and compaction so segments are not deleted under a reader.
     maintenance: Mutex<()>,
     truncated_bytes: u64,
+    /// Key of the hashed erasures.
+    key: ErasureKey,
     /// Holds the exclusive lock on `LOCK` for the journal's lifetime.
     _lock: File,
 }
@@ -350,17 +403,18 @@ fn list_segments(dir: &Path) -> Result<Vec<(Segment, u64)>, JournalError> {
             .map_err(io("reading metadata of", &path))?
             .len();
         let n = read_up_to(&mut file, &mut head).map_err(io("reading", &path))?;
-        let kind = if n < HEADER_BYTES {
+        let (kind, version) = if n < HEADER_BYTES {
             // Only a segment being created can be this short; the caller decides.
-            SegmentKind::Log
+            (SegmentKind::Log, format::VERSION)
         } else {
-            format::parse_header(&head, &path)?
+            format::parse_header_version(&head, &path)?
         };
         out.push((
             Segment {
                 first_seq,
                 path,
                 kind,
+                version,
             },
             len,
         ));
@@ -428,6 +482,7 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<(Segment, File), Journal
             first_seq,
             path,
             kind: SegmentKind::Log,
+            version: format::VERSION,
         },
         file,
     ))
@@ -482,6 +537,8 @@ impl Journal {
         if !stale.is_empty() {
             sync_dir(dir)?;
         }
+        let listed_segments: Vec<Segment> = listed.iter().map(|(s, _)| s.clone()).collect();
+        let key = key::load_or_create(dir, &listed_segments)?;
 
         let mut truncated_bytes = 0;
         let (segments, file, len, next_seq) = match listed.pop() {
@@ -505,7 +562,16 @@ impl Journal {
                         SegmentKind::Log => last_seq.map_or(last.first_seq, |s| s + 1),
                         SegmentKind::Erasures { covers_upto } => covers_upto + 1,
                     };
-                    if last.kind == SegmentKind::Log {
+                    if last.kind == SegmentKind::Log && last.version < format::VERSION {
+                        // Records of this format must not land in a file whose header says
+                        // an older one: continue in a new segment (or rewrite an empty one).
+                        if valid > HEADER_BYTES as u64 {
+                            earlier.push(last);
+                        }
+                        let (seg, file) = create_segment(dir, next_after)?;
+                        earlier.push(seg);
+                        (earlier, file, HEADER_BYTES as u64, next_after)
+                    } else if last.kind == SegmentKind::Log {
                         let file = OpenOptions::new()
                             .append(true)
                             .open(&last.path)
@@ -523,7 +589,7 @@ impl Journal {
                 }
             }
         };
-        Ok(Journal {
+        let journal = Journal {
             dir: dir.to_path_buf(),
             opts,
             state: Mutex::new(WriteState {
@@ -538,8 +604,24 @@ impl Journal {
             synced_gen: AtomicU64::new(0),
             maintenance: Mutex::new(()),
             truncated_bytes,
+            key,
             _lock: lock_file,
-        })
+        };
+        let redacted = journal.redact_erased()?;
+        if redacted.segments_rewritten > 0 {
+            tracing::info!(
+                segments = redacted.segments_rewritten,
+                events = redacted.events_redacted,
+                erasures = redacted.erasures_hashed,
+                "journal: removed the events of erased customers and the ids of older erasures"
+            );
+        }
+        Ok(journal)
+    }
+
+    /// The key erasure records hash customer ids under.
+    pub fn erasure_key(&self) -> ErasureKey {
+        self.key
     }
 
     /// The journal directory.
@@ -558,6 +640,18 @@ impl Journal {
         let mut payload = Vec::with_capacity(records.len() * 64);
         let mut ends = Vec::with_capacity(records.len());
         for r in records {
+            let hashed;
+            let r = match r {
+                // The id itself never reaches the disk.
+                Record::Erase { customer_id, at } => {
+                    hashed = Record::Forget {
+                        customer: self.key.hash(customer_id),
+                        at: *at,
+                    };
+                    &hashed
+                }
+                other => other,
+            };
             let start = payload.len();
             payload = postcard::to_extend(r, payload).map_err(JournalError::Encode)?;
             let bytes = payload.len() - start;
@@ -710,7 +804,8 @@ impl Journal {
                 stats.records += 1;
                 match record {
                     Record::Event(_) => stats.events += 1,
-                    Record::Erase { .. } => stats.erasures += 1,
+                    Record::Erase { .. } | Record::Forget { .. } => stats.erasures += 1,
+                    Record::Redacted => {}
                 }
                 f(seq, record);
                 Ok(())

@@ -4,6 +4,53 @@ use super::*;
 use crate::ingest::EventKind;
 use std::collections::HashSet;
 
+/// How `j` stores `r`: an erasure as the keyed hash of its id.
+fn stored(j: &Journal, r: &Record) -> Record {
+    match r {
+        Record::Erase { customer_id, at } => Record::Forget {
+            customer: j.erasure_key().hash(customer_id),
+            at: *at,
+        },
+        other => other.clone(),
+    }
+}
+
+/// What `j`, reopened after `records` were appended, replays: erasures stored as hashes
+/// and every event of an erased customer redacted.
+fn after_open(j: &Journal, records: &[(u64, Record)]) -> Vec<(u64, Record)> {
+    let erased: HashSet<&str> = records
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Record::Erase { customer_id, .. } => Some(customer_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    records
+        .iter()
+        .map(|(seq, r)| match r {
+            Record::Event(e) if erased.contains(e.customer_id.as_str()) => (*seq, Record::Redacted),
+            other => (*seq, stored(j, other)),
+        })
+        .collect()
+}
+
+/// Files under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| finder.find(&std::fs::read(p).unwrap()).is_some())
+        .collect()
+}
+
+fn assert_erased_set(erased: &crate::erasure::ErasedSet, ids: &[&str]) {
+    assert_eq!(erased.len(), ids.len());
+    for id in ids {
+        assert!(erased.contains(id), "{id}");
+    }
+}
+
 fn event(k: u64) -> Record {
     Record::Event(RawEvent {
         customer_id: format!("c{}", k % 17),
@@ -91,10 +138,14 @@ fn append_then_replay_round_trips_across_segment_rolls_and_reopen() {
             }
             assert_eq!(j.last_seq(), expected.len() as u64);
         }
-        assert_eq!(all(&j, 0), expected);
+        let as_stored: Vec<(u64, Record)> =
+            expected.iter().map(|(s, r)| (*s, stored(&j, r))).collect();
+        assert_eq!(all(&j, 0), as_stored);
     }
     assert!(segment_files(dir.path()).len() > 5, "segments must roll");
     let j = Journal::open_with(dir.path(), small(2048)).unwrap();
+    // Appended erasures never went through `redact_customer`: opening finishes the job.
+    let expected = after_open(&j, &expected);
     assert_eq!(j.last_seq(), expected.len() as u64);
     assert_eq!(all(&j, 0), expected);
     assert_eq!(all(&j, 100), expected[100..].to_vec());
@@ -103,7 +154,12 @@ fn append_then_replay_round_trips_across_segment_rolls_and_reopen() {
     let stats = j.replay(0, |_, _| stats_seen += 1).unwrap();
     assert_eq!(stats.records, expected.len() as u64);
     assert_eq!(stats.erasures, 4);
-    assert_eq!(stats.events, stats.records - 4);
+    let redacted = expected
+        .iter()
+        .filter(|(_, r)| *r == Record::Redacted)
+        .count() as u64;
+    assert!(redacted > 0);
+    assert_eq!(stats.events, stats.records - 4 - redacted);
     assert_eq!(stats.last_seq, expected.len() as u64);
     assert_eq!(stats.truncated_bytes, 0);
     // Appends after reopening continue the sequence.
@@ -381,7 +437,7 @@ fn first_seq_of(path: &Path) -> u64 {
 fn compacted(records: &[(u64, Record)], covers: u64) -> Vec<(u64, Record)> {
     records
         .iter()
-        .filter(|(seq, r)| *seq > covers || matches!(r, Record::Erase { .. }))
+        .filter(|(seq, r)| *seq > covers || matches!(r, Record::Forget { .. }))
         .cloned()
         .collect()
 }
@@ -393,6 +449,7 @@ fn compaction_keeps_erasures_and_later_records() {
     let files = segment_files(dir.path());
     assert!(files.len() >= 6, "{files:?}");
     let j = Journal::open_with(dir.path(), small(400)).unwrap();
+    let records = after_open(&j, &records);
     // Up to a seq inside the fourth segment: the first three go.
     let upto = first_seq_of(&files[3]) + 1;
     let covers = first_seq_of(&files[3]) - 1;
@@ -436,7 +493,7 @@ fn compaction_keeps_erasures_and_later_records() {
     );
     let (events, erased, last) = read_for_training(dir.path()).unwrap();
     assert_eq!(last, a.last_seq);
-    assert_eq!(erased, HashSet::from(["c3".to_string(), "c5".to_string()]));
+    assert_erased_set(&erased, &["c3", "c5"]);
     let kept = want
         .iter()
         .filter(|(_, r)| matches!(r, Record::Event(e) if !erased.contains(&e.customer_id)))
@@ -487,7 +544,7 @@ fn open_finishes_a_compaction_interrupted_before_its_deletes() {
     assert_eq!(r.erased.len(), 2);
     assert_eq!(segment_files(dir.path()).len(), files.len());
     let j = Journal::open_with(dir.path(), small(400)).unwrap();
-    assert_eq!(all(&j, 0), compacted(&records, covers));
+    assert_eq!(all(&j, 0), compacted(&after_open(&j, &records), covers));
     assert_eq!(segment_files(dir.path()).len(), files.len() - 3);
     assert!(!dir.path().join("00000000000000000001.seg.tmp").exists());
 }
@@ -496,6 +553,13 @@ fn open_finishes_a_compaction_interrupted_before_its_deletes() {
 fn training_read_drops_erased_customers_and_ignores_a_write_in_progress() {
     let dir = tempfile::tempdir().unwrap();
     let records = with_erasures(dir.path());
+    let all_c3_c5 = records
+        .iter()
+        .filter(|(_, r)| matches!(r, Record::Event(e) if e.customer_id == "c3" || e.customer_id == "c5"))
+        .count() as u64;
+    // Before a writer opens it, their events are still in the files: the read drops them.
+    let r = read_journal(dir.path()).unwrap();
+    assert_eq!(r.erased_events, all_c3_c5);
     let j = Journal::open_with(dir.path(), small(400)).unwrap();
     // c3 comes back after being erased: still dropped.
     j.append(&[event(3 * 17 + 3)]).unwrap();
@@ -513,10 +577,7 @@ fn training_read_drops_erased_customers_and_ignores_a_write_in_progress() {
         "read-only"
     );
     assert_eq!(r.last_seq, records.len() as u64 + 1);
-    assert_eq!(
-        r.erased,
-        HashSet::from(["c3".to_string(), "c5".to_string()])
-    );
+    assert_erased_set(&r.erased, &["c3", "c5"]);
     let want: Vec<RawEvent> = records
         .iter()
         .filter_map(|(_, r)| match r {
@@ -525,11 +586,8 @@ fn training_read_drops_erased_customers_and_ignores_a_write_in_progress() {
         })
         .collect();
     assert_eq!(r.events, want);
-    let all_c3_c5 = records
-        .iter()
-        .filter(|(_, r)| matches!(r, Record::Event(e) if e.customer_id == "c3" || e.customer_id == "c5"))
-        .count() as u64;
-    assert_eq!(r.erased_events, all_c3_c5 + 1);
+    // Opening redacted the earlier ones; only the one appended since is left to drop.
+    assert_eq!(r.erased_events, 1);
 }
 
 #[test]
@@ -549,4 +607,181 @@ fn a_journaled_event_breaking_the_contract_names_segment_and_seq() {
         }
         other => panic!("expected BadEvent, got {other:?}"),
     }
+}
+
+/// An event of the customer whose every identifying string is unique to them.
+fn victim_event(k: u64) -> Record {
+    Record::Event(RawEvent {
+        customer_id: "victim-7f3a".to_string(),
+        item_id: format!("victim-only-item-{}", k % 2),
+        timestamp: 1_600_000_000 + k as i64,
+        kind: EventKind::Purchase,
+        quantity: 2.0,
+        price: 9.5,
+        order_id: Some(format!("victim-order-{k}")),
+        category: None,
+    })
+}
+
+const VICTIM_STRINGS: [&str; 4] = ["victim-7f3a", "victim-only-item", "victim-order", "victim"];
+
+#[test]
+fn an_erased_customer_leaves_no_bytes_in_any_journal_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open_with(dir.path(), small(600)).unwrap();
+    let mut appended = Vec::new();
+    for k in 0..40u64 {
+        // Their events in old segments and in the active one.
+        let batch = if k % 6 == 0 || k == 39 {
+            vec![event(k), victim_event(k)]
+        } else {
+            vec![event(k)]
+        };
+        let a = j.append(&batch).unwrap();
+        appended.extend((a.first_seq..).zip(batch));
+    }
+    assert!(segment_files(dir.path()).len() > 3);
+    let last_before = j.last_seq();
+    let a = j.append(&[erase("victim-7f3a", 1_700_000_000)]).unwrap();
+    appended.push((a.first_seq, erase("victim-7f3a", 1_700_000_000)));
+    assert!(!files_containing(dir.path(), "victim-7f3a").is_empty());
+
+    let stats = j.redact_customer("victim-7f3a").unwrap();
+    assert_eq!(stats.events_redacted, 8);
+    assert!(stats.segments_rewritten >= 2, "{stats:?}");
+    for needle in VICTIM_STRINGS {
+        assert_eq!(
+            files_containing(dir.path(), needle),
+            Vec::<PathBuf>::new(),
+            "{needle}"
+        );
+    }
+    assert!(
+        !dir.path()
+            .read_dir()
+            .unwrap()
+            .any(|e| { e.unwrap().file_name().to_string_lossy().ends_with(".tmp") })
+    );
+    // Seqs are kept: replay sees placeholders where their events were, the rest as before.
+    assert_eq!(all(&j, 0), after_open(&j, &appended));
+    // Appends go on (in a new segment: the active one held their events).
+    let b = j.append(&[event(100)]).unwrap();
+    assert_eq!(b.first_seq, last_before + 2);
+    let r = read_journal(dir.path()).unwrap();
+    assert!(r.erased.contains("victim-7f3a") && !r.erased.contains("c1"));
+    assert_eq!(r.events.len(), 41);
+    assert_eq!(r.erased_events, 0);
+    drop(j);
+    let j = Journal::open_with(dir.path(), small(600)).unwrap();
+    let mut want = after_open(&j, &appended);
+    want.push((b.first_seq, event(100)));
+    assert_eq!(all(&j, 0), want);
+}
+
+#[test]
+fn open_finishes_an_erasure_a_crash_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let j = Journal::open_with(dir.path(), small(500)).unwrap();
+        for k in 0..12 {
+            j.append(&[event(k), victim_event(k)]).unwrap();
+        }
+        // The record is durable, the process dies before `redact_customer`.
+        j.append(&[erase("victim-7f3a", 5)]).unwrap();
+    }
+    assert!(!files_containing(dir.path(), "victim-7f3a").is_empty());
+    let j = Journal::open_with(dir.path(), small(500)).unwrap();
+    for needle in VICTIM_STRINGS {
+        assert_eq!(
+            files_containing(dir.path(), needle),
+            Vec::<PathBuf>::new(),
+            "{needle}"
+        );
+    }
+    let got = all(&j, 0);
+    assert_eq!(
+        got.iter().filter(|(_, r)| *r == Record::Redacted).count(),
+        12
+    );
+    assert_eq!(got.len(), 25);
+}
+
+/// A segment as a build before format 2 wrote it: version 1 header, plain-id erasures.
+fn write_v1_segment(path: &Path, first_seq: u64, records: &[Record]) {
+    let mut bytes = format::header(SegmentKind::Log).to_vec();
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    for (k, r) in records.iter().enumerate() {
+        let payload = postcard::to_allocvec(r).unwrap();
+        format::push_frame(&mut bytes, first_seq + k as u64, &payload);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn journals_of_format_1_replay_and_lose_their_plain_ids_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let old: Vec<Record> = vec![
+        event(1),
+        victim_event(2),
+        event(3),
+        erase("victim-7f3a", 9),
+        erase("c4", 10),
+        event(4),
+    ];
+    write_v1_segment(&dir.path().join(format!("{:020}.seg", 1)), 1, &old);
+    // The trainer reads it as it is (no key yet: plain ids).
+    let r = read_journal(dir.path()).unwrap();
+    assert_erased_set(&r.erased, &["victim-7f3a", "c4"]);
+    assert_eq!(r.erased_events, 2);
+
+    let j = Journal::open(dir.path()).unwrap();
+    let records: Vec<(u64, Record)> = (1..).zip(old).collect();
+    assert_eq!(all(&j, 0), after_open(&j, &records));
+    for needle in VICTIM_STRINGS {
+        assert_eq!(
+            files_containing(dir.path(), needle),
+            Vec::<PathBuf>::new(),
+            "{needle}"
+        );
+    }
+    // New records go to a segment of the current format; the old one is never appended to.
+    let a = j.append(&[event(7), erase("c9", 11)]).unwrap();
+    assert_eq!(a.first_seq, 7);
+    let files = segment_files(dir.path());
+    assert_eq!(files.len(), 2);
+    let head = std::fs::read(&files[1]).unwrap();
+    assert_eq!(
+        format::parse_header_version(&head, &files[1]).unwrap().1,
+        format::VERSION
+    );
+    let r = read_journal(dir.path()).unwrap();
+    assert_erased_set(&r.erased, &["victim-7f3a", "c4", "c9"]);
+    assert!(r.events.iter().all(|e| e.customer_id != "c4"));
+}
+
+#[test]
+fn a_lost_erasure_key_is_refused_rather_than_bringing_customers_back() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let j = Journal::open(dir.path()).unwrap();
+        j.append(&[event(1), erase("c1", 1)]).unwrap();
+    }
+    let key = dir.path().join(key::KEY_FILE);
+    let saved = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    assert!(matches!(
+        Journal::open(dir.path()),
+        Err(JournalError::MissingKey { .. })
+    ));
+    assert!(matches!(
+        read_journal(dir.path()),
+        Err(JournalError::MissingKey { .. })
+    ));
+    std::fs::write(&key, &saved[..10]).unwrap();
+    let err = Journal::open(dir.path()).err().unwrap();
+    assert!(matches!(err, JournalError::BadKey { .. }), "{err}");
+    assert!(err.to_string().contains("ERASURE_KEY"), "{err}");
+    std::fs::write(&key, &saved).unwrap();
+    let r = read_journal(dir.path()).unwrap();
+    assert_erased_set(&r.erased, &["c1"]);
 }

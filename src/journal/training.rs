@@ -5,8 +5,8 @@ use super::format::{self, HEADER_BYTES, SegmentKind};
 use super::{
     JournalError, Record, decode, io, leftovers, list_segments, next_expected, read_segment,
 };
+use crate::erasure::ErasedSet;
 use crate::ingest::RawEvent;
-use std::collections::HashSet;
 use std::path::Path;
 
 /// What [`read_journal`] found.
@@ -17,8 +17,10 @@ pub struct TrainingRead {
     pub events: Vec<RawEvent>,
     /// Events dropped because their customer was erased (at any seq).
     pub erased_events: u64,
-    /// Every erased customer id.
-    pub erased: HashSet<String>,
+    /// Every erased customer: hashed under the journal's key (plain ids from journals
+    /// written before format 2 are hashed too), so the trainer can leave them out of its
+    /// events and customers files without the journal holding their ids.
+    pub erased: ErasedSet,
     /// Highest complete seq read (0 = empty journal).
     pub last_seq: u64,
     /// Bytes after the last complete record of the newest segment: a write in progress or
@@ -26,10 +28,8 @@ pub struct TrainingRead {
     pub incomplete_tail_bytes: u64,
 }
 
-/// Reads a journal dir for training: the events and the set of erased customer ids.
-pub fn read_for_training(
-    dir: &Path,
-) -> Result<(Vec<RawEvent>, HashSet<String>, u64), JournalError> {
+/// Reads a journal dir for training: the events and the set of erased customers.
+pub fn read_for_training(dir: &Path) -> Result<(Vec<RawEvent>, ErasedSet, u64), JournalError> {
     let r = read_journal(dir)?;
     Ok((r.events, r.erased, r.last_seq))
 }
@@ -45,7 +45,11 @@ pub fn read_journal(dir: &Path) -> Result<TrainingRead, JournalError> {
     for k in leftovers(&listed).into_iter().rev() {
         listed.remove(k);
     }
-    let mut out = TrainingRead::default();
+    let key = super::key::load(dir)?;
+    let mut out = TrainingRead {
+        erased: ErasedSet::with_key(key),
+        ..TrainingRead::default()
+    };
     let mut events = Vec::new();
     let mut expected = None;
     let n = listed.len();
@@ -71,9 +75,16 @@ pub fn read_journal(dir: &Path) -> Result<TrainingRead, JournalError> {
                     }
                     events.push(e);
                 }
-                Record::Erase { customer_id, .. } => {
-                    out.erased.insert(customer_id);
+                Record::Erase { customer_id, .. } => out.erased.insert_id(customer_id),
+                Record::Forget { customer, .. } => {
+                    if key.is_none() {
+                        return Err(JournalError::MissingKey {
+                            dir: dir.to_path_buf(),
+                        });
+                    }
+                    out.erased.insert_hash(customer);
                 }
+                Record::Redacted => {}
             }
             Ok(())
         })?;

@@ -17,10 +17,10 @@ pub mod customer;
 pub mod parse;
 pub mod rfm;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use rayon::prelude::*;
 
 pub use customer::{LayoutError, Propensities, Recomputed};
@@ -28,6 +28,7 @@ use customer::{check_layout, merged_history, propensities, recompute, value_opti
 use rfm::Population;
 
 use crate::clv::ClvOptions;
+use crate::erasure::{CustomerHash, ErasureKey};
 use crate::ingest::{ItemIdx, RawEvent};
 use crate::scoring::{EventColumns, TrainedModels};
 use crate::time::DAY;
@@ -135,6 +136,11 @@ pub struct Overlay {
     clv: Option<ClvOptions>,
     usable: Result<(), LayoutError>,
     hasher: hashbrown::DefaultHashBuilder,
+    /// Erasures replayed from the journal, which holds only the ids' keyed hashes: any id
+    /// hashing into the set is erased, including ids this overlay has not seen yet.
+    hashed: RwLock<Option<(ErasureKey, HashSet<CustomerHash>)>>,
+    /// Whether `hashed` holds anything (skips its lock on every lookup when not).
+    any_hashed: AtomicBool,
 }
 
 /// One customer's part of a group of changes: erased, or their events.
@@ -170,6 +176,61 @@ impl Overlay {
             clv: value_options(),
             usable: check_layout(models),
             hasher: hashbrown::DefaultHashBuilder::default(),
+            hashed: RwLock::new(None),
+            any_hashed: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether `id` matches an erasure known by its hash only.
+    fn hash_erased(&self, id: &str) -> bool {
+        self.any_hashed.load(Ordering::Acquire)
+            && lock_read(&self.hashed)
+                .as_ref()
+                .is_some_and(|(key, set)| set.contains(&key.hash(id)))
+    }
+
+    /// Applies erasures known by their keyed hash (under `key`): every bundle or live
+    /// customer whose id matches is erased now, and ids that match later (a new event) are
+    /// treated as erased.
+    pub fn forget_hashed(&self, models: &TrainedModels, key: ErasureKey, hashes: &[CustomerHash]) {
+        if hashes.is_empty() {
+            return;
+        }
+        let added: Vec<CustomerHash> = {
+            let mut guard = lock_write(&self.hashed);
+            let (k, set) = guard.get_or_insert_with(|| (key, HashSet::new()));
+            if *k != key {
+                // One journal, one key; a different key would make every hash miss.
+                *k = key;
+                set.clear();
+            }
+            hashes.iter().copied().filter(|h| set.insert(*h)).collect()
+        };
+        self.any_hashed.store(true, Ordering::Release);
+        if added.is_empty() {
+            return;
+        }
+        let added: HashSet<CustomerHash> = added.into_iter().collect();
+        self.erasures
+            .fetch_add(added.len() as u64, Ordering::Relaxed);
+        let ids = &models.base.customer_ids;
+        let matched: Vec<u32> = ids
+            .par_iter()
+            .enumerate()
+            .filter(|(_, id)| added.contains(&key.hash(id)))
+            .map(|(i, _)| i as u32)
+            .collect();
+        for i in matched {
+            self.mark_erased(&ids[i as usize], Some(i));
+        }
+        let live: Vec<String> = self
+            .live_entries()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| added.contains(&key.hash(id)))
+            .collect();
+        for id in live {
+            self.mark_erased(&id, None);
         }
     }
 
@@ -202,6 +263,7 @@ impl Overlay {
     /// What the overlay knows about `id`.
     pub fn lookup(&self, id: &str) -> Lookup {
         match lock_read(self.shard(id)).get(id) {
+            None if self.hash_erased(id) => Lookup::Erased,
             None => Lookup::Untouched,
             Some(Entry::Erased) => Lookup::Erased,
             Some(Entry::Live(c)) => Lookup::Live(c.clone()),
@@ -312,6 +374,7 @@ impl Overlay {
                 Some(Entry::Live(c)) => ((**c).clone(), c.n_events()),
                 // The journal's rule: an erasure excludes events before and after it.
                 Some(Entry::Erased) => return,
+                None if self.hash_erased(id) => return,
                 None => (LiveCustomer::empty(models, bundle_idx), 0),
             };
             for (e, &item) in g.events.iter().zip(&items) {
@@ -344,6 +407,12 @@ impl Overlay {
     }
 
     fn erase(&self, id: &str, bundle_idx: Option<u32>) {
+        self.mark_erased(id, bundle_idx);
+        self.erasures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Hides `id` (and bundle row `bundle_idx`) from every answer, dropping its live state.
+    fn mark_erased(&self, id: &str, bundle_idx: Option<u32>) {
         if let Some(i) = bundle_idx.map(|i| i as usize)
             && let Some(w) = self.erased_bundle.get(i / 64)
         {
@@ -355,7 +424,6 @@ impl Overlay {
             self.events
                 .fetch_sub(c.n_events() as u64, Ordering::Relaxed);
         }
-        self.erasures.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -5,7 +5,6 @@
 use super::error::{PropensityError, Result};
 use crate::gbdt::{ObjectiveKind, Params};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 /// How raw GBDT probabilities are mapped to calibrated ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,42 +29,44 @@ pub enum CountBase {
     Bgnbd,
 }
 
-/// Everything `fit` and `evaluate` need besides the data, cutoff and horizon.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PropensityConfig {
-    /// Churn / expected-purchases horizon in days when the command line gives none.
-    pub horizon_days: u32,
-    /// Horizons (days) of the repurchase curve P(purchase within d days).
-    pub curve_days: Vec<u32>,
-    /// A customer is in a snapshot's population after a purchase in this many days before it.
-    pub active_days: u32,
-    /// Most training snapshots (T−H, T−2H, …) per model.
-    pub max_snapshots: usize,
-    /// A snapshot needs at least this many days of data before it.
-    pub min_history_days: u32,
-    /// Spacing (days) of the churn/count training snapshots (`cutoff − H`, then back by this
-    /// step); 0 means the horizon itself (`T − H`, `T − 2H`, …). A shorter step overlaps
-    /// label windows but gives short histories more snapshots.
-    pub snapshot_step_days: u32,
-    /// Spacing (days) of the repurchase-curve snapshots, finer than H so long curve
-    /// horizons still find label windows that end before the cutoff.
-    pub curve_step_days: u32,
-    /// Calibration of the churn and repurchase probabilities.
-    pub calibration: CalibrationKind,
-    /// Baseline the expected-purchases model corrects.
-    pub count_base: CountBase,
+crate::documented! {
+    /// Everything `fit` and `evaluate` need besides the data, cutoff and horizon.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct PropensityConfig {
+        /// Churn / expected-purchases horizon in days when the command line gives none.
+        pub horizon_days: u32,
+        /// Horizons (days) of the repurchase curve P(purchase within d days).
+        pub curve_days: Vec<u32>,
+        /// A customer is in a snapshot's population after a purchase in this many days before it.
+        pub active_days: u32,
+        /// Most training snapshots (T−H, T−2H, …) per model.
+        pub max_snapshots: usize,
+        /// A snapshot needs at least this many days of data before it.
+        pub min_history_days: u32,
+        /// Spacing (days) of the churn/count training snapshots (`cutoff − H`, then back by this
+        /// step); 0 means the horizon itself (`T − H`, `T − 2H`, …). A shorter step overlaps
+        /// label windows but gives short histories more snapshots.
+        pub snapshot_step_days: u32,
+        /// Spacing (days) of the repurchase-curve snapshots, finer than H so long curve
+        /// horizons still find label windows that end before the cutoff.
+        pub curve_step_days: u32,
+        /// Calibration of the churn and repurchase probabilities.
+        pub calibration: CalibrationKind,
+        /// Baseline the expected-purchases model corrects.
+        pub count_base: CountBase,
 
-    /// Folds of the out-of-fold predictions the calibrators are fitted on.
-    pub folds: usize,
-    /// Seed of every random draw (fold assignment, GBDT bagging).
-    pub seed: u64,
-    /// GBDT parameters of the churn model (binary objective).
-    pub churn: Params,
-    /// GBDT parameters of the expected-purchases model (Poisson objective).
-    pub count: Params,
-    /// GBDT parameters of the repurchase-curve model (binary, horizon as a feature).
-    pub curve: Params,
+        /// Folds of the out-of-fold predictions the calibrators are fitted on.
+        pub folds: usize,
+        /// Seed of every random draw (fold assignment, GBDT bagging).
+        pub seed: u64,
+        /// GBDT parameters of the churn model (binary objective).
+        pub churn: Params,
+        /// GBDT parameters of the expected-purchases model (Poisson objective).
+        pub count: Params,
+        /// GBDT parameters of the repurchase-curve model (binary, horizon as a feature).
+        pub curve: Params,
+    }
 }
 
 fn gbdt(objective: ObjectiveKind, iterations: usize) -> Params {
@@ -111,22 +112,8 @@ impl Default for PropensityConfig {
 }
 
 impl PropensityConfig {
-    /// Reads and checks a TOML config; keys left out keep their defaults.
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| PropensityError::ConfigIo {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|e| match e {
-            PropensityError::ConfigParse { message, .. } => PropensityError::ConfigParse {
-                path: path.to_path_buf(),
-                message,
-            },
-            other => other,
-        })
-    }
-
-    /// Parses and checks a TOML config text.
+    /// Parses and checks the keys of a `[propensity]` table given as TOML text (files are
+    /// read whole by [`crate::config::TrainConfig`]).
     pub fn parse(text: &str) -> Result<Self> {
         let cfg: PropensityConfig =
             toml::from_str(text).map_err(|e| PropensityError::ConfigParse {
@@ -217,20 +204,5 @@ mod tests {
         assert!(e.to_string().contains("curve_days"), "{e}");
         let e = PropensityConfig::parse("[count]\nobjective = \"binary\"\n").unwrap_err();
         assert!(e.to_string().contains("count.objective"), "{e}");
-    }
-
-    #[test]
-    fn the_shipped_default_config_parses() {
-        let text = include_str!("../../training/default.toml");
-        let c = PropensityConfig::parse(text).unwrap();
-        assert_eq!(c.active_days, 90);
-        assert_eq!(
-            c,
-            PropensityConfig::default(),
-            "the file and the built-in defaults agree"
-        );
-        let cdnow = PropensityConfig::parse(include_str!("../../training/cdnow.toml")).unwrap();
-        assert_eq!(cdnow.snapshot_step_days, 91);
-        assert_eq!(cdnow.count_base, CountBase::None);
     }
 }

@@ -6,14 +6,6 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PropensityError {
-    /// The training config file could not be read.
-    #[error("reading training config {path}: {source}")]
-    ConfigIo {
-        /// Config file.
-        path: PathBuf,
-        /// Underlying error.
-        source: std::io::Error,
-    },
     /// The training config file is not valid TOML or has an unknown or mistyped key.
     #[error("training config {path}: {message}")]
     ConfigParse {

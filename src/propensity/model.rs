@@ -15,6 +15,7 @@ use crate::clv::{BgNbdParams, GammaGammaParams};
 use crate::features::{col, training_snapshots};
 use crate::gbdt::{Booster, Dataset, DenseInput, Params};
 use crate::ingest::{CustomerIdx, EventStore};
+use crate::progress::{Stage, Unit};
 use crate::rng::derive_seed;
 use crate::time::DAY;
 use serde::{Deserialize, Serialize};
@@ -152,7 +153,13 @@ pub(crate) fn time_split_tables_capped(
         );
     }
     let mut main = FeatureTable::default();
+    let stage = Stage::start(
+        "propensity snapshots",
+        populations.len() as u64,
+        Unit::Items("snapshots"),
+    );
     for (t, customers) in &mut populations {
+        stage.inc(1);
         customers.retain(|&c| customer_sampled(config.seed, c, share));
         let bg = fit_bgnbd_at(store, *t)?;
         main.extend(snapshot_table(
@@ -174,6 +181,7 @@ pub(crate) fn time_split_tables_capped(
         start,
         caps.curve,
     )?;
+    stage.finish();
     Ok(TrainingTables { main, curve })
 }
 
@@ -379,6 +387,7 @@ fn subset(columns: &[Vec<f64>], rows: &[usize]) -> Vec<Vec<f64>> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn train_one(
     model: &'static str,
     params: &Params,
@@ -387,6 +396,7 @@ fn train_one(
     categorical: &[String],
     labels: &[f64],
     weights: Option<&[f64]>,
+    stage: &Stage,
 ) -> Result<Booster> {
     let err = |source| PropensityError::Gbdt { model, source };
     let ds = Dataset::from_dense(
@@ -400,7 +410,7 @@ fn train_one(
         params,
     )
     .map_err(err)?;
-    Booster::train(params, &ds, None).map_err(err)
+    Booster::train_with_callback(params, &ds, None, &mut |_| stage.inc(1)).map_err(err)
 }
 
 /// Trains a binary model on all rows and a calibrator on out-of-fold predictions; also
@@ -417,6 +427,12 @@ fn train_calibrated(
     weights: Option<&[f64]>,
     row_customers: &[CustomerIdx],
 ) -> Result<(Booster, Calibrator, Vec<f64>)> {
+    // Rounds over the out-of-fold models and the final one (early stopping may end sooner).
+    let stage = Stage::start(
+        format!("{model} model"),
+        ((config.folds + 1) * params.num_iterations) as u64,
+        Unit::Items("rounds"),
+    );
     let folds: Vec<usize> = row_customers
         .iter()
         .map(|&c| fold_of(config.seed, c, config.folds))
@@ -438,6 +454,7 @@ fn train_calibrated(
             categorical,
             &y,
             w.as_deref(),
+            &stage,
         )?;
         let raw = b
             .predict_columns(&subset(columns, &test))
@@ -453,7 +470,17 @@ fn train_calibrated(
         .map(|(p, y)| (*p, *y))
         .unzip();
     let calibrator = Calibrator::fit(config.calibration, &p, &y);
-    let booster = train_one(model, params, columns, names, categorical, labels, weights)?;
+    let booster = train_one(
+        model,
+        params,
+        columns,
+        names,
+        categorical,
+        labels,
+        weights,
+        &stage,
+    )?;
+    stage.finish();
     Ok((booster, calibrator, oof))
 }
 
@@ -548,6 +575,11 @@ impl PropensityModel {
             }
             None => (orders, None),
         };
+        let stage = Stage::start(
+            "count model",
+            config.count.num_iterations as u64,
+            Unit::Items("rounds"),
+        );
         let count = train_one(
             "count",
             &seeded(&config.count),
@@ -556,7 +588,9 @@ impl PropensityModel {
             &categorical,
             &count_labels,
             count_weights.as_deref(),
+            &stage,
         )?;
+        stage.finish();
         drop(columns);
         tracing::info!(
             rows = main.len(),

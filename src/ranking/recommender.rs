@@ -10,6 +10,7 @@ use super::{
 };
 use crate::gbdt::{Booster, Dataset, DenseInput};
 use crate::ingest::{CustomerIdx, EventKind, EventStore};
+use crate::progress::{Stage, Unit};
 use crate::rng::Rng;
 use crate::time::DAY;
 use rayon::prelude::*;
@@ -214,6 +215,11 @@ impl Recommender {
         let mut queries = Vec::new();
         let data_start = store.time_range().map_or(i64::MIN, |(first, _)| first);
         let min_history = cfg.min_history_days as i64 * DAY;
+        let stage = Stage::start(
+            "ranker snapshots",
+            cfg.training_snapshots as u64,
+            Unit::Items("snapshots"),
+        );
         for s in 1..=cfg.training_snapshots as i64 {
             let from = t - s * h;
             if s > 1 && from.saturating_sub(data_start) < min_history {
@@ -241,7 +247,9 @@ impl Recommender {
                 &mut labels,
                 &mut queries,
             );
+            stage.inc(1);
         }
+        stage.finish();
         if !labels.iter().any(|&y| y > 0.0) {
             return Err(RankingError::NoPositives {
                 from: t - cfg.training_snapshots as i64 * h,
@@ -266,26 +274,21 @@ impl Recommender {
         )?
         .with_queries(&queries)?;
         drop(columns);
-        let started = std::time::Instant::now();
-        let ranker = Booster::train(&cfg.ranker, &data, None)?;
-        tracing::debug!(
-            rows = labels.len(),
-            seconds = started.elapsed().as_secs_f64(),
-            "ranker trained"
+        let stage = Stage::start(
+            "ranker",
+            cfg.ranker.num_iterations as u64,
+            Unit::Items("rounds"),
         );
+        let ranker = Booster::train_with_callback(&cfg.ranker, &data, None, &mut |_| stage.inc(1))?;
+        stage.finish();
         let started = std::time::Instant::now();
         let snapshot = Snapshot::build(store, t, cfg)?;
         tracing::debug!(
             seconds = started.elapsed().as_secs_f64(),
             "serving snapshot built"
         );
-        let started = std::time::Instant::now();
         let mut rec = Recommender::new(cfg.clone(), snapshot, ranker);
         rec.build_cache();
-        tracing::debug!(
-            seconds = started.elapsed().as_secs_f64(),
-            "ranked cache built"
-        );
         Ok(rec)
     }
 
@@ -549,11 +552,17 @@ impl Recommender {
             k: n,
             ..RecommendRequest::default()
         };
+        let stage = Stage::start(
+            "ranked cache",
+            snap.n_customers() as u64,
+            Unit::Items("customers"),
+        );
         let rows: Vec<(Vec<u32>, Vec<f32>)> = (0..snap.n_customers() as u32)
             .into_par_iter()
             .map_init(
                 || (Scratch::new(), Vec::new()),
                 |(s, out), c| {
+                    stage.inc(1);
                     if n == 0 || !self.is_known(c) {
                         return (Vec::new(), Vec::new());
                     }
@@ -565,6 +574,7 @@ impl Recommender {
                 },
             )
             .collect();
+        stage.finish();
         let (mut ptr, mut items, mut scores) = (vec![0u32], Vec::new(), Vec::new());
         for (i, sc) in rows {
             items.extend_from_slice(&i);

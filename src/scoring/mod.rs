@@ -12,8 +12,8 @@ use crate::bundle::{Bundle, BundleError, BundleWriter, DataRange, FeatureImporta
 use crate::gbdt::ImportanceKind;
 use crate::ingest::EventStore;
 use crate::propensity::table::{CLV_FEATURES, clv_features};
-use crate::propensity::{PropensityConfig, PropensityError, PropensityModel, PurchaseForecast};
-use crate::ranking::{RankingError, RecommendConfig, Recommender};
+use crate::propensity::{PropensityError, PropensityModel, PurchaseForecast};
+use crate::ranking::{RankingError, Recommender};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -56,14 +56,7 @@ pub enum TrainError {
     Bundle(#[from] BundleError),
 }
 
-/// Configuration of a training run.
-#[derive(Debug, Clone, Default)]
-pub struct TrainConfig {
-    /// Churn, repurchase and next-purchase models.
-    pub propensity: PropensityConfig,
-    /// Next-best-product recommender.
-    pub recommend: RecommendConfig,
-}
+pub use crate::config::TrainConfig;
 
 /// Seconds spent in each training stage, printed by `train`.
 #[derive(Debug, Clone, Default)]

@@ -1,5 +1,6 @@
 //! `create_app`: the actix `App` used by `main` and tests alike, with the error envelope
-//! on every 4xx, the `X-Model-Version` header and per-request metrics and tracing.
+//! on every 4xx, the `X-Model-Version` header and per-request metrics and tracing, `HEAD`
+//! on every `GET` route, and a limit on the request target's length.
 
 use std::time::Instant;
 
@@ -7,7 +8,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderValue;
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, Error, web};
+use actix_web::{App, Error, HttpMessage, web};
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -34,7 +35,40 @@ pub fn create_app(
         .configure(|cfg| configure_extractors(cfg, limit))
         .configure(routes::configure)
         .default_service(web::to(routes::not_found))
+        .wrap(from_fn(http_rules))
         .wrap(from_fn(observe))
+}
+
+/// Longest request target (path and query) answered; longer ones get 414 in the envelope.
+/// Ids are at most [`crate::ingest::MAX_ID_BYTES`], so no route needs more. (Targets over
+/// 64 KiB never reach the app: actix-http refuses them with a bare 400, and request heads
+/// over 128 KiB with a bare 431.)
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Marks a `HEAD` request answered as its `GET`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadRequest;
+
+/// Before routing: refuses over-long targets, and answers `HEAD` as `GET` (actix-http
+/// remembers the request was `HEAD` and sends the headers, `Content-Length` included,
+/// without the body).
+async fn http_rules(
+    mut req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
+        let err = ApiError::UriTooLong {
+            len,
+            limit: MAX_URI_BYTES,
+        };
+        return Ok(req.error_response(err));
+    }
+    if req.method() == actix_web::http::Method::HEAD {
+        req.extensions_mut().insert(HeadRequest);
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// Body limit and the envelope for JSON, query and path extraction errors.

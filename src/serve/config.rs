@@ -29,6 +29,8 @@ use serde::Deserialize;
 
 use super::auth::{ApiKey, KeyError, Scopes};
 
+pub mod toml_error;
+
 /// Command-line flags of `propensity-serve`; each overrides its file and env value.
 #[derive(Debug, Default, Clone, clap::Parser)]
 #[command(
@@ -138,14 +140,15 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The config file is not valid TOML or has unknown or mistyped keys.
-    #[error("config file {}: {source}", path.display())]
+    /// The config file is not valid TOML or has unknown or mistyped keys. Never carries
+    /// the file's text: toml's own message quotes the offending line, a secret when it
+    /// is an API key.
+    #[error("config file {}, {at}", path.display())]
     Parse {
         /// The file.
         path: PathBuf,
-        /// toml's error (names the key and line).
-        #[source]
-        source: toml::de::Error,
+        /// Line, key and what is wrong.
+        at: toml_error::Located,
     },
     /// A `PROPENSITY_*` variable that the server does not know.
     #[error("unknown environment variable {name}; hint: known ones are {}", KNOWN_ENV.join(", "))]
@@ -238,9 +241,9 @@ impl ServeConfig {
         let mut c = ServeConfig::default();
 
         if let Some((path, text)) = file {
-            let f: FileConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            let f: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
                 path: path.to_path_buf(),
-                source,
+                at: toml_error::locate(text, &e),
             })?;
             set(&mut c.bind, f.bind);
             set(&mut c.bundle, f.bundle);
@@ -512,6 +515,46 @@ mod tests {
         let msg = err.to_string();
         assert!(
             msg.contains("api key 1 from config file") && msg.contains("recomend"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn file_errors_name_file_line_and_key_but_never_the_api_key() {
+        // An unclosed string and a mistyped value: toml's own message would quote the line.
+        let unclosed =
+            format!("workers = 2\n[[api_keys]]\nkey = \"{KEY_A}\nscopes = [\"admin\"]\n");
+        let mistyped = format!(
+            "[[api_keys]]\nscopes = [\"admin\"]\nkey = {}\n",
+            "9".repeat(20)
+        );
+        for (text, line, secret) in [
+            (unclosed, 3, KEY_A.to_string()),
+            (mistyped, 3, "9".repeat(20)),
+        ] {
+            let err = ServeConfig::from_sources(file(&text), &[], &ServeArgs::default())
+                .expect_err("invalid");
+            assert!(matches!(err, ConfigError::Parse { .. }), "{err:?}");
+            let msg = err.to_string();
+            let debug = format!("{err:?}");
+            assert!(
+                msg.starts_with(&format!(
+                    "config file serve.toml, line {line}, key api_keys.key: "
+                )),
+                "{msg}"
+            );
+            assert!(
+                !msg.contains(&secret) && !debug.contains(&secret),
+                "{msg} / {debug}"
+            );
+        }
+        // Other keys keep toml's whole message, values included.
+        let err =
+            ServeConfig::from_sources(file("workers = \"many\"\n"), &[], &ServeArgs::default())
+                .expect_err("invalid");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("line 1, key workers:") && msg.contains("many"),
             "{msg}"
         );
     }

@@ -32,6 +32,8 @@ pub enum Code {
     MethodNotAllowed,
     /// The body exceeds the configured limit.
     PayloadTooLarge,
+    /// The request target (path and query) is longer than the server reads.
+    UriTooLong,
     /// A batch has more ids than the configured limit.
     BatchTooLarge,
     /// The `Accept` header asks for a representation the endpoint does not produce.
@@ -71,6 +73,7 @@ impl Code {
             Code::RouteNotFound => ("route_not_found", StatusCode::NOT_FOUND),
             Code::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             Code::PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            Code::UriTooLong => ("uri_too_long", StatusCode::URI_TOO_LONG),
             Code::BatchTooLarge => ("batch_too_large", StatusCode::PAYLOAD_TOO_LARGE),
             Code::NotAcceptable => ("not_acceptable", StatusCode::NOT_ACCEPTABLE),
             Code::UnknownCustomer => ("unknown_customer", StatusCode::NOT_FOUND),
@@ -113,6 +116,43 @@ pub enum ApiError {
     /// Body is not JSON.
     #[error("expected Content-Type: application/json")]
     NotJson,
+    /// An events body that is neither JSON nor NDJSON.
+    #[error(
+        "expected Content-Type: application/json (an array of events) or application/x-ndjson (one event per line), got {got:?}"
+    )]
+    NotEvents {
+        /// The `Content-Type` sent (empty when none).
+        got: String,
+    },
+    /// A query parameter the route does not take.
+    #[error(
+        "parameter {name:?}: not a parameter of this route; it takes {}",
+        accepted_list(accepted)
+    )]
+    UnknownParameter {
+        /// The parameter sent.
+        name: String,
+        /// The ones the route takes.
+        accepted: &'static [&'static str],
+    },
+    /// An id (path parameter or event field) longer than [`crate::ingest::MAX_ID_BYTES`].
+    #[error("parameter {name:?}: longer than {limit} bytes ({len} bytes)")]
+    IdTooLong {
+        /// The parameter.
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The request target is longer than [`crate::serve::app::MAX_URI_BYTES`].
+    #[error("the request path and query are {len} bytes, more than the {limit} this server reads")]
+    UriTooLong {
+        /// Length sent.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Body larger than the limit.
     #[error(
         "request body exceeds the limit of {limit_bytes} bytes; hint: split the request or raise body_limit_bytes"
@@ -233,7 +273,9 @@ impl ApiError {
         match self {
             ApiError::BadQuery(_) | ApiError::BadPath(_) => Code::BadParameter,
             ApiError::BadJson(_) | ApiError::BadBody(_) => Code::BadJson,
-            ApiError::NotJson => Code::UnsupportedMediaType,
+            ApiError::NotJson | ApiError::NotEvents { .. } => Code::UnsupportedMediaType,
+            ApiError::UnknownParameter { .. } | ApiError::IdTooLong { .. } => Code::BadParameter,
+            ApiError::UriTooLong { .. } => Code::UriTooLong,
             ApiError::PayloadTooLarge { .. } => Code::PayloadTooLarge,
             ApiError::BatchTooLarge { .. } => Code::BatchTooLarge,
             ApiError::MissingApiKey => Code::MissingApiKey,
@@ -297,6 +339,14 @@ impl ResponseError for ApiError {
     }
 }
 
+fn accepted_list(accepted: &[&str]) -> String {
+    if accepted.is_empty() {
+        "no query parameters".to_string()
+    } else {
+        accepted.join(", ")
+    }
+}
+
 /// Turns JSON extractor failures into the envelope (installed on `JsonConfig`).
 pub fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
     let limit_bytes = req
@@ -346,6 +396,7 @@ mod tests {
             Code::RouteNotFound,
             Code::MethodNotAllowed,
             Code::PayloadTooLarge,
+            Code::UriTooLong,
             Code::BatchTooLarge,
             Code::ReloadInProgress,
             Code::InvalidBundle,

@@ -21,6 +21,7 @@ use super::error::ApiError;
 use super::listing::{CustomerListing, LiveRow};
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError, BundleSummary};
+use crate::erasure::CustomerHash;
 use crate::journal::{Journal, JournalError, Record};
 use crate::live::{ApplyError, Change, LiveCustomer, Lookup, Overlay, Propensities};
 use crate::propensity::{CalibrationPoint, calibration_points};
@@ -247,6 +248,11 @@ impl ServingState {
             .apply(&m.trained, &|id| m.customer(id), &|id| m.item(id), changes)
     }
 
+    /// Applies erasures the journal holds as keyed hashes (see [`Overlay::forget_hashed`]).
+    pub fn forget_hashed(&self, key: crate::erasure::ErasureKey, hashes: &[CustomerHash]) {
+        self.live.forget_hashed(&self.models.trained, key, hashes);
+    }
+
     /// The model version answered in every response.
     pub fn model_version(&self) -> &str {
         &self.bundle.metadata().model_version
@@ -400,6 +406,49 @@ impl AppState {
         Ok(appended.last_seq)
     }
 
+    /// Journals and applies accepted events like [`AppState::journal_and_apply`], leaving
+    /// out those whose customer was erased after the handler checked: under the gate an
+    /// erasure is either fully before (its customer's events are refused here) or after
+    /// (it redacts them).
+    pub fn journal_events(
+        &self,
+        snapshot: &ServingState,
+        events: Vec<crate::ingest::RawEvent>,
+    ) -> Result<JournaledEvents, JournalOrApply> {
+        let _shared = self.gate.read().unwrap_or_else(|p| p.into_inner());
+        let journal = self.journal.as_ref().ok_or(JournalOrApply::NoJournal)?;
+        let current = self.current();
+        let target = current.as_deref().unwrap_or(snapshot);
+        let mut refused = Vec::new();
+        let mut kept = Vec::with_capacity(events.len());
+        for (k, e) in events.into_iter().enumerate() {
+            if matches!(target.lookup(&e.customer_id), Lookup::Erased) {
+                refused.push((k, e.customer_id));
+            } else {
+                kept.push(e);
+            }
+        }
+        if kept.is_empty() {
+            return Ok(JournaledEvents {
+                last_seq: None,
+                refused,
+            });
+        }
+        let records: Vec<Record> = kept.iter().cloned().map(Record::Event).collect();
+        let started = Instant::now();
+        let appended = journal.append(&records).map_err(JournalOrApply::Journal)?;
+        self.metrics
+            .journal_append
+            .observe(started.elapsed().as_micros() as u64);
+        target
+            .apply(kept.into_iter().map(Change::Event).collect())
+            .map_err(JournalOrApply::Apply)?;
+        Ok(JournaledEvents {
+            last_seq: Some(appended.last_seq),
+            refused,
+        })
+    }
+
     /// The serving state to answer one request from (take it once per request).
     pub fn current(&self) -> Option<Arc<ServingState>> {
         self.current.load_full()
@@ -475,6 +524,16 @@ impl AppState {
     }
 }
 
+/// What [`AppState::journal_events`] did.
+#[derive(Debug)]
+pub struct JournaledEvents {
+    /// Seq of the last record journaled; `None` when every event was left out.
+    pub last_seq: Option<u64>,
+    /// Index (in the events given) and customer of each event left out because its
+    /// customer was erased meanwhile.
+    pub refused: Vec<(usize, String)>,
+}
+
 /// Why journaled changes were not (all) applied.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalOrApply {
@@ -501,16 +560,21 @@ fn replay_into(
     let trained_upto = state.journal_seq.unwrap_or(0);
     let accepts = state.live.accepts_events().is_ok();
     let mut changes = Vec::new();
+    let mut hashed = Vec::new();
     let mut skipped = 0u64;
     let started = Instant::now();
     let stats = journal.replay(after_seq, |seq, record| match record {
         Record::Event(e) if seq > trained_upto && accepts => changes.push(Change::Event(e)),
         Record::Event(_) => skipped += u64::from(seq > trained_upto),
         Record::Erase { customer_id, .. } => changes.push(Change::Erase(customer_id)),
+        Record::Forget { customer, .. } => hashed.push(customer),
+        Record::Redacted => {}
     })?;
-    let n = changes.len();
+    let n = changes.len() + hashed.len();
     // Only events can be refused, and those were filtered by `accepts` above.
     let _ = state.apply(changes);
+    // After the events: an erasure excludes its customer's events before and after it.
+    state.forget_hashed(journal.erasure_key(), &hashed);
     if skipped > 0 {
         tracing::warn!(
             skipped,

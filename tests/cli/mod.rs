@@ -63,3 +63,176 @@ fn label_windows_past_the_logs_last_day_are_refused() {
         assert!(e.contains("2024-02-12 or earlier"), "{command}: {e}");
     }
 }
+
+/// A small synthetic log in `dir`, as `propensity-train synth` writes it.
+fn small_log(dir: &std::path::Path) -> String {
+    let events = dir.join("e.csv");
+    let events = events.to_str().expect("utf-8").to_string();
+    let out = trainer(&[
+        "synth",
+        "--customers",
+        "400",
+        "--items",
+        "60",
+        "--seed",
+        "3",
+        "--out",
+        &events,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    events
+}
+
+#[test]
+fn one_training_config_file_drives_both_model_families_and_lands_in_the_bundle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = small_log(dir.path());
+    let defaults = trainer(&["config", "--defaults"]);
+    assert!(defaults.status.success());
+    let text = String::from_utf8(defaults.stdout).expect("utf-8");
+    assert!(text.contains("[propensity.churn]") && text.contains("[recommend.ranker]"));
+    // The printed file is a valid config; change one key of each table.
+    let text = text
+        .replacen("cached_top = 50", "cached_top = 7", 1)
+        .replacen("active_days = 90", "active_days = 60", 1);
+    assert!(text.contains("cached_top = 7") && text.contains("active_days = 60"));
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, &text).expect("write");
+    let bundle = dir.path().join("m.bundle");
+    let bundle = bundle.to_str().expect("utf-8");
+    let out = trainer(&[
+        "train",
+        "--events",
+        &events,
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--out",
+        bundle,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = trainer(&["inspect", bundle]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("cached_top = 7"), "{shown}");
+    assert!(shown.contains("active_days = 60"), "{shown}");
+    assert!(
+        shown.contains("[recommend.knn]"),
+        "effective config, defaults filled in"
+    );
+
+    // A typo names the key, the file and the line.
+    std::fs::write(&config, "[recommend]\ncached_tpo = 7\n").expect("write");
+    let e = refused(&trainer(&[
+        "evaluate",
+        "--events",
+        &events,
+        "--cutoff",
+        "2024-12-01",
+        "--horizon-days",
+        "28",
+        "--config",
+        config.to_str().expect("utf-8"),
+    ]));
+    assert!(e.contains("cached_tpo") && e.contains("c.toml"), "{e}");
+}
+
+#[test]
+fn gbdt_flags_are_the_parameters_doc_comments() {
+    let help = trainer(&["gbdt", "train", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for line in [
+        "--num-iterations <NUM_ITERATIONS>",
+        "Boosting rounds (trees). [default: 100]",
+        "--poisson-max-delta-step",
+        "[default: binary]",
+    ] {
+        assert!(help.contains(line), "{line:?} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn train_draws_stage_progress_on_a_terminal_only() {
+    let Ok(script) = which_script() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`script` (util-linux) is needed to run the trainer on a terminal"
+        );
+        eprintln!("skipped: no `script` to give the trainer a terminal");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = small_log(dir.path());
+    let bin = env!("CARGO_BIN_EXE_propensity-train");
+    let run = |quiet: &str| {
+        let bundle = dir.path().join("m.bundle");
+        let command = format!(
+            "{bin} train {quiet} --events {events} --out {}",
+            bundle.display()
+        );
+        let out = std::process::Command::new(&script)
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("run script");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // A bar shows "done/total unit" while its stage runs; the log line only names the unit.
+    let drawn = |s: &str, unit: &str| {
+        s.split(unit).any(|before| {
+            let before = before.trim_end();
+            let count = before.rsplit(' ').next().unwrap_or("");
+            count
+                .split_once('/')
+                .is_some_and(|(a, b)| a.parse::<u64>().is_ok() && b.parse::<u64>().is_ok())
+        })
+    };
+    let shown = run("");
+    assert!(
+        drawn(&shown, "sweeps"),
+        "no ALS bar on a terminal:\n{shown}"
+    );
+    assert!(
+        drawn(&shown, "rounds"),
+        "no GBDT bar on a terminal:\n{shown}"
+    );
+    assert!(shown.contains("stage done"), "stage times are still logged");
+    let quiet = run("--quiet");
+    assert!(
+        !drawn(&quiet, "sweeps") && !drawn(&quiet, "rounds"),
+        "{quiet}"
+    );
+    assert!(quiet.contains("stage done"));
+    // Not a terminal: no bars either.
+    let bundle = dir.path().join("n.bundle");
+    let piped = trainer(&[
+        "train",
+        "--events",
+        &events,
+        "--out",
+        bundle.to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !drawn(&stderr, "sweeps") && stderr.contains("stage done"),
+        "{stderr}"
+    );
+}
+
+fn which_script() -> Result<std::path::PathBuf, ()> {
+    ["/usr/bin/script", "/bin/script"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+        .ok_or(())
+}

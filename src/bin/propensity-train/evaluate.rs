@@ -2,12 +2,13 @@
 //! churn, repurchase and next purchase at the cutoff next to baselines.
 
 use crate::input::EventsArgs;
+use crate::protocol::ProtocolArgs;
 use anyhow::Context;
-use propensity::propensity::{EvalOptions, PropensityConfig, Split, evaluate_detailed};
+use propensity::config::TrainConfig;
+use propensity::propensity::{EvalOptions, Split, evaluate_detailed};
 use propensity::ranking::{
-    RecommendConfig, RecommendReport, Recommender, evaluate_fitted, evaluate_fitted_detailed,
+    RecommendReport, Recommender, evaluate_fitted, evaluate_fitted_detailed,
 };
-use propensity::time::parse_timestamp;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -16,21 +17,11 @@ use std::path::PathBuf;
 pub struct Args {
     #[command(flatten)]
     input: EventsArgs,
-    /// Evaluation snapshot (YYYY-MM-DD or RFC 3339).
-    #[arg(long)]
-    cutoff: String,
-    /// Label window length in days.
-    #[arg(long)]
-    horizon_days: u32,
-    /// Train on earlier snapshots (time) or on half the customers (customers).
-    #[arg(long, value_enum, default_value = "time")]
-    split: Split,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Training config (TOML); built-in defaults when left out.
-    #[arg(long)]
-    config: Option<PathBuf>,
     /// Skip the baselines (recency, BG/NBD, Pareto/NBD, last gap): faster, for tuning.
     #[arg(long)]
     no_baselines: bool,
@@ -45,37 +36,38 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let cutoff = parse_timestamp(&args.cutoff)
-        .with_context(|| format!("--cutoff {:?} is not a date", args.cutoff))?;
-    anyhow::ensure!(args.horizon_days > 0, "--horizon-days must be at least 1");
-    let config = match &args.config {
-        Some(p) => PropensityConfig::load(p)?,
-        None => PropensityConfig::default(),
-    };
+    let (
+        cutoff,
+        TrainConfig {
+            propensity: config,
+            recommend,
+        },
+    ) = args.protocol.resolve()?;
     let (store, _) = args.input.load()?;
     let seed = config.seed;
     let (mut report, detail) = evaluate_detailed(
         &store,
         &EvalOptions {
             cutoff,
-            horizon_days: args.horizon_days,
-            split: args.split,
+            horizon_days: args.protocol.horizon_days,
+            split: args.protocol.split,
             config,
             baselines: !args.no_baselines,
         },
     )?;
     print!("{report}");
     let mut recommend_run = None;
-    if !args.no_recommend && args.split == Split::Time && store.n_items() > 1 {
+    if !args.no_recommend && args.protocol.split == Split::Time && store.n_items() > 1 {
         let started = std::time::Instant::now();
-        let fitted = Recommender::fit(&store, cutoff, &RecommendConfig::default())?;
+        let fitted = Recommender::fit(&store, cutoff, &recommend)?;
         // Per-customer metrics only when the HTML report breaks them down.
         let rec = if args.html.is_some() {
-            let (rec, customers) = evaluate_fitted_detailed(&store, &fitted, args.horizon_days);
+            let (rec, customers) =
+                evaluate_fitted_detailed(&store, &fitted, args.protocol.horizon_days);
             recommend_run = Some((rec.clone(), customers));
             rec
         } else {
-            evaluate_fitted(&store, &fitted, args.horizon_days)
+            evaluate_fitted(&store, &fitted, args.protocol.horizon_days)
         };
         let seconds = started.elapsed().as_secs_f64();
         println!(
@@ -134,7 +126,8 @@ fn protocol_rows(
         ("split".into(), format!("{:?}", p.split).to_lowercase()),
         (
             "config".into(),
-            args.config
+            args.protocol
+                .config
                 .as_ref()
                 .map_or("built-in defaults".into(), |c| c.display().to_string()),
         ),

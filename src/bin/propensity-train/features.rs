@@ -2,11 +2,10 @@
 //! (with labels) that `evaluate` uses, for `gbdt train` or any other learner.
 
 use crate::input::EventsArgs;
-use anyhow::Context;
+use crate::protocol::ProtocolArgs;
+use propensity::propensity::EvalOptions;
 use propensity::propensity::evaluate::{protocol_config, protocol_tables};
 use propensity::propensity::export::write_csv;
-use propensity::propensity::{EvalOptions, PropensityConfig, Split};
-use propensity::time::parse_timestamp;
 use std::path::PathBuf;
 
 /// Write the feature table with labels: training snapshots (set "train") and the cutoff
@@ -15,18 +14,8 @@ use std::path::PathBuf;
 pub struct Args {
     #[command(flatten)]
     input: EventsArgs,
-    /// Evaluation snapshot (YYYY-MM-DD or RFC 3339).
-    #[arg(long)]
-    cutoff: String,
-    /// Label window length in days.
-    #[arg(long)]
-    horizon_days: u32,
-    /// Training rows from earlier snapshots (time) or from half the customers (customers).
-    #[arg(long, value_enum, default_value = "time")]
-    split: Split,
-    /// Training config (TOML); built-in defaults when left out.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
     /// Output CSV.
     #[arg(long)]
     out: PathBuf,
@@ -34,18 +23,13 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let cutoff = parse_timestamp(&args.cutoff)
-        .with_context(|| format!("--cutoff {:?} is not a date", args.cutoff))?;
-    anyhow::ensure!(args.horizon_days > 0, "--horizon-days must be at least 1");
-    let config = match &args.config {
-        Some(p) => PropensityConfig::load(p)?,
-        None => PropensityConfig::default(),
-    };
+    let (cutoff, config) = args.protocol.resolve()?;
+    let config = config.propensity;
     let (store, _) = args.input.load()?;
     let eval_opts = EvalOptions {
         cutoff,
-        horizon_days: args.horizon_days,
-        split: args.split,
+        horizon_days: args.protocol.horizon_days,
+        split: args.protocol.split,
         config,
         baselines: false,
     };

@@ -6,10 +6,11 @@
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use propensity::documented::Flags;
 use propensity::gbdt::table::{Table, read_table};
 use propensity::gbdt::{
-    Booster, Dataset, DenseInput, ImportanceKind, IterationReport, ObjectiveKind, Params,
-    decode_model_file, encode_model_file,
+    Booster, Dataset, DenseInput, ImportanceKind, IterationReport, Params, decode_model_file,
+    encode_model_file,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -58,66 +59,9 @@ struct TrainArgs {
     /// Columns to leave out of the features (comma-separated), e.g. ids.
     #[arg(long, value_delimiter = ',')]
     ignore: Vec<String>,
-    /// binary, regression, poisson or lambdarank (needs --query).
-    #[arg(long, default_value = "binary")]
-    objective: ObjectiveKind,
-    /// Boosting rounds [default: 100].
-    #[arg(long)]
-    num_iterations: Option<usize>,
-    /// Shrinkage per tree [default: 0.1].
-    #[arg(long)]
-    learning_rate: Option<f64>,
-    /// Maximum leaves per tree [default: 31].
-    #[arg(long)]
-    num_leaves: Option<usize>,
-    /// Maximum depth; <= 0 means unlimited [default: -1].
-    #[arg(long, allow_hyphen_values = true)]
-    max_depth: Option<i64>,
-    /// Minimum rows per leaf [default: 20].
-    #[arg(long)]
-    min_data_in_leaf: Option<usize>,
-    /// Minimum hessian sum per leaf [default: 1e-3].
-    #[arg(long)]
-    min_sum_hessian_in_leaf: Option<f64>,
-    /// L2 penalty on leaf values [default: 0].
-    #[arg(long)]
-    lambda_l2: Option<f64>,
-    /// Minimum gain to split [default: 0].
-    #[arg(long)]
-    min_gain_to_split: Option<f64>,
-    /// Maximum bins per feature, missing bin included, 2..=255 [default: 255].
-    #[arg(long)]
-    max_bin: Option<usize>,
-    /// Row fraction per bag [default: 1].
-    #[arg(long)]
-    bagging_fraction: Option<f64>,
-    /// Re-draw the bag every N rounds; 0 disables bagging [default: 0].
-    #[arg(long)]
-    bagging_freq: Option<usize>,
-    /// Feature fraction per tree [default: 1].
-    #[arg(long)]
-    feature_fraction: Option<f64>,
-    /// Stop after N rounds without validation improvement; 0 never stops [default: 0].
-    #[arg(long)]
-    early_stopping_rounds: Option<usize>,
-    /// Seed of all sampling [default: 0].
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Threads; 0 uses every core [default: 0].
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Hessian smoothing when ordering categories [default: 10].
-    #[arg(long)]
-    cat_smooth: Option<f64>,
-    /// Extra L2 for categorical splits [default: 10].
-    #[arg(long)]
-    cat_l2: Option<f64>,
-    /// Maximum categories on one side of a categorical split [default: 32].
-    #[arg(long)]
-    max_cat_threshold: Option<usize>,
-    /// Minimum rows per side of a categorical split [default: 100].
-    #[arg(long)]
-    min_data_per_group: Option<usize>,
+    /// GBDT parameters: one flag per field of `Params`, named after LightGBM's.
+    #[command(flatten)]
+    params: Flags<Params>,
     /// Output model file.
     #[arg(long)]
     out: PathBuf,
@@ -166,39 +110,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 impl TrainArgs {
     /// LightGBM defaults overridden by the flags given.
-    fn params(&self) -> Params {
-        let d = Params::default();
-        Params {
-            objective: self.objective,
-            num_iterations: self.num_iterations.unwrap_or(d.num_iterations),
-            learning_rate: self.learning_rate.unwrap_or(d.learning_rate),
-            num_leaves: self.num_leaves.unwrap_or(d.num_leaves),
-            max_depth: match self.max_depth {
-                Some(x) if x > 0 => Some(x as usize),
-                Some(_) => None,
-                None => d.max_depth,
-            },
-            min_data_in_leaf: self.min_data_in_leaf.unwrap_or(d.min_data_in_leaf),
-            min_sum_hessian_in_leaf: self
-                .min_sum_hessian_in_leaf
-                .unwrap_or(d.min_sum_hessian_in_leaf),
-            lambda_l2: self.lambda_l2.unwrap_or(d.lambda_l2),
-            min_gain_to_split: self.min_gain_to_split.unwrap_or(d.min_gain_to_split),
-            max_bin: self.max_bin.unwrap_or(d.max_bin),
-            bagging_fraction: self.bagging_fraction.unwrap_or(d.bagging_fraction),
-            bagging_freq: self.bagging_freq.unwrap_or(d.bagging_freq),
-            feature_fraction: self.feature_fraction.unwrap_or(d.feature_fraction),
-            early_stopping_rounds: self
-                .early_stopping_rounds
-                .unwrap_or(d.early_stopping_rounds),
-            seed: self.seed.unwrap_or(d.seed),
-            threads: self.threads.unwrap_or(d.threads),
-            cat_smooth: self.cat_smooth.unwrap_or(d.cat_smooth),
-            cat_l2: self.cat_l2.unwrap_or(d.cat_l2),
-            max_cat_threshold: self.max_cat_threshold.unwrap_or(d.max_cat_threshold),
-            min_data_per_group: self.min_data_per_group.unwrap_or(d.min_data_per_group),
-            ..d
-        }
+    fn params(&self) -> anyhow::Result<Params> {
+        self.params
+            .value()
+            .map_err(|e| anyhow::anyhow!("GBDT parameters: {e}"))
     }
 }
 
@@ -312,7 +227,7 @@ fn query_sizes(ids: &[f64], path: &Path, name: &str) -> anyhow::Result<Vec<usize
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
-    let params = a.params();
+    let params = a.params()?;
     params.validate()?;
     for c in &a.categorical {
         if *c == a.label || Some(c) == a.weight.as_ref() {
@@ -364,7 +279,11 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     let binning_s = t_bin.elapsed().as_secs_f64();
 
     let t_train = Instant::now();
-    let bar = ProgressBar::new(params.num_iterations as u64);
+    // Drawn with the other stages' bars (terminal, no --quiet), else per-round lines.
+    let bar = match propensity::progress::bars() {
+        Some(bars) => bars.add(ProgressBar::new(params.num_iterations as u64)),
+        None => ProgressBar::hidden(),
+    };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rounds {msg} [{elapsed}<{eta}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),

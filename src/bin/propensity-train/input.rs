@@ -2,8 +2,8 @@
 //! report printed, so no command drops malformed rows without saying so.
 
 use anyhow::Context;
+use propensity::erasure::ErasedSet;
 use propensity::ingest::{EventStore, Format, LoadOptions, LoadReport, RawEvent, load_events};
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// Where the events (and optional side files) come from.
@@ -33,14 +33,14 @@ pub struct EventsArgs {
 impl EventsArgs {
     /// Loads the store; skipped rows are summarised on stderr with their first examples.
     pub fn load(&self) -> anyhow::Result<(EventStore, LoadReport)> {
-        self.load_with(HashSet::new(), Vec::new())
+        self.load_with(ErasedSet::default(), Vec::new())
     }
 
     /// Like [`EventsArgs::load`], leaving out `exclude_customers` everywhere and adding
     /// `extra_events` (already validated) after the file's.
     pub fn load_with(
         &self,
-        exclude_customers: HashSet<String>,
+        exclude_customers: ErasedSet,
         extra_events: Vec<RawEvent>,
     ) -> anyhow::Result<(EventStore, LoadReport)> {
         let opts = LoadOptions {

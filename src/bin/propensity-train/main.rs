@@ -3,16 +3,20 @@
 //! Each subcommand lives in its own file next to this one, exposing `Args` (clap) and
 //! `run(Args) -> anyhow::Result<()>`; library errors are typed, `anyhow` only adds context here.
 
+mod config;
 mod erase;
 mod evaluate;
 mod features;
 mod gbdt;
 mod input;
 mod inspect;
+mod protocol;
 mod report;
 mod stats;
 
 use clap::{Parser, Subcommand};
+use indicatif::{MultiProgress, ProgressDrawTarget};
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 mod synth;
@@ -22,6 +26,10 @@ mod train;
 #[derive(Parser)]
 #[command(name = "propensity-train", version, about)]
 struct Cli {
+    /// No progress bars (they are drawn only when stderr is a terminal anyway); log lines
+    /// and results are still printed.
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,16 +52,40 @@ enum Command {
     Features(features::Args),
     /// Rewrite an event log without some customers (right to be forgotten).
     Erase(erase::Args),
+    /// Print the training config with every default, commented (`--defaults`).
+    Config(config::Args),
+}
+
+/// Log lines go to stderr; while bars are drawn, each line is written above them.
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match propensity::progress::bars() {
+            Some(bars) => bars.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !cli.quiet && std::io::stderr().is_terminal() {
+        propensity::progress::draw_on(
+            MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+        );
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .init();
-    let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Stats(args) => stats::run(args),
         Command::Synth(args) => synth::run(args),
@@ -63,6 +95,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Features(args) => features::run(args),
         Command::Erase(args) => erase::run(args),
+        Command::Config(args) => config::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

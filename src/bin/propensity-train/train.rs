@@ -3,9 +3,9 @@
 use crate::input::EventsArgs;
 use anyhow::{Context, bail};
 use propensity::bundle::BundleWriter;
+use propensity::config::TrainConfig;
 use propensity::journal::read_journal;
-use propensity::propensity::PropensityConfig;
-use propensity::scoring::{TrainConfig, TrainedModels};
+use propensity::scoring::TrainedModels;
 use propensity::time::{format_rfc3339, parse_timestamp};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -93,21 +93,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         propensity::time::format_date(last),
         format_rfc3339(observed_until)
     );
-    let (propensity, config_text) = match &args.config {
-        Some(path) => (
-            PropensityConfig::load(path)?,
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-        ),
-        None => (PropensityConfig::default(), String::new()),
-    };
-    let train_config = TrainConfig {
-        propensity,
-        ..TrainConfig::default()
+    let train_config = match &args.config {
+        Some(path) => TrainConfig::load(path)?,
+        None => TrainConfig::default(),
     };
     let t = Instant::now();
     let (models, stages) = TrainedModels::fit(&store, cutoff, &train_config)?;
     let fit_s = t.elapsed().as_secs_f64();
-    let config = format!("# cutoff = \"{}\"\n{config_text}", format_rfc3339(cutoff));
+    // The effective config, defaults filled in: what `inspect` shows and a retrain can reuse.
+    let config = format!(
+        "# cutoff = \"{}\"\n{}",
+        format_rfc3339(cutoff),
+        train_config.to_toml()
+    );
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

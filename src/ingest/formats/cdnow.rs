@@ -9,7 +9,7 @@
 //! [`CD_ITEM`], and rows of one customer on one day form one basket (the default order).
 
 use crate::ingest::error::{IngestError, Problem, RowError};
-use crate::ingest::event::{Event, EventKind, parse_number};
+use crate::ingest::event::{Event, EventKind, id_value, parse_number, price_value, quantity_value};
 use crate::ingest::lines::{LineReader, TextLine};
 use crate::ingest::read::Sink;
 use std::io::BufRead;
@@ -78,6 +78,8 @@ pub fn read_cdnow<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                     },
                 ));
             }
+            id_value(fields[0])
+                .map_err(|p| RowError::new(path, line, "customer_id", fields[0].as_bytes(), p))?;
             let off = cols.len() - 4;
             let (date, qty, amount) = (fields[off + 1], fields[off + 2], fields[off + 3]);
             let timestamp = crate::time::parse_yyyymmdd(date).ok_or_else(|| {
@@ -85,6 +87,7 @@ pub fn read_cdnow<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                     .with_hint("CDNOW dates are yyyymmdd")
             })?;
             let quantity = parse_number(qty)
+                .and_then(|q| quantity_value(q).map(|_| q))
                 .map_err(|p| RowError::new(path, line, "number_of_cds", qty.as_bytes(), p))?;
             if quantity <= 0.0 {
                 return Err(RowError::new(
@@ -96,7 +99,9 @@ pub fn read_cdnow<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                 )
                 .with_hint("the unit price is dollar_value / number_of_cds"));
             }
-            let total = parse_number(amount)
+            // The unit price derived from the total must fit like any price.
+            let price = parse_number(amount)
+                .and_then(|total| price_value(total / quantity))
                 .map_err(|p| RowError::new(path, line, "dollar_value", amount.as_bytes(), p))?;
             sink.emit(
                 line,
@@ -106,7 +111,7 @@ pub fn read_cdnow<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                     timestamp,
                     kind: EventKind::Purchase,
                     quantity: quantity as f32,
-                    price: (total / quantity) as f32,
+                    price,
                     order_id: None,
                     category: None,
                     customer_attrs: &[],

@@ -9,7 +9,9 @@
 
 use crate::ingest::csv::{CsvReader, Next, find_column, require_column, unknown_columns};
 use crate::ingest::error::{IngestError, Problem, RowError};
-use crate::ingest::event::{Event, EventKind, non_empty, parse_number};
+use crate::ingest::event::{
+    Event, EventKind, id_value, non_empty, parse_number, price_value, quantity_value,
+};
 use crate::ingest::read::Sink;
 use std::io::BufRead;
 
@@ -69,13 +71,19 @@ pub fn read_tafeng<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                         Some(i) => text(i).map(non_empty),
                         None => Ok(None),
                     };
-                    let number = |i: usize| {
+                    let number = |i: usize, check: &dyn Fn(f64) -> Result<f32, Problem>| {
                         let s = required(i)?;
                         parse_number(s)
+                            .and_then(|v| check(v).map(|_| v))
                             .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))
                     };
-                    let customer_id = required(customer)?;
-                    let item_id = required(item)?;
+                    let id = |i: usize| {
+                        let s = required(i)?;
+                        id_value(s)
+                            .map_err(|p| RowError::new(path, line, &header[i], s.as_bytes(), p))
+                    };
+                    let customer_id = id(customer)?;
+                    let item_id = id(item)?;
                     let dt = required(date)?;
                     let timestamp = crate::time::parse_mdy(dt).ok_or_else(|| {
                         RowError::new(
@@ -87,7 +95,7 @@ pub fn read_tafeng<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                         )
                         .with_hint("Ta-Feng dates are m/d/yyyy")
                     })?;
-                    let quantity = number(amount)?;
+                    let quantity = number(amount, &quantity_value)?;
                     if quantity <= 0.0 {
                         return Err(RowError::new(
                             path,
@@ -98,7 +106,8 @@ pub fn read_tafeng<R: BufRead, F: FnMut(u64, &Event<'_>)>(
                         )
                         .with_hint("the unit price is SALES_PRICE / AMOUNT"));
                     }
-                    let total = number(sales)?;
+                    // SALES_PRICE is the line total; the unit price must fit like any price.
+                    let total = number(sales, &|t| price_value(t / quantity))?;
                     // Only the attribute columns the file has, in a fixed order.
                     let mut attrs = [("", None); 2];
                     let mut n_attrs = 0;

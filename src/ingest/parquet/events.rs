@@ -4,13 +4,13 @@
 use super::columns::{Cell, Cursor, for_each_row, text_of, total_rows};
 use super::schema::{Col, Fields, Role, check_chunks};
 use super::{open, open_file};
+use crate::erasure::ErasedSet;
 use crate::ingest::error::{IngestError, Problem, RowError};
 use crate::ingest::event::{Event, EventKind};
 use crate::ingest::read::{ReadReport, Sink};
 use crate::ingest::store::StoreBuilder;
 use ::parquet::file::reader::{ChunkReader, SerializedFileReader};
 use rayon::prelude::*;
-use std::collections::HashSet;
 use std::ops::Range;
 use std::path::Path;
 
@@ -240,7 +240,7 @@ pub fn read_to_builder(
     path: &Path,
     skip_bad_rows: bool,
     min_part_rows: u64,
-    exclude: Option<&HashSet<String>>,
+    exclude: Option<&ErasedSet>,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let file = open_file(path)?;
     let lay = EventLayout::of(&file, path)?;

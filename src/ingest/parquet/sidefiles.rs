@@ -3,11 +3,11 @@
 use super::columns::{Cell, for_each_row, text_of};
 use super::open_file;
 use super::schema::{Fields, Role, check_chunks};
+use crate::erasure::ErasedSet;
 use crate::ingest::error::{IngestError, Problem, RowError};
 use crate::ingest::event::non_empty;
 use crate::ingest::read::{ReadReport, SkipReport};
 use crate::ingest::store::StoreBuilder;
-use std::collections::HashSet;
 use std::path::Path;
 
 /// Counts a bad side-file row, or returns it as the error that stops the read.
@@ -118,7 +118,7 @@ pub fn read_customers(
     path: &Path,
     b: &mut StoreBuilder,
     skip_bad_rows: bool,
-    exclude: Option<&HashSet<String>>,
+    exclude: Option<&ErasedSet>,
 ) -> Result<ReadReport, IngestError> {
     let file = open_file(path)?;
     let fields = Fields::of(&file);

@@ -3,6 +3,7 @@
 //! crate's own writer.
 
 use super::*;
+use crate::erasure::ErasedSet;
 use crate::ingest::error::{IngestError, Problem, RowError};
 use crate::ingest::read::{Format, ReadReport, read_events, read_events_from};
 use crate::ingest::store::StoreBuilder;
@@ -809,7 +810,7 @@ fn parallel_reads_equal_the_sequential_read() {
     let dir = tempfile::tempdir().unwrap();
     for group in [1000, 64, 7] {
         let path = big_log(dir.path(), 500, group);
-        let load = |skip: bool, min: u64, exclude: Option<&HashSet<String>>| {
+        let load = |skip: bool, min: u64, exclude: Option<&ErasedSet>| {
             let (b, r) = read_to_builder(&path, skip, min, exclude)?;
             let (store, notes) = b.finish(&path)?;
             Ok::<_, IngestError>((format!("{store:?} {notes:?}"), r))
@@ -825,7 +826,7 @@ fn parallel_reads_equal_the_sequential_read() {
             assert_eq!((e.line, e.field.as_str()), (47, "timestamp"));
             assert_eq!(e.row_group, Some(46 / group as u32));
         }
-        let gone: HashSet<String> = ["c0".to_string()].into();
+        let gone: ErasedSet = ["c0".to_string()].into();
         let (seq, r1) = load(true, u64::MAX, Some(&gone)).unwrap();
         let (par, r2) = load(true, 1, Some(&gone)).unwrap();
         assert!(seq == par);

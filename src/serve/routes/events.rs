@@ -73,6 +73,32 @@ fn journal_error(e: JournalOrApply) -> ApiError {
     }
 }
 
+/// Whether the body is NDJSON (`true`) or a JSON array (`false`); any other content type
+/// is refused with 415, as on every JSON route.
+fn events_media_type(req: &HttpRequest) -> Result<bool, ApiError> {
+    let ct = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence.contains("ndjson") || essence.contains("jsonlines") || essence.contains("json-lines")
+    {
+        Ok(true)
+    } else if essence == "application/json" || essence.ends_with("+json") {
+        Ok(false)
+    } else {
+        Err(ApiError::NotEvents {
+            got: ct.to_string(),
+        })
+    }
+}
+
 /// Accepts events: each is validated as the trainer would; valid ones are journaled (one
 /// append, one fsync) and applied before the answer.
 pub async fn post(
@@ -81,6 +107,7 @@ pub async fn post(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let ndjson = events_media_type(&req)?;
     let s = state.current().ok_or(ApiError::NoModel)?;
     s.live.accepts_events().map_err(ApiError::NoHistory)?;
     let limit = state.config.body_limit_bytes;
@@ -94,11 +121,6 @@ pub async fn post(
         }
         Err(_) => return Err(ApiError::PayloadTooLarge { limit_bytes: limit }),
     };
-    let ndjson = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("ndjson") || ct.contains("jsonlines"));
     let max = state.config.events_batch_limit;
     let mut parsed = match parse_events(&bytes, ndjson, now_secs(), max) {
         Ok(p) => p,
@@ -116,25 +138,41 @@ pub async fn post(
     // Erased customers stay erased: their events would be dropped on replay and by the
     // next training, so they are refused here rather than acknowledged and lost.
     let mut kept = Vec::with_capacity(parsed.events.len());
+    let mut kept_at = Vec::with_capacity(parsed.events.len());
     let events = std::mem::take(&mut parsed.events);
     for (e, &(index, line)) in events.into_iter().zip(&parsed.positions) {
         if matches!(s.lookup(&e.customer_id), Lookup::Erased) {
-            parsed.rejected.push(Rejected {
-                index,
-                line,
-                field: "customer_id".to_string(),
-                message: format!("customer {:?} was erased", e.customer_id),
-            });
+            parsed
+                .rejected
+                .push(erased_rejection(index, line, &e.customer_id));
         } else {
             kept.push(e);
+            kept_at.push((index, line));
         }
     }
-    parsed.events = kept;
-    parsed.rejected.sort_by_key(|r| r.index);
     let m = &state.metrics;
+    let journaled = if kept.is_empty() {
+        None
+    } else {
+        let (st, snap) = (state.clone(), s.clone());
+        let done = web::block(move || st.journal_events(&snap, kept))
+            .await
+            .map_err(|_| ApiError::Internal {
+                reason: "event task failed",
+            })?
+            .map_err(journal_error)?;
+        // Erased between the check above and the journal append.
+        for (k, id) in &done.refused {
+            let (index, line) = kept_at[*k];
+            parsed.rejected.push(erased_rejection(index, line, id));
+        }
+        done.last_seq
+            .map(|seq| (seq, kept_at.len() - done.refused.len()))
+    };
+    parsed.rejected.sort_by_key(|r| r.index);
     m.events_rejected
         .fetch_add(parsed.rejected.len() as u64, Relaxed);
-    if parsed.events.is_empty() {
+    let Some((seq, n)) = journaled else {
         let body = serde_json::to_vec(&NoneAccepted {
             error: ErrorBody {
                 code: "no_valid_events",
@@ -154,17 +192,7 @@ pub async fn post(
             .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
             .insert_header((X_MODEL_VERSION, s.version_header().clone()))
             .body(body));
-    }
-    let n = parsed.events.len();
-    let records: Vec<Record> = parsed.events.iter().cloned().map(Record::Event).collect();
-    let changes: Vec<Change> = parsed.events.into_iter().map(Change::Event).collect();
-    let (st, snap) = (state.clone(), s.clone());
-    let seq = web::block(move || st.journal_and_apply(&snap, &records, changes, false))
-        .await
-        .map_err(|_| ApiError::Internal {
-            reason: "event task failed",
-        })?
-        .map_err(journal_error)?;
+    };
     m.events_accepted.fetch_add(n as u64, Relaxed);
     let now = state.current().unwrap_or(s);
     let body = serde_json::to_vec(&Accepted {
@@ -180,6 +208,16 @@ pub async fn post(
     Ok(json_ok(Some(&now), Bytes::from(body)))
 }
 
+/// The refusal of an event whose customer was erased.
+fn erased_rejection(index: usize, line: u64, id: &str) -> Rejected {
+    Rejected {
+        index,
+        line,
+        field: "customer_id".to_string(),
+        message: format!("customer {id:?} was erased"),
+    }
+}
+
 #[derive(Serialize)]
 struct Erased<'a> {
     model_version: &'a str,
@@ -188,9 +226,10 @@ struct Erased<'a> {
     journal_seq: u64,
 }
 
-/// Forgets a customer: an erasure record is journaled (fsync'd), then every answer treats
-/// them as unknown. Idempotent; an id the server never saw is journaled too (it may be in
-/// data the next training reads).
+/// Forgets a customer: an erasure record (the id's keyed hash) is journaled (fsync'd),
+/// every answer treats them as unknown, and their journaled events are removed from the
+/// journal's files before the answer. Idempotent; an id the server never saw is journaled
+/// too (it may be in data the next training reads).
 pub async fn erase(
     _: Auth<Admin>,
     state: web::Data<AppState>,
@@ -210,8 +249,26 @@ pub async fn erase(
             reason: "erasure task failed",
         })?
         .map_err(journal_error)?;
+    let (st, redact_id) = (state.clone(), id.clone());
+    // Outside the gate: events of `id` are refused from now on, so none can land behind
+    // the redaction, and ingestion goes on while the journal is read.
+    let redacted = web::block(move || match st.journal() {
+        Some(j) => j.redact_customer(&redact_id).map(Some),
+        None => Ok(None),
+    })
+    .await
+    .map_err(|_| ApiError::Internal {
+        reason: "erasure task failed",
+    })?
+    .map_err(|source| ApiError::Journal { source })?;
     state.metrics.erasures.fetch_add(1, Relaxed);
-    tracing::info!(customer_id = %id, journal_seq = seq, "customer erased");
+    // Ids are personal data: only at debug level, never in the info log.
+    tracing::debug!(customer_id = %id, journal_seq = seq, "customer erased");
+    tracing::info!(
+        journal_seq = seq,
+        events_redacted = redacted.map_or(0, |r| r.events_redacted),
+        "customer erased"
+    );
     let now = state.current().unwrap_or(s);
     let body = serde_json::to_vec(&Erased {
         model_version: now.model_version(),

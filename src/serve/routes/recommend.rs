@@ -246,6 +246,8 @@ pub async fn for_cart(
     let s = state.current().ok_or(ApiError::NoModel)?;
     let m = &s.models;
     let k = check_k(body.k)?;
+    super::check_body_ids("customer_id", body.customer_id.as_deref(), false)?;
+    super::check_body_ids("cart", body.cart.iter().map(String::as_str), true)?;
     let cart_ids: Vec<&str> = body.cart.iter().map(String::as_str).collect();
     let (cart, unknown) = known_items(m, &cart_ids);
     let req = RecommendRequest {

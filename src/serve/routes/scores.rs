@@ -284,6 +284,11 @@ pub async fn churn_batch(
     if n > limit {
         return Err(ApiError::BatchTooLarge { len: n, limit });
     }
+    super::check_body_ids(
+        "customer_ids",
+        body.customer_ids.iter().map(String::as_str),
+        true,
+    )?;
     let ndjson = match req.headers().get(ACCEPT).map(|v| v.to_str().unwrap_or("")) {
         None => false,
         Some(a) if a.contains("application/x-ndjson") => true,
