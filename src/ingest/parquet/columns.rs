@@ -5,6 +5,7 @@ use super::schema::{Col, Kind};
 use super::{call, parquet_error};
 use crate::ingest::error::{IngestError, ParquetProblem, Problem, RowError};
 use crate::ingest::event::{non_empty, parse_number};
+use crate::progress::Stage;
 use ::parquet::column::reader::ColumnReader;
 use ::parquet::data_type::{ByteArray, FixedLenByteArray, Int96};
 use ::parquet::errors::ParquetError;
@@ -261,7 +262,11 @@ impl<'a> Cell<'a> {
         Ok(buf.as_str())
     }
 
-    /// The value as a finite number; `None` for null or empty text.
+    /// The value as a number; `None` for null or empty text. Infinities and NaN of a float
+    /// column pass: callers check every number with the range check of its field
+    /// ([`quantity_value`](crate::ingest::event::quantity_value),
+    /// [`price_value`](crate::ingest::event::price_value)), which refuses them as the text
+    /// readers do.
     pub(crate) fn number(self) -> Result<Option<f64>, Problem> {
         let v = match self {
             Cell::Null => return Ok(None),
@@ -280,11 +285,7 @@ impl<'a> Cell<'a> {
                 return Err(Problem::NotANumber);
             }
         };
-        if v.is_finite() {
-            Ok(Some(v))
-        } else {
-            Err(Problem::NotANumber)
-        }
+        Ok(Some(v))
     }
 
     /// The value as it appears in a message (raw bytes for text).
@@ -320,12 +321,13 @@ pub(crate) fn text_of<'b>(
 
 /// Reads rows `rows` (0-based, counted across the file) of the columns `cols`, calling
 /// `row(cursors, batch_index, row_number, row_group)` for each; `row_number` is 1-based.
-/// The callback's error ends the read.
+/// Each batch read counts its rows into `progress`. The callback's error ends the read.
 pub(crate) fn for_each_row<R: ChunkReader + 'static>(
     file: &SerializedFileReader<R>,
     path: &Path,
     cols: &[Col],
     rows: Range<u64>,
+    progress: Option<&Stage>,
     mut row: impl FnMut(&[Cursor], usize, u64, usize) -> Result<(), IngestError>,
 ) -> Result<(), IngestError> {
     let mut first = 0u64;
@@ -364,6 +366,9 @@ pub(crate) fn for_each_row<R: ChunkReader + 'static>(
             }
             for r in 0..want {
                 row(&cursors, r, at + r as u64 + 1, g)?;
+            }
+            if let Some(stage) = progress {
+                stage.inc(want as u64);
             }
             at += want as u64;
         }

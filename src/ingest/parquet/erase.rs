@@ -95,7 +95,7 @@ pub fn erase_from<R: ChunkReader + 'static, W: Write + Send>(
         let mut keep = Vec::with_capacity(n.min(1 << 20) as usize);
         let mut buf = String::new();
         let one = std::slice::from_ref(&id);
-        for_each_row(&file, path, one, rows, |cur, r, line, g| {
+        for_each_row(&file, path, one, rows, None, |cur, r, line, g| {
             let customer = text_of(&cur[0], r, &mut buf, &id, path, line)
                 .map_err(|e| e.in_row_group(g))?
                 .ok_or_else(|| {

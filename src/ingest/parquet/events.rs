@@ -6,9 +6,10 @@ use super::schema::{Col, Fields, Role, check_chunks};
 use super::{open, open_file};
 use crate::erasure::ErasedSet;
 use crate::ingest::error::{IngestError, Problem, RowError};
-use crate::ingest::event::{Event, EventKind};
+use crate::ingest::event::{Event, EventKind, id_value, price_value, quantity_value};
 use crate::ingest::read::{ReadReport, Sink};
 use crate::ingest::store::StoreBuilder;
+use crate::progress::{Stage, Unit};
 use ::parquet::file::reader::{ChunkReader, SerializedFileReader};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -104,10 +105,19 @@ fn event_row<F: FnMut(u64, &Event<'_>)>(
     let bad =
         |i: usize, cell: Cell<'_>, p: Problem| RowError::new(path, line, name(i), &cell.shown(), p);
     let missing = |i: usize| RowError::new(path, line, name(i), b"", Problem::MissingValue);
+    // Ids, quantities and prices go through the checks every reader shares
+    // (`id_value`, `quantity_value`, `price_value`), so a rule changes in one place.
+    let check_id = |i: usize, s: &str| {
+        id_value(s)
+            .map(|_| ())
+            .map_err(|p| RowError::new(path, line, name(i), s.as_bytes(), p))
+    };
     let customer_id = text_of(&cur[0], r, &mut bufs.customer, &lay.cols[0], path, line)?
         .ok_or_else(|| missing(0))?;
+    check_id(0, customer_id)?;
     let item_id =
         text_of(&cur[1], r, &mut bufs.item, &lay.cols[1], path, line)?.ok_or_else(|| missing(1))?;
+    check_id(1, item_id)?;
     let ts = cur[2].cell(r);
     let timestamp = match ts {
         Cell::Null => return Err(missing(2)),
@@ -140,25 +150,34 @@ fn event_row<F: FnMut(u64, &Event<'_>)>(
         }
         None => EventKind::Purchase,
     };
-    let number = |col: Option<usize>, default: f32| -> Result<f32, RowError> {
+    let number = |col: Option<usize>,
+                  default: f32,
+                  stored: fn(f64) -> Result<f32, Problem>|
+     -> Result<f32, RowError> {
         let Some(i) = col else { return Ok(default) };
         let cell = cur[i].cell(r);
-        match cell.number() {
-            Ok(Some(v)) => Ok(v as f32),
+        match cell.number().and_then(|v| v.map(stored).transpose()) {
+            Ok(Some(v)) => Ok(v),
             Ok(None) => Ok(default),
             Err(p) => Err(bad(i, cell, p)),
         }
     };
-    let quantity = number(lay.quantity, 1.0)?;
+    let quantity = number(lay.quantity, 1.0, quantity_value)?;
     if kind == EventKind::Purchase
         && quantity <= 0.0
         && let Some(i) = lay.quantity
     {
         return Err(bad(i, cur[i].cell(r), Problem::PurchaseQuantity));
     }
-    let price = number(lay.price, f32::NAN)?;
+    let price = number(lay.price, f32::NAN, price_value)?;
     let order_id = match lay.order {
-        Some(i) => text_of(&cur[i], r, &mut bufs.order, &lay.cols[i], path, line)?,
+        Some(i) => match text_of(&cur[i], r, &mut bufs.order, &lay.cols[i], path, line)? {
+            Some(s) => {
+                check_id(i, s)?;
+                Some(s)
+            }
+            None => None,
+        },
         None => None,
     };
     let category = match lay.category {
@@ -182,11 +201,12 @@ fn event_row<F: FnMut(u64, &Event<'_>)>(
     Ok(())
 }
 
-/// Reads rows `rows` of an events file into `sink`.
+/// Reads rows `rows` of an events file into `sink`, counting them into `progress`.
 fn read_rows<R: ChunkReader + 'static, F: FnMut(u64, &Event<'_>)>(
     file: &SerializedFileReader<R>,
     lay: &EventLayout,
     rows: Range<u64>,
+    progress: Option<&Stage>,
     sink: &mut Sink<'_, F>,
 ) -> Result<(), IngestError> {
     let path = sink.path;
@@ -196,6 +216,7 @@ fn read_rows<R: ChunkReader + 'static, F: FnMut(u64, &Event<'_>)>(
         path,
         &lay.cols,
         rows,
+        progress,
         |cur, r, line, g| match event_row(cur, lay, r, line, &mut bufs, sink) {
             Ok(()) => Ok(()),
             Err(e) => sink.bad(e.in_row_group(g)),
@@ -230,12 +251,13 @@ fn read_all<R: ChunkReader + 'static, F: FnMut(u64, &Event<'_>)>(
 ) -> Result<(), IngestError> {
     let lay = EventLayout::of(&file, sink.path)?;
     sink.report.ignored_columns = lay.ignored.clone();
-    read_rows(&file, &lay, 0..u64::MAX, sink)
+    read_rows(&file, &lay, 0..u64::MAX, None, sink)
 }
 
 /// Reads the events of `path` into one builder, splitting the file into row ranges of at
 /// least `min_part_rows` read in parallel, leaving out the customers in `exclude` (counted
-/// in [`ReadReport::excluded`]). The result equals a sequential read.
+/// in [`ReadReport::excluded`]). The result equals a sequential read. Progress is the
+/// "load events" stage, in rows (a compressed file's bytes say little about time left).
 pub fn read_to_builder(
     path: &Path,
     skip_bad_rows: bool,
@@ -249,6 +271,7 @@ pub fn read_to_builder(
         .min((total / min_part_rows.max(1)) as usize)
         .max(1) as u64;
     let parts: Vec<Range<u64>> = (0..n).map(|k| total * k / n..total * (k + 1) / n).collect();
+    let stage = Stage::start("load events", total, Unit::Items("rows"));
     let results: Vec<_> = parts
         .into_par_iter()
         .map(|rows| -> Result<(StoreBuilder, ReadReport), IngestError> {
@@ -268,13 +291,14 @@ pub fn read_to_builder(
                         builder.push(e);
                     }
                 });
-                read_rows(&file, &lay, rows, &mut sink)?;
+                read_rows(&file, &lay, rows, Some(&stage), &mut sink)?;
                 sink.report
             };
             report.excluded = excluded;
             Ok((builder, report))
         })
         .collect();
+    stage.finish();
     let (builder, mut report) = crate::ingest::parallel::merge_parts(results, path)?;
     report.ignored_columns = lay.ignored;
     Ok((builder, report))

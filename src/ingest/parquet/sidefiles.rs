@@ -5,7 +5,7 @@ use super::open_file;
 use super::schema::{Fields, Role, check_chunks};
 use crate::erasure::ErasedSet;
 use crate::ingest::error::{IngestError, Problem, RowError};
-use crate::ingest::event::non_empty;
+use crate::ingest::event::{id_value, non_empty, price_value};
 use crate::ingest::read::{ReadReport, SkipReport};
 use crate::ingest::store::StoreBuilder;
 use std::path::Path;
@@ -47,7 +47,7 @@ pub fn read_items(
     };
     let (mut id_buf, mut cat_buf, mut name_buf, mut flag_buf) =
         (String::new(), String::new(), String::new(), String::new());
-    for_each_row(&file, path, &cols, 0..u64::MAX, |cur, r, line, g| {
+    for_each_row(&file, path, &cols, 0..u64::MAX, None, |cur, r, line, g| {
         let row = (|| -> Result<(), RowError> {
             let bad = |i: usize, cell: Cell<'_>, p: Problem| {
                 RowError::new(path, line, &cols[i].name, &cell.shown(), p)
@@ -56,6 +56,9 @@ pub fn read_items(
                 text_of(&cur[0], r, &mut id_buf, &cols[0], path, line)?.ok_or_else(|| {
                     RowError::new(path, line, &cols[0].name, b"", Problem::MissingValue)
                 })?;
+            // The checks the CSV items file applies, from the same functions.
+            let item_id = id_value(item_id)
+                .map_err(|p| RowError::new(path, line, &cols[0].name, item_id.as_bytes(), p))?;
             let cat = match category {
                 Some(i) => text_of(&cur[i], r, &mut cat_buf, &cols[i], path, line)?,
                 None => None,
@@ -67,8 +70,8 @@ pub fn read_items(
             let price = match price {
                 Some(i) => {
                     let cell = cur[i].cell(r);
-                    match cell.number() {
-                        Ok(v) => v.map_or(f32::NAN, |v| v as f32),
+                    match cell.number().and_then(|v| v.map(price_value).transpose()) {
+                        Ok(v) => v.unwrap_or(f32::NAN),
                         Err(p) => return Err(bad(i, cell, p)),
                     }
                 }
@@ -132,7 +135,7 @@ pub fn read_customers(
     let mut report = ReadReport::default();
     let mut excluded = 0u64;
     let mut bufs = vec![String::new(); cols.len()];
-    for_each_row(&file, path, &cols, 0..u64::MAX, |cur, r, line, g| {
+    for_each_row(&file, path, &cols, 0..u64::MAX, None, |cur, r, line, g| {
         let row = (|| -> Result<(), RowError> {
             // Every value is rendered first, so a bad row leaves no trace in the builder.
             let mut values: Vec<Option<&str>> = Vec::with_capacity(cols.len());
@@ -146,6 +149,8 @@ pub fn read_customers(
             let customer_id = values[0].ok_or_else(|| {
                 RowError::new(path, line, &cols[0].name, b"", Problem::MissingValue)
             })?;
+            let customer_id = id_value(customer_id)
+                .map_err(|p| RowError::new(path, line, &cols[0].name, customer_id.as_bytes(), p))?;
             if exclude.is_some_and(|x| x.contains(customer_id)) {
                 excluded += 1;
                 return Ok(());

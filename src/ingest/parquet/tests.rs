@@ -3,7 +3,7 @@
 //! crate's own writer.
 
 use super::*;
-use crate::erasure::ErasedSet;
+use crate::erasure::{ErasedSet, ErasureKey};
 use crate::ingest::error::{IngestError, Problem, RowError};
 use crate::ingest::read::{Format, ReadReport, read_events, read_events_from};
 use crate::ingest::store::StoreBuilder;
@@ -556,6 +556,186 @@ fn a_bad_value_names_file_row_group_row_and_column_and_can_be_skipped() {
     );
 }
 
+/// A string leaked for the `'static` test data.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The error of reading `path` as events, or of reading it as an items or customers file.
+fn first_error(path: &Path, what: &str) -> RowError {
+    let e = match what {
+        "events" => {
+            let format = Format::guess(path).unwrap();
+            read_events(path, format, false, |_, _| {}).unwrap_err()
+        }
+        "items" => {
+            crate::ingest::sidefiles::read_items(path, &mut StoreBuilder::new(), false).unwrap_err()
+        }
+        _ => crate::ingest::sidefiles::read_customers(path, &mut StoreBuilder::new(), false, None)
+            .unwrap_err(),
+    };
+    row_error(e)
+}
+
+#[test]
+fn ids_quantities_and_prices_get_the_same_limits_as_in_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = leak("x".repeat(crate::ingest::MAX_ID_BYTES + 1));
+    let at_limit = leak("y".repeat(crate::ingest::MAX_ID_BYTES));
+    // Row 1 sits exactly at every limit and must load; row 2 breaks one of them.
+    let cases: [(usize, &str, Problem); 7] = [
+        (0, long, Problem::IdTooLong),
+        (1, long, Problem::IdTooLong),
+        (5, long, Problem::IdTooLong),
+        (3, "1000001", Problem::OutOfRange { limit: "1000000" }),
+        (3, "-2e6", Problem::OutOfRange { limit: "1000000" }),
+        (
+            4,
+            "1000000001",
+            Problem::OutOfRange {
+                limit: "1000000000",
+            },
+        ),
+        // Finite as a double, infinite as the stored f32.
+        (
+            4,
+            "1e39",
+            Problem::OutOfRange {
+                limit: "1000000000",
+            },
+        ),
+    ];
+    let names = [
+        "customer_id",
+        "item_id",
+        "timestamp",
+        "quantity",
+        "price",
+        "order_id",
+    ];
+    for (k, (column, value, problem)) in cases.into_iter().enumerate() {
+        let mut rows = [
+            [
+                at_limit,
+                at_limit,
+                "2024-01-01",
+                "1000000",
+                "1000000000",
+                at_limit,
+            ],
+            ["c2", "i2", "2024-01-02", "1", "2.5", "o2"],
+        ];
+        rows[1][column] = value;
+        let csv = dir.path().join(format!("e{k}.csv"));
+        let mut text = names.join(",") + "\n";
+        for r in &rows {
+            text += &(r.join(",") + "\n");
+        }
+        std::fs::write(&csv, text).unwrap();
+        let pq = dir.path().join(format!("e{k}.parquet"));
+        let strings = |i: usize| Data::Str(rows.iter().map(|r| Some(r[i])).collect());
+        let doubles = |i: usize| Data::F64(rows.iter().map(|r| r[i].parse().ok()).collect());
+        write_file(
+            &pq,
+            "message m { required binary customer_id (STRING); required binary item_id (STRING); required binary timestamp (STRING); required double quantity; required double price; required binary order_id (STRING); }",
+            &[
+                strings(0),
+                strings(1),
+                strings(2),
+                doubles(3),
+                doubles(4),
+                strings(5),
+            ],
+            1,
+            Compression::SNAPPY,
+            None,
+        );
+        let (from_csv, from_pq) = (first_error(&csv, "events"), first_error(&pq, "events"));
+        assert_eq!(
+            (from_pq.line, from_pq.field.as_str(), &from_pq.problem),
+            (2, names[column], &problem),
+            "{from_pq}"
+        );
+        // The CSV's line 3 is its second row (line 1 is the header).
+        assert_eq!(
+            (from_csv.line, from_csv.field.as_str(), &from_csv.problem),
+            (3, names[column], &problem),
+            "{from_csv}"
+        );
+        assert_eq!(from_pq.row_group, Some(1));
+        // Skipping keeps the row at the limits, as the CSV read does.
+        let (got, report) = events(&pq, true).unwrap();
+        assert_eq!((report.rows, report.skipped.total), (1, 1));
+        assert_eq!(got[0].customer_id, at_limit);
+        assert_eq!((got[0].quantity, got[0].price), (1e6, 1e9));
+    }
+
+    // Side files: the item id and price, the customer id.
+    let items = |ext: &str, id: &'static str, price: &str| {
+        let path = dir
+            .path()
+            .join(format!("items-{}.{ext}", id.len() + price.len()));
+        if ext == "csv" {
+            std::fs::write(&path, format!("item_id,price\ni1,1\n{id},{price}\n")).unwrap();
+        } else {
+            write_file(
+                &path,
+                "message m { required binary item_id (STRING); required double price; }",
+                &[
+                    Data::Str(vec![Some("i1"), Some(id)]),
+                    Data::F64(vec![Some(1.0), price.parse().ok()]),
+                ],
+                10,
+                Compression::SNAPPY,
+                None,
+            );
+        }
+        first_error(&path, "items")
+    };
+    for (id, price, field, problem) in [
+        (long, "1", "item_id", Problem::IdTooLong),
+        (
+            "i2",
+            "2e9",
+            "price",
+            Problem::OutOfRange {
+                limit: "1000000000",
+            },
+        ),
+    ] {
+        for (ext, line) in [("csv", 3), ("parquet", 2)] {
+            let e = items(ext, id, price);
+            assert_eq!(
+                (e.line, e.field.as_str(), &e.problem),
+                (line, field, &problem),
+                "{e}"
+            );
+        }
+    }
+    let customers_pq = dir.path().join("customers.parquet");
+    write_file(
+        &customers_pq,
+        "message m { required binary customer_id (STRING); optional int32 tier; }",
+        &[
+            Data::Str(vec![Some("c1"), Some(long)]),
+            Data::I32(vec![Some(1), None]),
+        ],
+        10,
+        Compression::SNAPPY,
+        None,
+    );
+    let customers_csv = dir.path().join("customers.csv");
+    std::fs::write(&customers_csv, format!("customer_id,tier\nc1,1\n{long},\n")).unwrap();
+    for (path, line) in [(&customers_pq, 2), (&customers_csv, 3)] {
+        let e = first_error(path, "customers");
+        assert_eq!(
+            (e.line, e.field.as_str(), &e.problem),
+            (line, "customer_id", &Problem::IdTooLong),
+            "{e}"
+        );
+    }
+}
+
 fn schema_error(schema: &str, cols: &[Data]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.parquet");
@@ -826,7 +1006,10 @@ fn parallel_reads_equal_the_sequential_read() {
             assert_eq!((e.line, e.field.as_str()), (47, "timestamp"));
             assert_eq!(e.row_group, Some(46 / group as u32));
         }
-        let gone: ErasedSet = ["c0".to_string()].into();
+        // Erased as the journal records it: by keyed hash, not by id.
+        let key = ErasureKey::from_bytes([3; 16]);
+        let mut gone = ErasedSet::with_key(Some(key));
+        gone.insert_hash(key.hash("c0"));
         let (seq, r1) = load(true, u64::MAX, Some(&gone)).unwrap();
         let (par, r2) = load(true, 1, Some(&gone)).unwrap();
         assert!(seq == par);
