@@ -481,3 +481,112 @@ fn erase_rewrites_parquet_as_parquet_and_matches_the_csv_erase() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+/// Drops the wall-clock fields (`train_seconds`, wherever they are) from a report.
+fn without_times(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| !k.ends_with("seconds"));
+            m.values_mut().for_each(without_times);
+        }
+        Value::Array(a) => a.iter_mut().for_each(without_times),
+        _ => {}
+    }
+}
+
+#[test]
+fn format_parquet_reads_a_parquet_file_of_any_name_in_every_command() {
+    let log = log();
+    // A warehouse export without the extension: refused until --format says what it is.
+    let export = log.dir.join("events.export");
+    std::fs::copy(&log.parquet, &export).expect("copy");
+    let e = refused(&trainer(&["stats", "--events", s(&export)]));
+    assert!(e.contains("cannot guess the format"), "{e}");
+    let pq = ["--format", "parquet"];
+
+    let stats = |events: &Path, extra: &[&str]| -> Value {
+        let mut args = vec!["stats", "--events", s(events), "--json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok(&trainer(&args))).expect("stats json")
+    };
+    assert_eq!(stats(&export, &pq), stats(&log.csv, &[]));
+
+    // evaluate: the same report, metric for metric.
+    let evaluate = |events: &Path, extra: &[&str], out: &Path| -> Value {
+        let mut args = vec![
+            "evaluate",
+            "--events",
+            s(events),
+            "--cutoff",
+            "2024-07-01",
+            "--horizon-days",
+            "28",
+            "--no-baselines",
+            "--report",
+            s(out),
+        ];
+        args.extend_from_slice(extra);
+        ok(&trainer(&args));
+        let mut v: Value =
+            serde_json::from_slice(&std::fs::read(out).expect("report")).expect("report json");
+        without_times(&mut v);
+        v
+    };
+    let r_csv = evaluate(&log.csv, &[], &log.dir.join("r-csv.json"));
+    let r_pq = evaluate(&export, &pq, &log.dir.join("r-pq.json"));
+    assert!(r_csv["churn"]["auc"].as_f64().is_some(), "{r_csv}");
+    assert_eq!(r_csv, r_pq);
+
+    // features: the same table.
+    let features = |events: &Path, extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "features",
+            "--events",
+            s(events),
+            "--cutoff",
+            "2024-07-01",
+            "--horizon-days",
+            "28",
+            "--out",
+            s(out),
+        ];
+        args.extend_from_slice(extra);
+        ok(&trainer(&args));
+        std::fs::read(out).expect("features")
+    };
+    assert!(
+        features(&log.csv, &[], &log.dir.join("f-csv.csv"))
+            == features(&export, &pq, &log.dir.join("f-pq.csv"))
+    );
+
+    // erase: the output is Parquet whatever its name, and reads back without the customer.
+    let mut all = Vec::new();
+    read_events(&log.csv, Format::Csv, false, |_, e| {
+        all.push(e.customer_id.to_string())
+    })
+    .expect("csv");
+    let victim = all[0].clone();
+    let theirs = all.iter().filter(|c| **c == victim).count();
+    let out = log.dir.join("erased.export");
+    let said = ok(&trainer(&[
+        "erase",
+        "--events",
+        s(&export),
+        "--format",
+        "parquet",
+        "--customer",
+        &victim,
+        "--out",
+        s(&out),
+    ]));
+    assert!(said.contains("(parquet)"), "{said}");
+    let bytes = std::fs::read(&out).expect("read");
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    let mut left = Vec::new();
+    read_events(&out, Format::Parquet, false, |_, e| {
+        left.push(e.customer_id.to_string())
+    })
+    .expect("erased file reads");
+    assert_eq!(left.len(), all.len() - theirs);
+    assert!(theirs > 0 && !left.contains(&victim));
+}
