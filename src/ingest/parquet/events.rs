@@ -126,12 +126,13 @@ fn event_row<F: FnMut(u64, &Event<'_>)>(
             if s.trim().is_empty() {
                 return Err(missing(2));
             }
+            // The CSV reader's hints name --format tafeng/cdnow, which cannot apply to a
+            // Parquet file; the fix here is in the export.
             crate::time::parse_timestamp(s).ok_or_else(|| {
-                let e = bad(2, ts, Problem::BadTimestamp);
-                match crate::ingest::csv::timestamp_hint(s) {
-                    Some(h) => e.with_hint(h),
-                    None => e,
-                }
+                bad(2, ts, Problem::BadTimestamp).with_hint(
+                    "export the column as a TIMESTAMP or DATE, or as text in RFC 3339 or \
+                     YYYY-MM-DD",
+                )
             })?
         }
         Cell::Seconds(t) => t,

@@ -370,7 +370,13 @@ pub(crate) fn check_chunks<R: ChunkReader + 'static>(
                         Some(g),
                         Some(&c.name),
                         ParquetProblem::Codec {
-                            codec: codec.to_string(),
+                            // The crate prints `GZIP(GzipLevel(6))`; the level is noise.
+                            codec: codec
+                                .to_string()
+                                .split('(')
+                                .next()
+                                .unwrap_or("")
+                                .to_string(),
                         },
                     ),
                     "export with compression SNAPPY (the usual default) or ZSTD",
