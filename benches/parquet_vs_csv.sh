@@ -4,6 +4,7 @@
 #
 #   benches/parquet_vs_csv.sh [DATA_DIR]   (default: data/ in the checkout; fetch the source
 #                                           with training/fetch-dataset.sh tafeng DIR)
+#   RUNS=N (default 7) runs per file; RAW=1 also prints every run's figures.
 #
 # Ta-Feng ships in its own layout (--format tafeng), so the rows are first rewritten in the
 # data contract's columns, once, into DATA_DIR/tafeng-contract/ (pyarrow does the writing;
@@ -81,18 +82,22 @@ for f in "${files[@]:1}"; do
     [[ "$got" == "$want" ]] || { echo "error: stats of $f differ from the CSV's" >&2; diff <(echo "$want") <(echo "$got") >&2; exit 1; }
 done
 
-# measure CMD...: prints "wall_seconds max_rss_kb cpu_seconds" for one run. CPU time
-# (user + system) is printed too because wall time on a shared machine mostly measures
-# the other processes.
+# measure CMD...: prints "wall_seconds max_rss_kb cpu_seconds load_seconds" for one run.
+# CPU time (user + system) is printed too because wall time on a shared machine mostly
+# measures the other processes; load_seconds is the trainer's own "loaded" log line (read,
+# parse, intern, sort: the whole load_events), timed in-process to the microsecond where
+# /usr/bin/time rounds to 10 ms.
 measure() {
-    local log
+    local log load
     log=$(mktemp)
-    /usr/bin/time -v "$@" >/dev/null 2>"$log" || { cat "$log" >&2; rm -f "$log"; exit 1; }
-    awk -F': ' '
+    NO_COLOR=1 /usr/bin/time -v "$@" >/dev/null 2>"$log" || { cat "$log" >&2; rm -f "$log"; exit 1; }
+    load=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '/ loaded / { for (i = 1; i <= NF; i++) if ($i ~ /^seconds=/) { sub(/^seconds=/, "", $i); print $i } }')
+    [[ -n "$load" ]] || { echo "error: no 'loaded' line in the trainer's log" >&2; cat "$log" >&2; rm -f "$log"; exit 1; }
+    awk -F': ' -v load="$load" '
         /Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; wall = s }
         /Maximum resident set size/ { rss = $2 }
         /User time \(seconds\)|System time \(seconds\)/ { cpu += $2 }
-        END { printf "%.3f %d %.3f\n", wall, rss, cpu }' "$log"
+        END { printf "%.3f %d %.3f %.4f\n", wall, rss, cpu, load }' "$log"
     rm -f "$log"
 }
 
@@ -108,13 +113,21 @@ done
 
 echo "date: $(date -u +%Y-%m-%d); machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "command: $bin stats --events FILE   ($runs runs each, interleaved; medians)"
-csv_wall= csv_cpu=
+echo "load = the trainer's 'loaded' time (load_events); wall, cpu, RSS = the whole process (/usr/bin/time -v)"
+csv_load= csv_cpu=
 for f in "${files[@]}"; do
     wall=$(printf '%s' "${results[$f]}" | cut -d' ' -f1 | median)
     cpu=$(printf '%s' "${results[$f]}" | cut -d' ' -f3 | median)
     kb=$(printf '%s' "${results[$f]}" | cut -d' ' -f2 | median)
+    load=$(printf '%s' "${results[$f]}" | cut -d' ' -f4 | median)
     mb=$(( $(stat -c %s "$f") / 1048576 ))
-    [[ -n "$csv_wall" ]] || { csv_wall=$wall; csv_cpu=$cpu; }
-    awk -v n="$(basename "$f")" -v w="$wall" -v c="$cpu" -v r="$((kb / 1024))" -v mb="$mb" -v cw="$csv_wall" -v cc="$csv_cpu" \
-        'BEGIN { printf "%-22s %4d MB  median wall %6.3f s  cpu %6.3f s  peak RSS %4d MB  (CSV/this: wall %.2fx, cpu %.2fx)\n", n, mb, w, c, r, cw / w, cc / c }'
+    [[ -n "$csv_load" ]] || { csv_load=$load; csv_cpu=$cpu; }
+    awk -v n="$(basename "$f")" -v l="$load" -v w="$wall" -v c="$cpu" -v r="$((kb / 1024))" -v mb="$mb" -v cl="$csv_load" -v cc="$csv_cpu" \
+        'BEGIN { printf "%-22s %4d MB  median load %6.3f s  wall %6.3f s  cpu %6.3f s  peak RSS %4d MB  (CSV/this: load %.2fx, cpu %.2fx)\n", n, mb, l, w, c, r, cl / l, cc / c }'
 done
+if [[ -n "${RAW:-}" ]]; then
+    echo "raw (wall_s max_rss_kb cpu_s load_s per run):"
+    for f in "${files[@]}"; do
+        printf '%s\n%s' "$(basename "$f")" "${results[$f]}" | sed '2,$s/^/  /'
+    done
+fi
