@@ -3,6 +3,7 @@
 mod cli;
 mod gbdt;
 mod journal;
+mod parquet_input;
 mod report;
 
 /// Runs `propensity-train` with `args` and returns what it did.

@@ -1,9 +1,10 @@
 //! Rewriting an event log without some customers (the right to be forgotten), streaming.
 //!
-//! Kept rows are copied as they were read, in every format, so the output is the same kind
-//! of file as the input (a Ta-Feng or CDNOW file stays one): only the customer id of each
-//! row is parsed. Two normalisations come from the shared line reader: line endings become
-//! `\n` and a leading byte-order mark is dropped. Blank lines are dropped.
+//! Kept rows are copied as they were read, in every text format, so the output is the same
+//! kind of file as the input (a Ta-Feng or CDNOW file stays one): only the customer id of
+//! each row is parsed. Two normalisations come from the shared line reader: line endings
+//! become `\n` and a leading byte-order mark is dropped. Blank lines are dropped. Parquet
+//! is rewritten as Parquet with the same schema ([`super::parquet::erase`]).
 
 use super::csv::{CsvReader, Next, require_column};
 use super::error::{IngestError, Problem, RowError};
@@ -39,8 +40,8 @@ impl EraseReport {
 /// Copies the events read from `reader` (the file `path`, in `format`) to `out` (the file
 /// `out_path`), leaving out every row of the `customers`. A row whose customer id cannot be
 /// read is an error naming the line: it might belong to one of them.
-pub fn erase_customers<R: BufRead, W: Write>(
-    reader: R,
+pub fn erase_customers<R: BufRead, W: Write + Send>(
+    mut reader: R,
     path: &Path,
     format: Format,
     customers: &HashSet<String>,
@@ -85,6 +86,16 @@ pub fn erase_customers<R: BufRead, W: Write>(
                     }
                 }
             }
+        }
+        Format::Parquet => {
+            // Parquet keeps its schema at the end, so a stream is held in memory whole; the
+            // trainer's `erase` reads a file in place with `parquet::erase::erase_customers`.
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes).map_err(io)?;
+            let file = super::parquet::open(bytes::Bytes::from(bytes), path)?;
+            let (report, _) =
+                super::parquet::erase::erase_from(file, path, customers, &mut *f.out, out_path)?;
+            f.report = report;
         }
         Format::Jsonl | Format::Cdnow => {
             let mut lines = LineReader::new(reader);

@@ -106,17 +106,128 @@ impl fmt::Display for Problem {
     }
 }
 
+/// What is wrong with a Parquet file, one of its columns or one of its row groups (a bad
+/// value in one row is a [`RowError`] instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParquetProblem {
+    /// The footer cannot be read: not Parquet, truncated or corrupt.
+    NotParquet,
+    /// A required column is not in the schema.
+    MissingColumn {
+        /// The top-level columns the file has, comma-separated.
+        found: String,
+    },
+    /// Two top-level columns have the same name, ignoring case.
+    DuplicateColumn,
+    /// The column is nested (a struct, list or map) or repeated.
+    Nested {
+        /// What the column must be.
+        expected: &'static str,
+    },
+    /// The column's type cannot hold what the contract needs.
+    WrongType {
+        /// The column's Parquet type, as `INT64 TIMESTAMP(MICROS)`.
+        found: String,
+        /// What the column must be.
+        expected: &'static str,
+    },
+    /// The column chunk is compressed with a codec this build does not read.
+    Codec {
+        /// The codec's name.
+        codec: String,
+    },
+    /// The file's metadata is impossible (what is wrong with it).
+    BadMetadata(String),
+    /// The data could not be decoded.
+    Corrupt,
+    /// The decoder failed on malformed data (its message).
+    DecoderFailed(String),
+    /// A column chunk holds another number of rows than its row group says.
+    ShortColumn {
+        /// Rows of the row group.
+        expected: u64,
+        /// Rows found in the column chunk.
+        found: u64,
+    },
+    /// Writing the output file failed.
+    Write,
+}
+
+impl fmt::Display for ParquetProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParquetProblem::NotParquet => write!(f, "not a Parquet file, or its footer is corrupt"),
+            ParquetProblem::MissingColumn { found } => {
+                write!(f, "required column is missing from the schema [{found}]")
+            }
+            ParquetProblem::DuplicateColumn => write!(
+                f,
+                "column appears twice in the schema (names are matched ignoring case)"
+            ),
+            ParquetProblem::Nested { expected } => {
+                write!(f, "is a nested or repeated column; it must be {expected}")
+            }
+            ParquetProblem::WrongType { found, expected } => {
+                write!(f, "has Parquet type {found}; it must be {expected}")
+            }
+            ParquetProblem::Codec { codec } => {
+                write!(
+                    f,
+                    "is compressed with {codec}, which this build does not read"
+                )
+            }
+            ParquetProblem::BadMetadata(what) => write!(f, "{what} (corrupt metadata)"),
+            ParquetProblem::Corrupt => write!(f, "corrupt or unreadable data"),
+            ParquetProblem::DecoderFailed(why) => {
+                write!(f, "corrupt data: the Parquet decoder failed ({why})")
+            }
+            ParquetProblem::ShortColumn { expected, found } => write!(
+                f,
+                "the column chunk holds {found} rows, the row group says {expected} (corrupt file)"
+            ),
+            ParquetProblem::Write => write!(f, "writing failed"),
+        }
+    }
+}
+
+/// A Parquet file that cannot be read as this kind of file: not Parquet, corrupt, or a
+/// column missing or of a type the contract cannot use. Names as much of file, row group
+/// and column as applies.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {problem}{}{}", path.display(), parquet_place(*row_group, column.as_deref()), source.as_ref().map(|s| format!(" ({s})")).unwrap_or_default(), hint.map(|h| format!("; hint: {h}")).unwrap_or_default())]
+pub struct ParquetFileError {
+    /// File being read (or written, for [`ParquetProblem::Write`]).
+    pub path: PathBuf,
+    /// Row group (0-based) where it went wrong, when the problem is in the data.
+    pub row_group: Option<usize>,
+    /// Column concerned, when one is.
+    pub column: Option<String>,
+    /// What is wrong.
+    pub problem: ParquetProblem,
+    /// A fix the user can apply, when one is known.
+    pub hint: Option<&'static str>,
+    /// The `parquet` crate's error, when it reported one.
+    #[source]
+    pub source: Option<::parquet::errors::ParquetError>,
+}
+
 /// One bad row: where it is, which field, the offending value and what is wrong.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RowError {
     /// File the row came from.
     pub path: PathBuf,
-    /// 1-based line number (of the row's first line).
+    /// 1-based line number (of the row's first line); in a Parquet file, the 1-based row
+    /// number counted across the whole file.
     pub line: u64,
+    /// Parquet row group (0-based, as `pyarrow`'s `read_row_group` counts) holding the row;
+    /// `None` for text formats. (`u32` and a boxed `value` keep the struct, returned by
+    /// every row check, at 120 bytes.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_group: Option<u32>,
     /// Column or JSON key name; `<line>` when the whole line is at fault.
     pub field: String,
     /// The offending value, shortened to 80 characters.
-    pub value: String,
+    pub value: Box<str>,
     /// What is wrong.
     pub problem: Problem,
     /// A fix the user can apply, when one is known.
@@ -144,10 +255,18 @@ impl RowError {
             path: path.to_path_buf(),
             line,
             field: field.to_string(),
-            value,
+            value: value.into_boxed_str(),
             problem,
             hint: None,
+            row_group: None,
         }
+    }
+
+    /// Places the row in a Parquet row group (messages then say "row group G, row N").
+    pub fn in_row_group(mut self, row_group: usize) -> Self {
+        // No file has 2^32 row groups; saturate rather than wrap all the same.
+        self.row_group = Some(u32::try_from(row_group).unwrap_or(u32::MAX));
+        self
     }
 
     /// Adds a hint to the message.
@@ -159,13 +278,22 @@ impl RowError {
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: line {}, field \"{}\": ",
-            self.path.display(),
-            self.line,
-            self.field
-        )?;
+        match self.row_group {
+            Some(g) => write!(
+                f,
+                "{}: row group {g}, row {}, column \"{}\": ",
+                self.path.display(),
+                self.line,
+                self.field
+            )?,
+            None => write!(
+                f,
+                "{}: line {}, field \"{}\": ",
+                self.path.display(),
+                self.line,
+                self.field
+            )?,
+        }
         if self.value.is_empty() || matches!(self.problem, Problem::FieldCount { .. }) {
             write!(f, "{}", self.problem)?;
         } else {
@@ -231,8 +359,11 @@ pub enum IngestError {
     /// A row is malformed (and `--skip-bad-rows` is off).
     #[error(transparent)]
     Row(#[from] Box<RowError>),
+    /// A Parquet file that cannot be read as this kind of file (boxed: large and rare).
+    #[error(transparent)]
+    Parquet(Box<ParquetFileError>),
     /// The format could not be guessed from the file name.
-    #[error("{}: cannot guess the format from the file name; hint: pass --format csv|jsonl|tafeng|cdnow", path.display())]
+    #[error("{}: cannot guess the format from the file name; hint: pass --format csv|jsonl|parquet|tafeng|cdnow", path.display())]
     UnknownFormat {
         /// File being read.
         path: PathBuf,
@@ -243,6 +374,18 @@ pub enum IngestError {
         /// File being read.
         path: PathBuf,
     },
+}
+
+/// ", row group G, column "C"" for a Parquet error, as far as known.
+fn parquet_place(row_group: Option<usize>, column: Option<&str>) -> String {
+    let mut s = String::new();
+    if let Some(g) = row_group {
+        s.push_str(&format!(", row group {g}"));
+    }
+    if let Some(c) = column {
+        s.push_str(&format!(", column \"{c}\""));
+    }
+    s
 }
 
 impl IngestError {

@@ -1,4 +1,4 @@
-//! Event ingest: read event logs (contract CSV, JSON Lines, Ta-Feng, CDNOW) into the
+//! Event ingest: read event logs (contract CSV, JSON Lines, Parquet, Ta-Feng, CDNOW) into the
 //! columnar [`EventStore`] every later stage reads.
 //!
 //! # Brief overview
@@ -23,13 +23,14 @@ pub mod intern;
 pub mod jsonl;
 pub mod lines;
 pub mod parallel;
+pub mod parquet;
 pub mod read;
 pub mod sidefiles;
 pub mod stats;
 pub mod store;
 
 pub use erase::{EraseReport, erase_customers};
-pub use error::{IngestError, MAX_LINE_BYTES, Problem, RowError};
+pub use error::{IngestError, MAX_LINE_BYTES, ParquetFileError, ParquetProblem, Problem, RowError};
 pub use event::{Event, EventKind, MAX_ID_BYTES, RawEvent};
 pub use intern::{CustomerIdx, Interner, ItemIdx};
 pub use read::{Format, ReadReport, SkipReport, read_events, read_events_from};

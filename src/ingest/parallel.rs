@@ -177,6 +177,8 @@ fn read_part(
 
 /// Reads the events of `path` into one builder, in parallel when the file is large enough,
 /// leaving out the events of customers in `exclude` (counted in [`ReadReport::excluded`]).
+/// `min_part` is in bytes of text; Parquet files are split by rows instead
+/// ([`super::parquet::read_to_builder`]).
 pub fn read_to_builder(
     path: &Path,
     format: Format,
@@ -184,6 +186,15 @@ pub fn read_to_builder(
     min_part: u64,
     exclude: Option<&ErasedSet>,
 ) -> Result<(StoreBuilder, ReadReport), IngestError> {
+    if format == Format::Parquet {
+        // Not a text file: split by rows, not bytes.
+        return super::parquet::read_to_builder(
+            path,
+            skip_bad_rows,
+            super::parquet::MIN_PART_ROWS,
+            exclude,
+        );
+    }
     let plan = plan(path, format, rayon::current_num_threads(), min_part)?;
     let bytes = plan.parts.last().map_or(0, |p| p.end);
     let stage = Stage::start("load events", bytes, Unit::Bytes);
@@ -203,6 +214,15 @@ pub fn read_to_builder(
         })
         .collect();
     stage.finish();
+    merge_parts(results, path)
+}
+
+/// Merges the builders and reports of consecutive parts of `path`, in file order; the first
+/// error in file order is the one returned, and a file without events is refused.
+pub(crate) fn merge_parts(
+    results: Vec<Result<(StoreBuilder, ReadReport), IngestError>>,
+    path: &Path,
+) -> Result<(StoreBuilder, ReadReport), IngestError> {
     let mut merged: Option<(StoreBuilder, ReadReport)> = None;
     for result in results {
         let (builder, report) = result?;

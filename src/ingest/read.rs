@@ -15,6 +15,8 @@ pub enum Format {
     Csv,
     /// The data contract as JSON Lines: one object per line.
     Jsonl,
+    /// The data contract as Parquet: same column names, typed columns (warehouse exports).
+    Parquet,
     /// The Ta-Feng grocery file as shipped (`ta_feng_all_months_merged.csv`).
     Tafeng,
     /// The CDNOW file as shipped (`CDNOW_master.txt` or `CDNOW_sample.txt`).
@@ -22,7 +24,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// Guesses the format from the file extension (`.csv`, `.jsonl`, `.ndjson`).
+    /// Guesses the format from the file extension (`.csv`, `.jsonl`, `.ndjson`, `.parquet`).
     pub fn guess(path: &Path) -> Result<Format, IngestError> {
         let ext = path
             .extension()
@@ -31,6 +33,7 @@ impl Format {
         match ext.as_deref() {
             Some("csv") => Ok(Format::Csv),
             Some("jsonl" | "ndjson") => Ok(Format::Jsonl),
+            Some("parquet") => Ok(Format::Parquet),
             _ => Err(IngestError::UnknownFormat {
                 path: path.to_path_buf(),
             }),
@@ -47,6 +50,7 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
             Format::Tafeng => "tafeng",
             Format::Cdnow => "cdnow",
         }
@@ -160,13 +164,19 @@ impl<'p, F: FnMut(u64, &Event<'_>)> Sink<'p, F> {
 /// Reads every event of `path` in file order, calling `on_event(line, &event)`.
 ///
 /// Bad rows end the read with an error naming file, line and field, unless
-/// `skip_bad_rows`, in which case they are counted in the report. Memory is one line.
+/// `skip_bad_rows`, in which case they are counted in the report. Memory is one line
+/// (for Parquet, one batch of rows; `line` is then the row number).
 pub fn read_events<F: FnMut(u64, &Event<'_>)>(
     path: &Path,
     format: Format,
     skip_bad_rows: bool,
     on_event: F,
 ) -> Result<ReadReport, IngestError> {
+    if format == Format::Parquet {
+        let mut sink = Sink::new(path, skip_bad_rows, on_event);
+        super::parquet::read_file(path, &mut sink)?;
+        return finished(sink);
+    }
     let file = std::fs::File::open(path).map_err(|e| IngestError::io(path, e))?;
     read_events_from(
         BufReader::with_capacity(256 * 1024, file),
@@ -178,7 +188,8 @@ pub fn read_events<F: FnMut(u64, &Event<'_>)>(
 }
 
 /// Like [`read_events`] over any buffered reader (a request body, a decompressor);
-/// `path` only names the source in messages.
+/// `path` only names the source in messages. Parquet input is held in memory whole (its
+/// schema is at the end); use [`read_events`] for a Parquet file.
 pub fn read_events_from<R: BufRead, F: FnMut(u64, &Event<'_>)>(
     reader: R,
     path: &Path,
@@ -188,9 +199,14 @@ pub fn read_events_from<R: BufRead, F: FnMut(u64, &Event<'_>)>(
 ) -> Result<ReadReport, IngestError> {
     let mut sink = Sink::new(path, skip_bad_rows, on_event);
     read_into(reader, format, &mut sink)?;
+    finished(sink)
+}
+
+/// The report of a finished read; an error if it found no events at all.
+fn finished<F>(sink: Sink<'_, F>) -> Result<ReadReport, IngestError> {
     if sink.report.rows == 0 && sink.report.skipped.total == 0 {
         return Err(IngestError::NoEvents {
-            path: path.to_path_buf(),
+            path: sink.path.to_path_buf(),
         });
     }
     Ok(sink.report)
@@ -205,6 +221,7 @@ pub fn read_into<R: BufRead, F: FnMut(u64, &Event<'_>)>(
     match format {
         Format::Csv => super::csv::read_contract_csv(reader, sink),
         Format::Jsonl => super::jsonl::read_jsonl(reader, sink),
+        Format::Parquet => super::parquet::read_stream(reader, sink),
         Format::Tafeng => super::formats::tafeng::read_tafeng(reader, sink),
         Format::Cdnow => super::formats::cdnow::read_cdnow(reader, sink),
     }

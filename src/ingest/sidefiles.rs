@@ -1,5 +1,6 @@
 //! The optional items file (`item_id, category, name, price, available`) and customers file
-//! (`customer_id` + categorical attribute columns), both CSV with a header.
+//! (`customer_id` + categorical attribute columns), both CSV with a header, or Parquet
+//! with the same columns ([`super::parquet`]).
 //!
 //! Their values override what event rows carried (a catalogue is the better authority than
 //! a category repeated on every sales line). Ids only in these files become items or
@@ -75,7 +76,7 @@ fn text<'r, R: std::io::BufRead>(
 }
 
 /// Parses an `available` flag: true/false, yes/no, 1/0 (any case); empty means true.
-fn parse_flag(s: &str) -> Option<bool> {
+pub(crate) fn parse_flag(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
         "" | "1" | "true" | "yes" | "y" | "t" => Some(true),
         "0" | "false" | "no" | "n" | "f" => Some(false),
@@ -83,12 +84,15 @@ fn parse_flag(s: &str) -> Option<bool> {
     }
 }
 
-/// Reads the items file into `b`.
+/// Reads the items file into `b` (Parquet when its name ends in `.parquet`).
 pub fn read_items(
     path: &Path,
     b: &mut StoreBuilder,
     skip_bad_rows: bool,
 ) -> Result<ReadReport, IngestError> {
+    if super::parquet::is_parquet_path(path) {
+        return super::parquet::read_items(path, b, skip_bad_rows);
+    }
     let mut csv = open(path)?;
     let header = csv.header(path)?;
     let hl = csv.line();
@@ -147,13 +151,17 @@ pub fn read_items(
     Ok(report)
 }
 
-/// Reads the customers file into `b`: every column but `customer_id` is an attribute.
+/// Reads the customers file into `b`: every column but `customer_id` is an attribute
+/// (Parquet when its name ends in `.parquet`).
 pub fn read_customers(
     path: &Path,
     b: &mut StoreBuilder,
     skip_bad_rows: bool,
     exclude: Option<&crate::erasure::ErasedSet>,
 ) -> Result<ReadReport, IngestError> {
+    if super::parquet::is_parquet_path(path) {
+        return super::parquet::read_customers(path, b, skip_bad_rows, exclude);
+    }
     let mut excluded = 0u64;
     let mut csv = open(path)?;
     let header = csv.header(path)?;

@@ -1,7 +1,7 @@
 //! `propensity-train erase`: rewrite an event log without some customers.
 
 use anyhow::{Context, bail};
-use propensity::ingest::{Format, erase_customers};
+use propensity::ingest::{Format, erase_customers, parquet};
 use std::collections::HashSet;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
@@ -10,13 +10,15 @@ use std::path::{Path, PathBuf};
 ///
 /// The output has the input's format, Ta-Feng and CDNOW files included: kept rows are
 /// copied as read (line endings become \n, a byte-order mark and blank lines are dropped).
+/// A Parquet file is rewritten as Parquet with the same schema, metadata and codecs.
 /// A row whose customer id cannot be read is an error, since it might be one of theirs.
 #[derive(clap::Args)]
 pub struct Args {
     /// Events file to rewrite (left unchanged).
     #[arg(long)]
     events: PathBuf,
-    /// Events format; guessed from the extension (.csv, .jsonl, .ndjson) when left out.
+    /// Events format; guessed from the extension (.csv, .jsonl, .ndjson, .parquet) when
+    /// left out.
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Customer id to remove (repeat for several).
@@ -66,14 +68,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let file =
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        let report = erase_customers(
-            BufReader::with_capacity(1 << 20, input),
-            &args.events,
-            format,
-            &customers,
-            &mut out,
-            &args.out,
-        )?;
+        let report = if format == Format::Parquet {
+            // Parquet is rewritten whole (schema and footer), not copied row by row.
+            let (report, written) =
+                parquet::erase::erase_customers(&args.events, &customers, out, &args.out)?;
+            out = written;
+            report
+        } else {
+            erase_customers(
+                BufReader::with_capacity(1 << 20, input),
+                &args.events,
+                format,
+                &customers,
+                &mut out,
+                &args.out,
+            )?
+        };
         let file = out
             .into_inner()
             .map_err(|e| e.into_error())

@@ -9,16 +9,20 @@ use std::path::PathBuf;
 /// Where the events (and optional side files) come from.
 #[derive(clap::Args, Debug)]
 pub struct EventsArgs {
-    /// Events file (CSV with header, JSON Lines, or a data set as shipped).
+    /// Events file (CSV with header, JSON Lines, Parquet, or a data set as shipped).
     #[arg(long)]
     pub events: PathBuf,
-    /// Events format; guessed from the extension (.csv, .jsonl, .ndjson) when left out.
+    /// Events format; guessed from the extension (.csv, .jsonl, .ndjson, .parquet) when
+    /// left out. Parquet has the CSV's column names; ids may be strings or integers,
+    /// timestamps strings, TIMESTAMP, DATE or INT96, quantity and price any number type.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Items file: item_id, category, name, price, available.
+    /// Items file: item_id, category, name, price, available (CSV, or Parquet when named
+    /// *.parquet).
     #[arg(long)]
     pub items: Option<PathBuf>,
-    /// Customers file: customer_id and categorical attribute columns.
+    /// Customers file: customer_id and categorical attribute columns (CSV, or Parquet when
+    /// named *.parquet).
     #[arg(long)]
     pub customers: Option<PathBuf>,
     /// Count and skip malformed rows (reported at the end) instead of stopping at the first.

@@ -83,7 +83,7 @@ mod tests {
     fn events_is_required_and_formats_are_checked() {
         assert!(parse(&[]).is_err());
         assert!(parse(&["--events", "e", "--format", "xlsx"]).is_err());
-        for f in ["csv", "jsonl", "tafeng", "cdnow"] {
+        for f in ["csv", "jsonl", "parquet", "tafeng", "cdnow"] {
             assert!(parse(&["--events", "e", "--format", f]).is_ok(), "{f}");
         }
     }
