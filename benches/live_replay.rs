@@ -10,9 +10,9 @@
 use std::time::Instant;
 
 use propensity::bundle::Metadata;
+use propensity::demo::{demo_config, demo_store, train_on_whole_log};
 use propensity::ingest::RawEvent;
 use propensity::journal::{Journal, Record};
-use propensity::scoring::demo::{demo_config, demo_store, train_on_whole_log};
 use propensity::serve::{AppState, ServeConfig};
 
 fn load_seconds(bundle: &std::path::Path, journal: &std::path::Path) -> (f64, u64, u64) {

@@ -5,12 +5,13 @@
 //! The modules below are listed in the order data flows through them:
 //!
 //! ```text
-//! ingest ─▶ features ─▶ { gbdt, cf, clv } ─▶ { propensity, ranking } ─▶ scoring / bundle ─▶ live ─▶ serve
+//! ingest ─▶ features ─▶ { gbdt, cf, clv } ─▶ { propensity, ranking } ─▶ models / bundle ─▶ live ─▶ serve
 //!                         ▲ config (the training config), progress (stage bars)
-//! beside: synth (logs with known truth), eval (metrics, reports), journal (durable events)
+//! beside: synth (logs with known truth), demo (a bundle trained on synth), eval (metrics,
+//!         reports), journal (durable events)
 //! ```
 //!
-//! - [`ingest`] reads CSV, JSON Lines and the public data sets into the columnar
+//! - [`ingest`] reads CSV, JSON Lines, Parquet and the public data sets into the columnar
 //!   [`ingest::EventStore`] (dense ids, events sorted by customer then time).
 //! - [`features`] computes point-in-time customer features and labels: nothing at or after a
 //!   snapshot's time is read.
@@ -18,7 +19,7 @@
 //!   popularity) and [`clv`] (BG/NBD, Pareto/NBD, Gamma-Gamma, RFM) are the model families.
 //! - [`propensity`] trains churn, the repurchase curve and purchase counts;
 //!   [`ranking`] turns candidate sources into next-best products with a GBDT ranker.
-//! - [`scoring`] holds the trained model set and writes/reads it through [`bundle`], the
+//! - [`models`] holds the trained model set and writes/reads it through [`bundle`], the
 //!   checksummed, memory-mapped file format.
 //! - [`live`] overlays events received since the bundle; [`journal`] makes them durable;
 //!   [`erasure`] keeps the keyed record of erased customers the journal and ingest honour.
@@ -27,7 +28,9 @@
 //! [`config`] is the training config both model families read (`[propensity]`,
 //! `[recommend]`); [`documented`] lets one struct declaration serve code, config file and
 //! CLI help; [`progress`] reports long stages; [`synth`] makes logs with planted structure
-//! for tests and the demo; [`eval`] holds the metrics and the evaluation report.
+//! for tests, and [`demo`] trains the bundle a fresh checkout serves from it (the model
+//! layer itself never reads synthetic data); [`eval`] holds the metrics and the evaluation
+//! report.
 
 pub mod ingest;
 
@@ -41,7 +44,7 @@ pub mod propensity;
 pub mod ranking;
 
 pub mod bundle;
-pub mod scoring;
+pub mod models;
 
 pub mod erasure;
 pub mod journal;
@@ -50,6 +53,7 @@ pub mod live;
 pub mod serve;
 
 pub mod config;
+pub mod demo;
 pub mod documented;
 pub mod errors;
 pub mod eval;

@@ -10,7 +10,7 @@ mod common;
 
 use common::{assert_error, get, get_with};
 use propensity::bundle::Metadata;
-use propensity::scoring::TrainedModels;
+use propensity::models::TrainedModels;
 use propensity::serve::auth::ApiKey;
 use propensity::serve::{RunningServer, ServeConfig, start};
 use serde_json::Value;

@@ -13,7 +13,7 @@ mod common;
 use common::{Response, request};
 use propensity::bundle::Metadata;
 use propensity::ingest::EventStore;
-use propensity::scoring::TrainedModels;
+use propensity::models::TrainedModels;
 use propensity::serve::auth::ApiKey;
 use propensity::serve::error::Code;
 use propensity::serve::routes::ROUTES;

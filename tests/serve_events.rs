@@ -12,7 +12,7 @@ mod common;
 use common::{Response, get, post_json, request, try_request};
 use propensity::bundle::Metadata;
 use propensity::ingest::EventStore;
-use propensity::scoring::TrainedModels;
+use propensity::models::TrainedModels;
 use propensity::serve::auth::ApiKey;
 use propensity::serve::{RunningServer, ServeConfig, start};
 use propensity::time::{DAY, format_rfc3339};

@@ -9,7 +9,7 @@ mod common;
 
 use common::{Response, get, post_json, request};
 use propensity::bundle::{FORMAT_VERSION, Metadata};
-use propensity::scoring::TrainedModels;
+use propensity::models::TrainedModels;
 use propensity::serve::auth::ApiKey;
 use propensity::serve::{RunningServer, ServeConfig, start};
 use std::sync::OnceLock;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use propensity::scoring::demo::{demo_config, write_demo_bundle};
+use propensity::demo::{demo_config, write_demo_bundle};
 use propensity::serve::{ServeArgs, ServeConfig};
 
 /// With no bundle configured and none at the default path, builds the demo bundle from the

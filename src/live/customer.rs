@@ -7,11 +7,11 @@ use super::rfm::Population;
 use crate::clv::{ClvOptions, PurchaseModel};
 use crate::features::{BEHAVIOUR_FEATURES, OrderSummary, Scratch, behaviour_row};
 use crate::ingest::EventKind;
+use crate::models::customers::VALUE_HORIZON_DAYS;
+use crate::models::{CustomerScores, EventColumns, TrainedModels};
 use crate::propensity::PropensityModel;
 use crate::propensity::table::{CLV_FEATURES, clv_features, summary_days};
 use crate::ranking::{HistoryEvent, LiveHistory};
-use crate::scoring::customers::VALUE_HORIZON_DAYS;
-use crate::scoring::{CustomerScores, EventColumns, TrainedModels};
 
 /// What a change recomputes for a customer at once: what the recommender needs. The
 /// propensities follow on first read ([`LiveCustomer::propensities`]), so an event costs no
@@ -210,7 +210,7 @@ pub fn propensities(
     }
 }
 
-/// RFM and value as `scoring::CustomerBase::fit` computes them, at `as_of`.
+/// RFM and value as `models::CustomerBase::fit` computes them, at `as_of`.
 fn scores_of(
     models: &TrainedModels,
     population: &Population,

@@ -30,7 +30,7 @@ use rfm::Population;
 use crate::clv::ClvOptions;
 use crate::erasure::{CustomerHash, ErasureKey};
 use crate::ingest::{ItemIdx, RawEvent};
-use crate::scoring::{EventColumns, TrainedModels};
+use crate::models::{EventColumns, TrainedModels};
 use crate::time::DAY;
 
 /// Number of lock shards; a power of two well above the worker count keeps two writers

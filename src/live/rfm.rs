@@ -5,7 +5,7 @@
 //! score moves when the customer does, never because other customers were re-ranked.
 
 use crate::clv::rfm::{RfmScore, Segment};
-use crate::scoring::CustomerBase;
+use crate::models::CustomerBase;
 use crate::time::DAY;
 
 /// The population's recency (negated, so higher is better), frequency and monetary

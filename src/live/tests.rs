@@ -2,9 +2,9 @@ use std::sync::OnceLock;
 
 use super::customer::{merged_history, propensities, recompute};
 use super::*;
+use crate::demo::{demo_store, train_on_whole_log};
 use crate::ingest::{CustomerIdx, EventKind};
-use crate::scoring::TrainedModels;
-use crate::scoring::demo::{demo_store, train_on_whole_log};
+use crate::models::TrainedModels;
 use crate::synth::SynthConfig;
 
 struct Fixture {

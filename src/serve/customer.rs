@@ -11,8 +11,8 @@ use std::sync::Arc;
 use crate::features::customer::OrderSummary;
 use crate::ingest::CustomerIdx;
 use crate::live::{LiveCustomer, Lookup, Propensities};
+use crate::models::CustomerScores;
 use crate::propensity::{Factor, RiskBand};
-use crate::scoring::CustomerScores;
 
 use super::state::ServingState;
 

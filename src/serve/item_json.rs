@@ -2,7 +2,7 @@
 //! then assembled by copying bytes instead of JSON-escaping the same ids on every request
 //! (escaping was the largest single cost of the recommend handler under wrk).
 
-use crate::scoring::CustomerBase;
+use crate::models::CustomerBase;
 
 /// Per item: `{"item_id":"…","score":` and `,"category":"…"}` (or `}` without category).
 #[derive(Debug, Default)]

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::clv::rfm::Segment;
 use crate::ingest::CustomerIdx;
 use crate::live::{LiveCustomer, Propensities};
+use crate::models::CustomerBase;
 use crate::propensity::PropensityModel;
-use crate::scoring::CustomerBase;
 use crate::time::DAY;
 
 /// What a customer list is sorted by.

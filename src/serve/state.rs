@@ -24,8 +24,8 @@ use crate::bundle::{Bundle, BundleError, BundleSummary};
 use crate::erasure::CustomerHash;
 use crate::journal::{Journal, JournalError, Record};
 use crate::live::{ApplyError, Change, LiveCustomer, Lookup, Overlay, Propensities};
+use crate::models::TrainedModels;
 use crate::propensity::{CalibrationPoint, calibration_points};
-use crate::scoring::TrainedModels;
 use std::collections::HashMap;
 
 /// The models decoded from a bundle for serving.

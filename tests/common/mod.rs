@@ -10,9 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use propensity::demo::{demo_store, train_on_whole_log};
 use propensity::ingest::EventStore;
-use propensity::scoring::TrainedModels;
-use propensity::scoring::demo::{demo_store, train_on_whole_log};
+use propensity::models::TrainedModels;
 use propensity::synth::SynthConfig;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@ use crate::trainer;
 use propensity::bundle::Bundle;
 use propensity::ingest::{Format, RawEvent, read_events};
 use propensity::journal::{Journal, Record};
-use propensity::scoring::TrainedModels;
+use propensity::models::TrainedModels;
 use std::path::Path;
 use std::process::Output;
 

@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use propensity::bundle::BundleWriter;
 use propensity::config::TrainConfig;
 use propensity::journal::read_journal;
-use propensity::scoring::TrainedModels;
+use propensity::models::TrainedModels;
 use propensity::time::{format_rfc3339, parse_timestamp};
 use std::path::PathBuf;
 use std::time::Instant;

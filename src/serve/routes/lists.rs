@@ -372,7 +372,7 @@ pub async fn segments(
         serde_json::to_vec(&SegmentsAnswer {
             model_version: st.model_version(),
             horizon_days: st.models.trained.propensity.horizon_days,
-            value_horizon_days: crate::scoring::customers::VALUE_HORIZON_DAYS,
+            value_horizon_days: crate::models::customers::VALUE_HORIZON_DAYS,
             summary,
         })
     })

@@ -1,9 +1,9 @@
 //! The demo model: a bundle trained on the built-in synthetic generator, so a fresh
 //! checkout serves real answers with no data of its own (`cargo run --release`).
 
-use super::{TrainConfig, TrainError, TrainedModels};
 use crate::bundle::Metadata;
 use crate::ingest::EventStore;
+use crate::models::{TrainConfig, TrainError, TrainedModels};
 use crate::synth::{SynthConfig, generate, to_store};
 use crate::time::DAY;
 use std::path::Path;
