@@ -32,6 +32,8 @@
 //! layer itself never reads synthetic data); [`eval`] holds the metrics and the evaluation
 //! report.
 
+#![warn(missing_docs)]
+
 pub mod ingest;
 
 pub mod features;
