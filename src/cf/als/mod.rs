@@ -18,8 +18,8 @@
 //! Determinism: a row's update reads only shared, already fixed inputs, and `YᵀY` is summed
 //! over fixed row blocks in block order, so a seed gives the same factors at any thread count.
 //!
-//! [`model`] holds the factors and the top-k scans that serve them; [`fit`] the sweeps that
-//! train them.
+//! `model.rs` holds the factors and the top-k scans that serve them; `fit.rs` the sweeps
+//! that train them.
 
 mod fit;
 mod model;

@@ -2,7 +2,7 @@
 //! GBDT), the repurchase curve (calibrated GBDT with the horizon as a feature) and the
 //! BG/NBD and Gamma-Gamma parameters at the cutoff, with cheap per-row scoring for the server.
 //!
-//! [`fit`] trains it on point-in-time snapshots; [`score`] answers for one feature row.
+//! `fit.rs` trains it on point-in-time snapshots; `score.rs` answers for one feature row.
 
 mod fit;
 mod score;
