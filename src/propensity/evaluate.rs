@@ -392,6 +392,42 @@ struct Scored {
     curve: Vec<(u32, f64)>,
 }
 
+/// What the evaluated customers did in the label window, one entry per row.
+struct Outcomes {
+    /// 1 when the customer made no purchase in the horizon.
+    churned: Vec<f64>,
+    /// 1 when they did.
+    bought: Vec<f64>,
+    /// Orders in the horizon.
+    orders: Vec<f64>,
+    /// Rows of the customers who bought, and their actual days to the next purchase.
+    purchasers: Vec<usize>,
+    actual_days: Vec<f64>,
+}
+
+impl Outcomes {
+    fn of(eval: &FeatureTable) -> Outcomes {
+        let churned: Vec<f64> = eval.labels.iter().map(|l| f64::from(l.churned())).collect();
+        let bought: Vec<f64> = churned.iter().map(|c| 1.0 - c).collect();
+        let purchasers: Vec<usize> = (0..eval.len()).filter(|&r| bought[r] > 0.0).collect();
+        let actual_days = purchasers
+            .iter()
+            .map(|&r| eval.labels[r].days_to_next.unwrap_or(0.0))
+            .collect();
+        Outcomes {
+            orders: eval.labels.iter().map(|l| l.orders as f64).collect(),
+            churned,
+            bought,
+            purchasers,
+            actual_days,
+        }
+    }
+}
+
+/// Baseline metrics by task (`churn`, `repurchase`, `next_purchase`) and baseline name.
+type Baselines = BTreeMap<String, BTreeMap<String, BaselineMetrics>>;
+
+/// The model's and (with `with_baselines`) every baseline's metrics on the evaluation rows.
 fn measure(
     store: &EventStore,
     model: &PropensityModel,
@@ -402,14 +438,40 @@ fn measure(
     with_baselines: bool,
 ) -> Result<(EvalReport, EvalDetail)> {
     let h = protocol.horizon_days;
-    let cutoff = model.cutoff;
-    let n = eval.len();
-    let churned: Vec<f64> = eval.labels.iter().map(|l| f64::from(l.churned())).collect();
-    let bought: Vec<f64> = churned.iter().map(|c| 1.0 - c).collect();
-    let orders: Vec<f64> = eval.labels.iter().map(|l| l.orders as f64).collect();
-    // One churn walk and one (anchored) curve per customer feed the churn, median-days and
-    // curve metrics alike.
-    let scored: Vec<Scored> = (0..n)
+    let outcomes = Outcomes::of(eval);
+    let scored = score_rows(model, eval, h);
+    let (churn, repurchase, next_purchase, mut detail) =
+        model_metrics(model, eval, &scored, &outcomes, h);
+    let mut baselines = Baselines::new();
+    if with_baselines {
+        recency_baseline(train, eval, &outcomes, &mut baselines, &mut detail);
+        count_model_baselines(
+            store,
+            model,
+            eval,
+            h,
+            &outcomes,
+            &mut baselines,
+            &mut detail,
+        )?;
+        last_gap_baseline(eval, h, &outcomes, &mut baselines);
+    }
+    let report = EvalReport {
+        protocol,
+        churn,
+        repurchase,
+        next_purchase,
+        baselines,
+        train_seconds,
+        extra: serde_json::Map::new(),
+    };
+    Ok((report, detail))
+}
+
+/// One churn walk and one (anchored) curve per customer: they feed the churn, median-days
+/// and curve metrics alike.
+fn score_rows(model: &PropensityModel, eval: &FeatureTable, h: u32) -> Vec<Scored> {
+    (0..eval.len())
         .into_par_iter()
         .map(|r| {
             let row = eval.row(r);
@@ -422,7 +484,30 @@ fn measure(
                 curve,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The model's churn, repurchase and next-purchase metrics, and the per-customer detail
+/// the report's charts read.
+fn model_metrics(
+    model: &PropensityModel,
+    eval: &FeatureTable,
+    scored: &[Scored],
+    outcomes: &Outcomes,
+    h: u32,
+) -> (
+    BinaryMetrics,
+    BinaryMetrics,
+    NextPurchaseMetrics,
+    EvalDetail,
+) {
+    let Outcomes {
+        churned,
+        bought,
+        orders,
+        purchasers,
+        actual_days,
+    } = outcomes;
     let p_churn: Vec<f64> = scored.iter().map(|s| s.churn).collect();
     let p_buy: Vec<f64> = p_churn.iter().map(|p| 1.0 - p).collect();
     let expected: Vec<f64> = scored.iter().map(|s| s.expected).collect();
@@ -437,7 +522,7 @@ fn measure(
         .iter()
         .map(|&(m, p)| forecast.purchases(m, p))
         .collect();
-    let churn = BinaryMetrics::of(&p_churn, &p_churn, &churned);
+    let churn = BinaryMetrics::of(&p_churn, &p_churn, churned);
     let curve_days: Vec<u32> = model
         .curve_days
         .iter()
@@ -454,7 +539,7 @@ fn measure(
                 .collect()
         })
         .collect();
-    let mut detail = EvalDetail {
+    let detail = EvalDetail {
         customers: eval.customers.clone(),
         summaries: eval.summaries.clone(),
         churned: churned.clone(),
@@ -465,54 +550,32 @@ fn measure(
         predicted_days: scored.iter().map(|s| s.median_days).collect(),
         ..EvalDetail::default()
     };
-    let repurchase = BinaryMetrics::of(&p_buy, &p_buy, &bought);
-
-    // Timing, over customers who did buy: the model's median day vs "the last gap repeats".
-    let purchasers: Vec<usize> = (0..n).filter(|&r| bought[r] > 0.0).collect();
-    let actual_days: Vec<f64> = purchasers
-        .iter()
-        .map(|&r| eval.labels[r].days_to_next.unwrap_or(0.0))
-        .collect();
+    let repurchase = BinaryMetrics::of(&p_buy, &p_buy, bought);
+    // Timing, over customers who did buy: the model's median day.
     let model_days: Vec<f64> = purchasers.iter().map(|&r| scored[r].median_days).collect();
-    let last_gap_days: Vec<f64> = purchasers
-        .iter()
-        .map(|&r| {
-            let row = eval.row(r);
-            let (gap, rec) = (row[col::GAP_LAST] as f64, row[col::RECENCY] as f64);
-            if gap.is_nan() || rec.is_nan() {
-                h as f64 / 2.0
-            } else {
-                (gap - rec).clamp(0.0, h as f64)
-            }
-        })
-        .collect();
     let next_purchase = NextPurchaseMetrics {
-        mae_days: mae(&model_days, &actual_days, None),
+        mae_days: mae(&model_days, actual_days, None),
         n_purchasers: purchasers.len(),
-        transactions_mae: mae(&expected, &orders, None),
-        transactions_rmse: rmse(&expected, &orders, None),
+        transactions_mae: mae(&expected, orders, None),
+        transactions_rmse: rmse(&expected, orders, None),
         total_predicted: expected.iter().sum(),
         total_actual: orders.iter().sum(),
-        median_forecast: PointForecast::of(&medians, &orders),
-        point_forecast: PointForecast::of(&points, &orders),
+        median_forecast: PointForecast::of(&medians, orders),
+        point_forecast: PointForecast::of(&points, orders),
         point_forecast_level: forecast.level,
     };
+    (churn, repurchase, next_purchase, detail)
+}
 
-    let mut baselines: BTreeMap<String, BTreeMap<String, BaselineMetrics>> = BTreeMap::new();
-    if !with_baselines {
-        let report = EvalReport {
-            protocol,
-            churn,
-            repurchase,
-            next_purchase,
-            baselines,
-            train_seconds,
-            extra: serde_json::Map::new(),
-        };
-        return Ok((report, detail));
-    }
-    // Recency only: days since the last order, mapped to a probability by isotonic
-    // regression on the training rows.
+/// Recency only: days since the last order, mapped to a probability by isotonic regression
+/// on the training rows.
+fn recency_baseline(
+    train: &FeatureTable,
+    eval: &FeatureTable,
+    outcomes: &Outcomes,
+    baselines: &mut Baselines,
+    detail: &mut EvalDetail,
+) {
     let recency = |t: &FeatureTable, r: usize| {
         let v = t.row(r)[col::RECENCY] as f64;
         if v.is_nan() { 1e9 } else { v }
@@ -524,11 +587,11 @@ fn measure(
         .map(|l| f64::from(l.churned()))
         .collect();
     let rec_cal = Calibrator::fit(CalibrationKind::Isotonic, &train_rec, &train_churn);
-    let eval_rec: Vec<f64> = (0..n).map(|r| recency(eval, r)).collect();
+    let eval_rec: Vec<f64> = (0..eval.len()).map(|r| recency(eval, r)).collect();
     let rec_p: Vec<f64> = eval_rec.iter().map(|&x| rec_cal.apply(x)).collect();
     baselines.entry("churn".into()).or_default().insert(
         "recency_only".into(),
-        BinaryMetrics::of(&eval_rec, &rec_p, &churned).as_map(),
+        BinaryMetrics::of(&eval_rec, &rec_p, &outcomes.churned).as_map(),
     );
     detail
         .baseline_churn_scores
@@ -536,8 +599,20 @@ fn measure(
     detail
         .baseline_churn_probs
         .insert("recency_only".into(), rec_p);
+}
 
-    // Count models fitted at the cutoff on every customer's history before it.
+/// BG/NBD (the model's own fit) and Pareto/NBD, fitted at the cutoff on every customer's
+/// history before it, for repurchase, churn (no purchase) and purchase counts.
+fn count_model_baselines(
+    store: &EventStore,
+    model: &PropensityModel,
+    eval: &FeatureTable,
+    h: u32,
+    outcomes: &Outcomes,
+    baselines: &mut Baselines,
+    detail: &mut EvalDetail,
+) -> Result<()> {
+    let cutoff = model.cutoff;
     let summaries: Vec<Option<CustomerSummary>> = eval
         .summaries
         .iter()
@@ -586,38 +661,50 @@ fn measure(
             .collect();
         baselines.entry("repurchase".into()).or_default().insert(
             name.into(),
-            BinaryMetrics::of(&p_any, &p_any, &bought).as_map(),
+            BinaryMetrics::of(&p_any, &p_any, &outcomes.bought).as_map(),
         );
         // Churn = no purchase: the same model read the other way round, so churn charts
         // and lift@10pct can set it beside the GBDT.
         let p_gone: Vec<f64> = p_any.iter().map(|p| 1.0 - p).collect();
         baselines.entry("churn".into()).or_default().insert(
             name.into(),
-            BinaryMetrics::of(&p_gone, &p_gone, &churned).as_map(),
+            BinaryMetrics::of(&p_gone, &p_gone, &outcomes.churned).as_map(),
         );
         detail
             .baseline_churn_scores
             .insert(name.into(), p_gone.clone());
         detail.baseline_churn_probs.insert(name.into(), p_gone);
-        baselines
-            .entry("next_purchase".into())
-            .or_default()
-            .insert(name.into(), PointForecast::of(&exp, &orders).as_map());
+        baselines.entry("next_purchase".into()).or_default().insert(
+            name.into(),
+            PointForecast::of(&exp, &outcomes.orders).as_map(),
+        );
     }
+    Ok(())
+}
+
+/// "The last gap repeats": the next purchase comes one last inter-purchase gap after the
+/// last one, over the customers who bought.
+fn last_gap_baseline(eval: &FeatureTable, h: u32, outcomes: &Outcomes, baselines: &mut Baselines) {
+    let last_gap_days: Vec<f64> = outcomes
+        .purchasers
+        .iter()
+        .map(|&r| {
+            let row = eval.row(r);
+            let (gap, rec) = (row[col::GAP_LAST] as f64, row[col::RECENCY] as f64);
+            if gap.is_nan() || rec.is_nan() {
+                h as f64 / 2.0
+            } else {
+                (gap - rec).clamp(0.0, h as f64)
+            }
+        })
+        .collect();
     baselines.entry("next_purchase".into()).or_default().insert(
         "last_gap_repeats".into(),
-        BTreeMap::from([("mae_days".into(), mae(&last_gap_days, &actual_days, None))]),
+        BTreeMap::from([(
+            "mae_days".into(),
+            mae(&last_gap_days, &outcomes.actual_days, None),
+        )]),
     );
-    let report = EvalReport {
-        protocol,
-        churn,
-        repurchase,
-        next_purchase,
-        baselines,
-        train_seconds,
-        extra: serde_json::Map::new(),
-    };
-    Ok((report, detail))
 }
 
 fn cell(v: Option<&f64>) -> String {
