@@ -219,6 +219,40 @@ fn open_server_admits_loopback_admin() {
     let (_dir, server) = server_with_bundle("model-a");
     let r = request(server.addr(), "POST", "/admin/reload", &[], None);
     assert_eq!(r.status, 200, "{}", r.text());
+    // A proxy on the same host connects from loopback too, on behalf of anyone: a
+    // forwarded request is not local, whatever the forwarding header.
+    for header in ["X-Forwarded-For", "Forwarded", "X-Real-IP"] {
+        let value = if header == "Forwarded" {
+            "for=203.0.113.7"
+        } else {
+            "203.0.113.7"
+        };
+        let r = request(
+            server.addr(),
+            "POST",
+            "/admin/reload",
+            &[(header, value)],
+            None,
+        );
+        assert_error(&r, 403, "admin_loopback_only");
+        let r = request(
+            server.addr(),
+            "DELETE",
+            "/v1/customers/someone",
+            &[(header, value)],
+            None,
+        );
+        assert_error(&r, 403, "admin_loopback_only");
+    }
+    // Other scopes stay open through a proxy.
+    let r = request(
+        server.addr(),
+        "GET",
+        "/v1/model",
+        &[("X-Forwarded-For", "203.0.113.7")],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
 }
 
 #[test]

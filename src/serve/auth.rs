@@ -263,7 +263,8 @@ pub struct AnyKey;
 /// Proof that the request may use scope `S`; put it in a handler's arguments.
 ///
 /// With no keys configured the server is open, except that `Admin` then requires a
-/// loopback peer, so an unconfigured server cannot be reloaded from the network.
+/// loopback peer that is not a proxy, so an unconfigured server cannot be reloaded or
+/// made to erase from the network (see [`direct_loopback`]).
 pub struct Auth<S>(PhantomData<S>);
 
 /// How an extractor decides; implemented for every scope marker and [`AnyKey`].
@@ -275,8 +276,7 @@ pub trait Policy {
 impl<S: RequiredScope> Policy for S {
     fn authorize(ring: &KeyRing, req: &HttpRequest) -> Result<(), ApiError> {
         if ring.is_open() {
-            let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
-            if S::SCOPE == Scope::Admin && !loopback {
+            if S::SCOPE == Scope::Admin && !direct_loopback(req) {
                 return Err(ApiError::AdminLoopbackOnly);
             }
             return Ok(());
@@ -289,6 +289,21 @@ impl<S: RequiredScope> Policy for S {
             Verdict::Forbidden => Err(ApiError::InsufficientScope { required: S::SCOPE }),
         }
     }
+}
+
+/// Headers a reverse proxy adds to say whom it forwards for.
+const FORWARDING_HEADERS: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+
+/// Whether the request comes from this machine itself: a loopback peer that carries no
+/// forwarding header. A proxy on the same host (nginx, HAProxy) also connects from
+/// loopback, on behalf of anyone; every common one adds `X-Forwarded-For` or `Forwarded`
+/// when configured as a proxy, so such a request is not treated as local.
+fn direct_loopback(req: &HttpRequest) -> bool {
+    let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+    loopback
+        && !FORWARDING_HEADERS
+            .iter()
+            .any(|h| req.headers().contains_key(*h))
 }
 
 impl Policy for AnyKey {

@@ -29,7 +29,7 @@ pub enum Code {
     InvalidApiKey,
     /// The key lacks the endpoint's scope.
     InsufficientScope,
-    /// Admin endpoints of a server without keys answer loopback peers only.
+    /// Admin endpoints of a server without keys answer direct loopback peers only.
     AdminLoopbackOnly,
     /// No such route.
     RouteNotFound,
@@ -239,7 +239,7 @@ pub enum ApiError {
     },
     /// Open server, admin call from the network.
     #[error(
-        "no API keys are configured, so admin endpoints only answer loopback clients; hint: configure api_keys"
+        "no API keys are configured, so admin endpoints only answer clients on this machine (loopback, not through a proxy); hint: configure api_keys"
     )]
     AdminLoopbackOnly,
     /// Unknown route.

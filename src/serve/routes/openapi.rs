@@ -113,7 +113,7 @@ impl Modify for Shared {
              401 `missing_api_key` or `invalid_api_key` without a valid key, 403 \
              `insufficient_scope` with a key lacking the scope. A server with no keys \
              configured is open, except that admin operations then answer loopback clients \
-             only (403 `admin_loopback_only`)."
+             only, not requests a proxy forwarded (403 `admin_loopback_only`)."
         );
         let scheme = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
@@ -283,7 +283,7 @@ fn describe(code: Code) -> &'static str {
         Code::InvalidApiKey => "the key matches no configured key",
         Code::InsufficientScope => "the key lacks the operation's scope",
         Code::AdminLoopbackOnly => {
-            "a server without keys answers admin operations from loopback clients only"
+            "a server without keys answers admin operations from loopback clients only, not through a proxy"
         }
         Code::RouteNotFound => "no such path",
         Code::MethodNotAllowed => "the path exists, the method does not",
