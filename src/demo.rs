@@ -44,9 +44,7 @@ pub fn write_demo_bundle(path: &Path, cfg: &SynthConfig) -> Result<Metadata, Tra
         cfg.seed,
         crate::time::format_rfc3339(cutoff)
     );
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let created = crate::time::now_secs();
     let mut meta = models.metadata(&store, &config, created);
     meta.metrics
         .insert("train.seconds".to_string(), train_seconds);

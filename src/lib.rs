@@ -8,7 +8,7 @@
 //! ingest ─▶ features ─▶ { gbdt, cf, clv } ─▶ { propensity, ranking } ─▶ models / bundle ─▶ live ─▶ serve
 //!                         ▲ config (the training config), progress (stage bars)
 //! beside: synth (logs with known truth), demo (a bundle trained on synth), eval (metrics,
-//!         reports), journal (durable events)
+//!         reports), journal (durable events), fsutil (atomic file replacement)
 //! ```
 //!
 //! - [`ingest`] reads CSV, JSON Lines, Parquet and the public data sets into the columnar
@@ -30,7 +30,8 @@
 //! CLI help; [`progress`] reports long stages; [`synth`] makes logs with planted structure
 //! for tests, and [`demo`] trains the bundle a fresh checkout serves from it (the model
 //! layer itself never reads synthetic data); [`eval`] holds the metrics and the evaluation
-//! report.
+//! report; [`fsutil`] replaces files atomically, for every writer another process may be
+//! reading behind.
 
 #![warn(missing_docs)]
 
@@ -59,6 +60,7 @@ pub mod demo;
 pub mod documented;
 pub mod errors;
 pub mod eval;
+pub mod fsutil;
 pub mod progress;
 pub mod rng;
 pub mod synth;

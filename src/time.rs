@@ -7,6 +7,13 @@
 /// Seconds in one day.
 pub const DAY: i64 = 86_400;
 
+/// Seconds since the epoch by the system clock; a clock before 1970 reads as 0.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

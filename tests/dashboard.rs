@@ -2,54 +2,49 @@
 //! ephemeral loopback port with a bundle trained on synthetic data, spoken to over raw
 //! HTTP/1.1, and (`browser_dashboard`) driven in headless Chromium.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 mod common;
 
-use common::{assert_error, get, get_with};
+use common::{assert_error, get, get_with, start_server};
 use propensity::bundle::Metadata;
+use propensity::ingest::EventStore;
 use propensity::models::TrainedModels;
+use propensity::serve::RunningServer;
 use propensity::serve::auth::ApiKey;
-use propensity::serve::{RunningServer, ServeConfig, start};
 use serde_json::Value;
+use std::sync::OnceLock;
 
 const SCORE_KEY: &str = "dashboard-key-0123456789abcdef";
 const RECOMMEND_ONLY_KEY: &str = "recommend-key-0123456789abcd";
 
-/// A small store and the models trained on it, built once for every test.
-fn trained() -> &'static (propensity::ingest::EventStore, TrainedModels) {
-    static TRAINED: OnceLock<(propensity::ingest::EventStore, TrainedModels)> = OnceLock::new();
+/// A larger store than the shared one, built once: the held-out calibration curve needs
+/// enough customers in every bin.
+fn trained() -> &'static (EventStore, TrainedModels) {
+    static TRAINED: OnceLock<(EventStore, TrainedModels)> = OnceLock::new();
     TRAINED.get_or_init(|| common::train_synthetic(400, 80, 11))
 }
 
-fn write_bundle(path: &Path, edit: impl FnOnce(&mut Metadata)) {
-    let (store, models) = trained();
-    let mut meta = models.metadata(store, "", 1_700_000_000);
-    meta.model_version = "dash-1".to_string();
-    meta.metrics.insert("train.seconds".to_string(), 1.5);
-    edit(&mut meta);
-    models.write_bundle(meta, path).expect("writes bundle");
-}
-
+/// This suite's bundle as `dash-1` (with a training time), metadata then edited by `edit`,
+/// served with the two keys above when `keys` is set.
 fn serve(keys: bool, edit: impl FnOnce(&mut Metadata)) -> (tempfile::TempDir, RunningServer) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path: PathBuf = dir.path().join("model.bundle");
-    write_bundle(&path, edit);
-    let mut cfg = ServeConfig {
-        bind: "127.0.0.1:0".to_string(),
-        bundle: path,
-        workers: 2,
-        ..ServeConfig::default()
-    };
+    let path = dir.path().join("model.bundle");
+    let (store, models) = trained();
+    common::write_models(store, models, &path, |meta| {
+        meta.model_version = "dash-1".to_string();
+        meta.metrics.insert("train.seconds".to_string(), 1.5);
+        edit(meta);
+    });
+    let mut cfg = common::config(path);
     if keys {
         cfg.api_keys = ApiKey::parse_env_list(&format!(
             "{SCORE_KEY}:score,recommend;{RECOMMEND_ONLY_KEY}:recommend"
         ))
         .expect("valid keys");
     }
-    let server = start(cfg).expect("starts");
+    let server = start_server(cfg);
     (dir, server)
 }
 

@@ -5,19 +5,15 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 
 mod common;
 
-use common::{Response, request};
-use propensity::bundle::Metadata;
-use propensity::ingest::EventStore;
-use propensity::models::TrainedModels;
+use common::{Response, busiest_customer, request, start_server, trained};
 use propensity::serve::auth::ApiKey;
 use propensity::serve::error::Code;
 use propensity::serve::routes::ROUTES;
-use propensity::serve::{RunningServer, ServeConfig, start};
+use propensity::serve::{RunningServer, ServeConfig};
 use propensity::time::format_rfc3339;
 use serde_json::{Value, json};
 
@@ -25,35 +21,21 @@ const ALL_KEY: &str = "all-scopes-key-0123456789";
 const RECOMMEND_KEY: &str = "recommend-only-key-012345";
 const SCOPES: [&str; 4] = ["recommend", "score", "ingest", "admin"];
 
-fn trained() -> &'static (EventStore, TrainedModels) {
-    static T: OnceLock<(EventStore, TrainedModels)> = OnceLock::new();
-    T.get_or_init(|| common::train_synthetic(300, 80, 5))
-}
-
-fn write_bundle(path: &Path) {
-    let (store, models) = trained();
-    let mut meta: Metadata = models.metadata(store, "", 1_700_000_000);
-    meta.model_version = "openapi-test".to_string();
-    models.write_bundle(meta, path).expect("writes bundle");
-}
-
 /// A server with keys (one with every scope, one with `recommend` only), serving a bundle
 /// unless `with_bundle` is false.
 fn serve(with_bundle: bool) -> (tempfile::TempDir, RunningServer) {
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = dir.path().join("model.bundle");
     if with_bundle {
-        write_bundle(&bundle);
+        common::write_bundle(&bundle, |meta| {
+            meta.model_version = "openapi-test".to_string();
+        });
     }
     let keys = format!("{ALL_KEY}:recommend,score,ingest,admin;{RECOMMEND_KEY}:recommend");
-    let server = start(ServeConfig {
-        bind: "127.0.0.1:0".to_string(),
-        bundle,
-        workers: 2,
+    let server = start_server(ServeConfig {
         api_keys: ApiKey::parse_env_list(&keys).expect("valid keys"),
-        ..ServeConfig::default()
-    })
-    .expect("starts");
+        ..common::config(bundle)
+    });
     (dir, server)
 }
 
@@ -342,16 +324,6 @@ fn every_route_is_documented_with_its_scope_and_nothing_else() {
     }
 }
 
-/// The customer with the most orders (history, buy-again items, a profile).
-fn busiest_customer() -> String {
-    let (_, models) = trained();
-    let base = &models.base;
-    let row = (0..base.rows())
-        .max_by_key(|&r| base.orders[r])
-        .expect("rows");
-    base.customer_ids[base.modelled[row] as usize].clone()
-}
-
 /// Calls the real server and checks every answer against the description, noting which
 /// operations answered successfully.
 struct Probe<'a> {
@@ -411,10 +383,9 @@ impl Probe<'_> {
     }
 }
 
-/// Asserts an error answer's status and code (its body was validated by the probe).
+/// [`common::assert_error`] on an answer the probe has validated.
 fn assert_error(r: Response, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", r.text());
-    assert_eq!(r.json()["error"]["code"], code, "{}", r.text());
+    common::assert_error(&r, status, code);
 }
 
 #[test]

@@ -4,17 +4,14 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Response, get, post_json, request, try_request};
+use common::{Response, get, post_json, request, start_server, trained, try_request};
 use propensity::bundle::Metadata;
-use propensity::ingest::EventStore;
-use propensity::models::TrainedModels;
 use propensity::serve::auth::ApiKey;
-use propensity::serve::{RunningServer, ServeConfig, start};
+use propensity::serve::{RunningServer, ServeConfig};
 use propensity::time::{DAY, format_rfc3339};
 use serde_json::{Value, json};
 
@@ -22,34 +19,31 @@ fn post_events(addr: SocketAddr, body: &Value) -> Response {
     post_json(addr, "/v1/events", body)
 }
 
-fn trained() -> &'static (EventStore, TrainedModels) {
-    static T: OnceLock<(EventStore, TrainedModels)> = OnceLock::new();
-    T.get_or_init(|| common::train_synthetic(300, 80, 5))
-}
-
+/// The shared bundle, or the same models without their event history.
 fn write_bundle(path: &Path, with_history: bool) {
-    let (store, models) = trained();
-    let mut meta: Metadata = models.metadata(store, "", 1_700_000_000);
-    meta.model_version = "live-test".to_string();
-    let mut m = models.clone();
-    if !with_history {
-        m.history = None;
+    let version = |meta: &mut Metadata| {
+        meta.model_version = "live-test".to_string();
+    };
+    if with_history {
+        common::write_bundle(path, version);
+    } else {
+        let (store, models) = trained();
+        let mut models = models.clone();
+        models.history = None;
+        common::write_models(store, &models, path, version);
     }
-    m.write_bundle(meta, path).expect("writes bundle");
 }
 
+/// The shared config on `dir/model.bundle`, with a small events batch limit.
 fn config(dir: &Path) -> ServeConfig {
     ServeConfig {
-        bind: "127.0.0.1:0".to_string(),
-        bundle: dir.join("model.bundle"),
-        workers: 2,
         events_batch_limit: 50,
-        ..ServeConfig::default()
+        ..common::config(dir.join("model.bundle"))
     }
 }
 
 fn server(dir: &Path) -> RunningServer {
-    start(config(dir)).expect("starts")
+    start_server(config(dir))
 }
 
 /// The modelled customer whose churn score is nearest one half: away from the calibrator's
@@ -368,7 +362,7 @@ fn ingest_and_erase_need_their_scopes() {
         "ingest-key-0123456789abcdef:ingest;score-key-0123456789abcdefg:score;admin-key-0123456789abcdefg:admin",
     )
     .expect("keys");
-    let srv = start(cfg).expect("starts");
+    let srv = start_server(cfg);
     let addr = srv.addr();
     let (id, cutoff) = stale_customer();
     let body = serde_json::to_vec(&json!([purchase(&id, "i", cutoff, 1.0)])).expect("json");
@@ -535,13 +529,7 @@ fn an_erasure_leaves_no_trace_of_the_customer_in_the_journal_files() {
 fn the_info_log_never_names_an_erased_customer() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_bundle(&dir.path().join("model.bundle"), true);
-    let bundle = dir.path().join("model.bundle");
-    let mut srv = common::spawn_serve(&[
-        "--bundle".as_ref(),
-        bundle.as_os_str(),
-        "--bind".as_ref(),
-        "127.0.0.1:0".as_ref(),
-    ]);
+    let mut srv = common::spawn_serve_bundle(&dir.path().join("model.bundle"), &[]);
     let (id, cutoff) = stale_customer();
     let r = post_events(
         srv.addr,
@@ -630,26 +618,20 @@ fn an_erased_customer_stays_gone_after_retraining_with_the_journal() {
     assert_erased(srv.addr(), &id);
     srv.stop().expect("stops");
     // The new bundle alone (a replica with an empty journal) does not know them either.
-    let srv = start(ServeConfig {
+    let srv = start_server(ServeConfig {
         journal: Some(d.join("empty-journal")),
         ..config(d)
-    })
-    .expect("starts");
+    });
     assert_erased(srv.addr(), &id);
     srv.stop().expect("stops");
 }
 
 /// Starts the real binary and returns it with the address it logged.
 fn spawn_binary(dir: &Path) -> (Child, SocketAddr) {
-    let bundle = dir.join("model.bundle");
-    let srv = common::spawn_serve(&[
-        "--bundle".as_ref(),
-        bundle.as_os_str(),
-        "--bind".as_ref(),
-        "127.0.0.1:0".as_ref(),
-        "--workers".as_ref(),
-        "2".as_ref(),
-    ]);
+    let srv = common::spawn_serve_bundle(
+        &dir.join("model.bundle"),
+        &["--workers".as_ref(), "2".as_ref()],
+    );
     (srv.child, srv.addr)
 }
 

@@ -7,37 +7,27 @@ use std::time::Duration;
 
 mod common;
 
-use common::{Response, get, post_json, request};
-use propensity::bundle::{FORMAT_VERSION, Metadata};
-use propensity::models::TrainedModels;
+use common::{Response, busiest_customer, get, post_json, request, start_server, trained};
+use propensity::bundle::FORMAT_VERSION;
 use propensity::serve::auth::ApiKey;
 use propensity::serve::{RunningServer, ServeConfig, start};
-use std::sync::OnceLock;
 
 const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 const RECOMMEND_KEY: &str = "recommend-key-0123456789ab";
 
-/// A small store and the models trained on it, built once for every test.
-fn trained() -> &'static (propensity::ingest::EventStore, TrainedModels) {
-    static TRAINED: OnceLock<(propensity::ingest::EventStore, TrainedModels)> = OnceLock::new();
-    TRAINED.get_or_init(|| common::train_synthetic(300, 80, 5))
-}
-
+/// The shared bundle as `model_version`, with a churn AUC in its metrics.
 fn write_bundle(path: &Path, model_version: &str) {
-    let (store, models) = trained();
-    let mut meta: Metadata = models.metadata(store, "", 1_700_000_000);
-    meta.model_version = model_version.to_string();
-    meta.metrics.insert("churn.auc".to_string(), 0.8);
-    models.write_bundle(meta, path).expect("writes bundle");
+    common::write_bundle(path, |meta| {
+        meta.model_version = model_version.to_string();
+        meta.metrics.insert("churn.auc".to_string(), 0.8);
+    });
 }
 
+/// The shared config with a 4 KiB body limit, so the size checks are cheap to reach.
 fn config(bundle: PathBuf) -> ServeConfig {
     ServeConfig {
-        bind: "127.0.0.1:0".to_string(),
-        bundle,
-        workers: 2,
         body_limit_bytes: 4096,
-        ..ServeConfig::default()
+        ..common::config(bundle)
     }
 }
 
@@ -45,7 +35,7 @@ fn server_with_bundle(version: &str) -> (tempfile::TempDir, RunningServer) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("model.bundle");
     write_bundle(&path, version);
-    let server = start(config(path)).expect("starts");
+    let server = start_server(config(path));
     (dir, server)
 }
 
@@ -175,7 +165,7 @@ fn api_keys_and_scopes() {
         "{RECOMMEND_KEY}:recommend,score;{ADMIN_KEY}:admin"
     ))
     .expect("valid keys");
-    let server = start(cfg).expect("starts");
+    let server = start_server(cfg);
     let addr = server.addr();
     let bearer = |k: &str| format!("Bearer {k}");
 
@@ -632,14 +622,7 @@ fn binary_reloads_on_sighup_and_exits_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("model.bundle");
     write_bundle(&path, "model-a");
-    let mut srv = common::spawn_serve(&[
-        "--bind".as_ref(),
-        "127.0.0.1:0".as_ref(),
-        "--workers".as_ref(),
-        "1".as_ref(),
-        "--bundle".as_ref(),
-        path.as_os_str(),
-    ]);
+    let mut srv = common::spawn_serve_bundle(&path, &["--workers".as_ref(), "1".as_ref()]);
     let addr = srv.addr;
     assert_eq!(
         get(addr, "/readyz").header("x-model-version"),
@@ -744,15 +727,6 @@ fn purchased(id: &str) -> std::collections::HashSet<String> {
         })
         .map(|e| store.items.name(store.item[e].0).expect("item").to_string())
         .collect()
-}
-
-fn busiest_customer() -> String {
-    let (_, models) = trained();
-    let base = &models.base;
-    let row = (0..base.rows())
-        .max_by_key(|&r| base.orders[r])
-        .expect("rows");
-    base.customer_ids[base.modelled[row] as usize].clone()
 }
 
 #[test]
@@ -905,12 +879,11 @@ fn churn_next_purchase_and_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("model.bundle");
     write_bundle(&path, "model-c");
-    let server = start(ServeConfig {
+    let server = start_server(ServeConfig {
         body_limit_bytes: 4 << 20,
         batch_limit: 20_000,
         ..config(path)
-    })
-    .expect("starts");
+    });
     let addr = server.addr();
     let id = busiest_customer();
 

@@ -213,3 +213,13 @@ pub enum BundleError {
     #[error("bundle has no metadata; call BundleWriter::metadata before writing")]
     NoMetadata,
 }
+
+impl From<crate::fsutil::IoError> for BundleError {
+    fn from(e: crate::fsutil::IoError) -> Self {
+        BundleError::Io {
+            op: e.op,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}

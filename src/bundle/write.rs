@@ -1,8 +1,7 @@
 //! Building a bundle and writing it atomically.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -148,56 +147,19 @@ impl<'a> BundleWriter<'a> {
     /// Writes the bundle to `path` atomically and returns the metadata as written (with
     /// its model version filled in).
     ///
-    /// The bytes go to a temporary file in the same directory, which is synced and then
-    /// renamed over `path`, and the directory is synced: a crash at any point leaves
-    /// either the old file or the complete new one under `path`, never a half-written
-    /// bundle, and servers that mapped the old file keep a valid map of it.
+    /// Through [`crate::fsutil::atomic_write_with`]: a crash at any point leaves either the
+    /// old file or the complete new one under `path`, never a half-written bundle, and
+    /// servers that mapped the old file keep a valid map of it.
     pub fn write_atomic(&self, path: &Path) -> Result<Metadata, BundleError> {
         if self.metadata.is_none() {
             return Err(BundleError::NoMetadata);
         }
-        let io_err = |op: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| BundleError::Io { op, path, source }
-        };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = path.file_name().ok_or_else(|| BundleError::Io {
-            op: "writing",
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
-        })?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(file_name);
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = dir.join(tmp_name);
-
-        let written = (|| {
-            let file = File::create(&tmp).map_err(io_err("creating", &tmp))?;
+        crate::fsutil::atomic_write_with(path, |file| {
             let stage = Stage::start("write bundle", 0, Unit::Bytes);
-            let mut out = BufWriter::new(stage.writer(file));
-            let metadata = self.write_to(&mut out, &tmp)?;
-            let file = out
-                .into_inner()
-                .map_err(|e| io_err("writing", &tmp)(e.into_error()))?
-                .into_inner();
+            let metadata = self.write_to(stage.writer(file), path)?;
             stage.finish();
-            file.sync_all().map_err(io_err("syncing", &tmp))?;
-            std::fs::rename(&tmp, path).map_err(io_err("renaming into place", path))?;
             Ok(metadata)
-        })();
-        let metadata = match written {
-            Ok(m) => m,
-            Err(e) => {
-                // Best effort: the error being returned matters more than a leftover.
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
-            }
-        };
-        sync_dir(&dir).map_err(io_err("syncing directory", &dir))?;
-        Ok(metadata)
+        })
     }
 
     /// The bundle as bytes (for in-memory bundles and tests); see [`Self::write_atomic`].
@@ -380,16 +342,4 @@ impl<W: Write> CrcWriter<W> {
         }
         Ok(())
     }
-}
-
-/// Makes the rename durable: on Unix a rename is only persistent once the directory
-/// entry is synced.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }

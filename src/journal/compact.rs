@@ -5,6 +5,7 @@ use super::{
     CompactStats, Journal, JournalError, Record, Segment, decode, io, lock, next_expected,
     read_segment, sync_dir,
 };
+use crate::fsutil::atomic_write;
 
 impl Journal {
     /// Drops whole segments whose records all have seq <= upto_seq, keeping every Erase record
@@ -79,12 +80,9 @@ impl Journal {
             // Named like the oldest dropped segment: every kept seq is ≥ its first seq, and the
             // rename replaces that file atomically.
             let target = &dropped[0];
-            let tmp = target.path.with_extension("seg.tmp");
             let mut bytes = format::header(SegmentKind::Erasures { covers_upto }).to_vec();
             bytes.extend_from_slice(&frames);
-            write_synced(&tmp, &bytes)?;
-            std::fs::rename(&tmp, &target.path).map_err(io("renaming", &tmp))?;
-            sync_dir(&self.dir)?;
+            atomic_write(&target.path, &bytes)?;
             replacement = Some(Segment {
                 first_seq: target.first_seq,
                 path: target.path.clone(),
@@ -109,13 +107,4 @@ impl Journal {
         }
         Ok(stats)
     }
-}
-
-/// Writes `bytes` to a new file at `path` and fsyncs it.
-pub(super) fn write_synced(path: &std::path::Path, bytes: &[u8]) -> Result<(), JournalError> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path).map_err(io("creating", path))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(io("writing", path))
 }

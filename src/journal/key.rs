@@ -9,8 +9,9 @@
 //! reading refuse with an error.
 
 use super::format;
-use super::{JournalError, Segment, io, sync_dir};
+use super::{JournalError, Segment, io};
 use crate::erasure::ErasureKey;
+use crate::fsutil::atomic_write;
 use std::path::{Path, PathBuf};
 
 /// File name of the key in the journal directory.
@@ -52,11 +53,7 @@ pub(super) fn load_or_create(dir: &Path, segments: &[Segment]) -> Result<Erasure
     let key = ErasureKey::generate().map_err(io("reading random bytes for", &key_path(dir)))?;
     let mut bytes = MAGIC.to_vec();
     bytes.extend_from_slice(&key.to_bytes());
-    let tmp = dir.join(format!("{KEY_FILE}.tmp"));
-    super::compact::write_synced(&tmp, &bytes)?;
-    let path = key_path(dir);
-    std::fs::rename(&tmp, &path).map_err(io("renaming", &tmp))?;
-    sync_dir(dir)?;
+    atomic_write(&key_path(dir), &bytes)?;
     Ok(key)
 }
 

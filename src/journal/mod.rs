@@ -299,6 +299,16 @@ fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> JournalEr
     move |source| JournalError::Io { op, path, source }
 }
 
+impl From<crate::fsutil::IoError> for JournalError {
+    fn from(e: crate::fsutil::IoError) -> Self {
+        JournalError::Io {
+            op: e.op,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 /// Tuning for [`Journal::open_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JournalOptions {
@@ -455,9 +465,7 @@ fn leftovers(segments: &[(Segment, u64)]) -> Vec<usize> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), JournalError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("syncing directory", dir))
+    Ok(crate::fsutil::sync_dir(dir)?)
 }
 
 /// Creates a log segment at `first_seq` with its header on disk, and the directory entry.
@@ -899,14 +907,14 @@ fn repair_tail(seg: &Segment) -> Result<(u64, Option<u64>, u64), JournalError> {
     Ok((end.valid_bytes as u64, end.last_seq, cut))
 }
 
-/// Removes `*.seg.tmp` files an interrupted compaction left behind.
+/// Removes the temporary files an interrupted compaction, redaction or key creation left
+/// behind (and `*.seg.tmp`, the name older versions gave them).
 fn remove_temp_files(dir: &Path) -> Result<(), JournalError> {
     for entry in std::fs::read_dir(dir).map_err(io("reading directory", dir))? {
         let entry = entry.map_err(io("reading directory", dir))?;
-        if entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.ends_with(".seg.tmp"))
+        let name = entry.file_name();
+        if crate::fsutil::is_temp_name(&name)
+            || name.to_str().is_some_and(|n| n.ends_with(".seg.tmp"))
         {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(io("removing", &path))?;

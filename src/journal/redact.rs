@@ -1,10 +1,10 @@
 //! Removing erased customers from the journal's files: their events become
 //! [`Record::Redacted`] frames (same seq) and erasures of older journals lose their plain id.
 
-use super::compact::write_synced;
 use super::format::{self, HEADER_BYTES};
-use super::{Journal, JournalError, Record, Segment, decode, io, lock, read_segment, sync_dir};
+use super::{Journal, JournalError, Record, Segment, decode, io, lock, read_segment};
 use crate::erasure::{ErasedSet, ErasureKey};
+use crate::fsutil::atomic_write;
 
 /// What a redaction rewrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -129,17 +129,12 @@ impl Journal {
                 }
                 Err(e) => return Err(e),
             };
-            let tmp = seg.path.with_extension("seg.tmp");
-            write_synced(&tmp, &rewritten)?;
-            std::fs::rename(&tmp, &seg.path).map_err(io("renaming", &tmp))?;
+            atomic_write(&seg.path, &rewritten)?;
             stats.segments_rewritten += 1;
             let mut st = lock(&self.state);
             if let Some(s) = st.segments.iter_mut().find(|s| s.path == seg.path) {
                 s.version = format::VERSION;
             }
-        }
-        if stats.segments_rewritten > 0 {
-            sync_dir(&self.dir)?;
         }
         Ok(stats)
     }

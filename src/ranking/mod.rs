@@ -30,7 +30,7 @@ pub use eval::{
 };
 pub use features::{FEATURE_NAMES, N_FEATURES, Scratch};
 pub use live::LiveHistory;
-pub use recommender::{RecommendRequest, Recommendation, Recommender, Source};
+pub use recommender::{MAX_K, RecommendRequest, Recommendation, Recommender, Source};
 pub use snapshot::{HistoryEvent, Snapshot};
 
 /// Index value meaning "none" in the snapshot's u32 arrays (category, ranks).

@@ -17,7 +17,8 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-/// Largest `k` a request may ask for.
+/// Largest `k` a request may ask for: the library caps a larger one, the HTTP API refuses
+/// it.
 pub const MAX_K: usize = 100;
 
 /// Why an item is recommended, as the API reports it.

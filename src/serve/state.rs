@@ -26,6 +26,7 @@ use crate::journal::{Journal, JournalError, Record};
 use crate::live::{ApplyError, Change, LiveCustomer, Lookup, Overlay, Propensities};
 use crate::models::TrainedModels;
 use crate::propensity::{CalibrationPoint, calibration_points};
+use crate::time::now_secs;
 use std::collections::HashMap;
 
 /// The models decoded from a bundle for serving.
@@ -611,11 +612,4 @@ fn replay_into(
         );
     }
     Ok(stats.last_seq)
-}
-
-/// Seconds since the epoch; a clock before 1970 reads as 0.
-pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -1,18 +1,23 @@
 //! What every end-to-end test needs: raw HTTP/1.1 requests to the real server on a loopback
-//! port, a small synthetic store with its trained models, and the real binary started with
-//! its logged address. Each test crate uses a part of it, hence the `dead_code` allowance.
+//! port, one small synthetic store with its trained models written as a bundle, and the
+//! server started on it, in process ([`start_server`]) or as the real binary
+//! ([`spawn_serve_bundle`]). Each test crate uses a part of it, hence the `dead_code`
+//! allowance.
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use propensity::bundle::Metadata;
 use propensity::demo::{demo_store, train_on_whole_log};
 use propensity::ingest::EventStore;
 use propensity::models::TrainedModels;
+use propensity::serve::{RunningServer, ServeConfig, start};
 use propensity::synth::SynthConfig;
 use serde_json::Value;
 
@@ -177,6 +182,67 @@ pub fn train_synthetic(customers: u32, items: u32, seed: u64) -> (EventStore, Tr
     (store, models)
 }
 
+/// The small store (300 customers, 80 items, seed 5) and the models trained on it, built
+/// once per test binary: what every end-to-end suite serves.
+pub fn trained() -> &'static (EventStore, TrainedModels) {
+    static TRAINED: OnceLock<(EventStore, TrainedModels)> = OnceLock::new();
+    TRAINED.get_or_init(|| train_synthetic(300, 80, 5))
+}
+
+/// Writes `models` (trained on `store`) as a bundle at `path`, with their metadata (created
+/// at 2023-11-14) as `edit` leaves it.
+pub fn write_models(
+    store: &EventStore,
+    models: &TrainedModels,
+    path: &Path,
+    edit: impl FnOnce(&mut Metadata),
+) {
+    let mut meta = models.metadata(store, "", 1_700_000_000);
+    edit(&mut meta);
+    models.write_bundle(meta, path).expect("writes bundle");
+}
+
+/// Writes [`trained`]'s models as a bundle at `path` (see [`write_models`]).
+pub fn write_bundle(path: &Path, edit: impl FnOnce(&mut Metadata)) {
+    let (store, models) = trained();
+    write_models(store, models, path, edit);
+}
+
+/// A new temporary directory and the path of `model.bundle` in it, written by
+/// [`write_bundle`] with `edit`.
+pub fn bundle_dir(edit: impl FnOnce(&mut Metadata)) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("model.bundle");
+    write_bundle(&path, edit);
+    (dir, path)
+}
+
+/// The server config every suite starts from: `bundle`, a free loopback port, two workers,
+/// the defaults for the rest.
+pub fn config(bundle: PathBuf) -> ServeConfig {
+    ServeConfig {
+        bind: "127.0.0.1:0".to_string(),
+        bundle,
+        workers: 2,
+        ..ServeConfig::default()
+    }
+}
+
+/// Starts the server in process with `cfg`.
+pub fn start_server(cfg: ServeConfig) -> RunningServer {
+    start(cfg).expect("starts")
+}
+
+/// The customer with the most orders (history, buy-again items, a profile).
+pub fn busiest_customer() -> String {
+    let (_, models) = trained();
+    let base = &models.base;
+    let row = (0..base.rows())
+        .max_by_key(|&r| base.orders[r])
+        .expect("rows");
+    base.customer_ids[base.modelled[row] as usize].clone()
+}
+
 /// The log line without terminal colour codes (`ESC [ … letter`).
 pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -218,6 +284,18 @@ impl Spawned {
         }
         self.log_text()
     }
+}
+
+/// Starts the real binary on `bundle` and a free loopback port, with `extra` arguments.
+pub fn spawn_serve_bundle(bundle: &Path, extra: &[&OsStr]) -> Spawned {
+    let mut args: Vec<&OsStr> = vec![
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        "--bind".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ];
+    args.extend_from_slice(extra);
+    spawn_serve(&args)
 }
 
 /// Starts `propensity-serve` with `args` (bind on `127.0.0.1:0` is the caller's) and waits

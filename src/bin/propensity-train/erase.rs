@@ -3,7 +3,7 @@
 use anyhow::{Context, bail};
 use propensity::ingest::{Format, erase_customers, parquet};
 use std::collections::HashSet;
-use std::io::{BufReader, BufWriter};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 /// Rewrite an event log without the given customers (streaming, atomic).
@@ -49,72 +49,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     let input = std::fs::File::open(&args.events)
         .with_context(|| format!("opening {}", args.events.display()))?;
-    let dir = match args.out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = args
-        .out
-        .file_name()
-        .with_context(|| format!("--out {}: not a file name", args.out.display()))?;
-    // In the target directory, so the final rename cannot cross file systems.
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> anyhow::Result<_> {
-        let file =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let report = propensity::fsutil::atomic_write_with(&args.out, |out| {
         let report = if format == Format::Parquet {
             // Parquet is rewritten whole (schema and footer), not copied row by row.
-            let (report, written) =
-                parquet::erase::erase_customers(&args.events, &customers, out, &args.out)?;
-            out = written;
-            report
+            parquet::erase::erase_customers(&args.events, &customers, out, &args.out)?.0
         } else {
             erase_customers(
                 BufReader::with_capacity(1 << 20, input),
                 &args.events,
                 format,
                 &customers,
-                &mut out,
+                out,
                 &args.out,
             )?
         };
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        file.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
-        Ok(report)
-    })();
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+        let missing = report.missing();
+        if !missing.is_empty() && !args.allow_missing {
+            bail!(
+                "{}: no rows for customer {}; nothing written (hint: check the id, or pass \
+                 --allow-missing to write the file anyway)",
+                args.events.display(),
+                missing.join(", ")
+            );
         }
-    };
+        Ok(report)
+    })?;
     let missing = report.missing();
-    if !missing.is_empty() && !args.allow_missing {
-        let _ = std::fs::remove_file(&tmp);
-        bail!(
-            "{}: no rows for customer {}; nothing written (hint: check the id, or pass \
-             --allow-missing to write the file anyway)",
-            args.events.display(),
-            missing.join(", ")
-        );
-    }
-    std::fs::rename(&tmp, &args.out)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), args.out.display()))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        // Makes the rename durable; a failure here leaves a complete file either way.
-        let _ = d.sync_all();
-    }
     println!("out         {} ({})", args.out.display(), format.as_str());
     println!("kept        {} rows", report.kept);
     println!("removed     {} rows", report.removed);

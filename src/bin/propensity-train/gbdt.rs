@@ -338,27 +338,12 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         categories,
     };
     let bytes = encode_model_file(&model)?;
-    write_atomically(&a.out, &bytes)?;
+    propensity::fsutil::atomic_write(&a.out, &bytes)?;
     eprintln!("wrote {} ({} bytes)", a.out.display(), bytes.len());
     eprintln!(
         "timing csv_parse_s={parse_s:.3} binning_s={binning_s:.3} training_s={training_s:.3} total_s={:.3}",
         t_start.elapsed().as_secs_f64()
     );
-    Ok(())
-}
-
-/// Writes `path.tmp` next to `path`, then renames, so a reader never sees half a model.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
 

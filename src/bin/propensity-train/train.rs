@@ -106,9 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         format_rfc3339(cutoff),
         train_config.to_toml()
     );
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let created = propensity::time::now_secs();
     let mut meta = models.metadata(&store, &config, created);
     meta.metrics.insert("train.seconds".to_string(), fit_s);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -22,7 +22,8 @@ use crate::live::parse::{BodyError, Rejected, parse_events};
 use crate::live::{Change, LiveCustomer, Lookup};
 use crate::serve::auth::{Admin, Auth, Ingest};
 use crate::serve::error::{ApiError, Code};
-use crate::serve::state::{AppState, JournalOrApply, ServingState, now_secs};
+use crate::serve::state::{AppState, JournalOrApply, ServingState};
+use crate::time::now_secs;
 
 /// The `live` block of answers about a customer with events since the bundle.
 #[derive(Serialize, ToSchema)]

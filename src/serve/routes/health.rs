@@ -11,7 +11,8 @@ use super::json_ok;
 use super::openapi::error_responses;
 use crate::serve::error::ApiError;
 use crate::serve::metrics::escape_label;
-use crate::serve::state::{AppState, HealthAnswer, now_secs};
+use crate::serve::state::{AppState, HealthAnswer};
+use crate::time::now_secs;
 
 const UNLOADED: &[u8] = br#"{"status":"ok","model_version":null}"#;
 

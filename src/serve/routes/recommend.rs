@@ -12,13 +12,10 @@ use std::sync::Arc;
 use super::events::LiveInfo;
 use super::openapi::error_responses;
 use crate::live::{LiveCustomer, Lookup};
-use crate::ranking::{RecommendRequest, Recommendation, Source};
+use crate::ranking::{MAX_K, RecommendRequest, Recommendation, Source};
 use crate::serve::auth::{Auth, Recommend};
 use crate::serve::error::ApiError;
 use crate::serve::state::{AppState, ServingModels, ServingState};
-
-/// Largest `k` any recommendation call accepts.
-pub const MAX_K: usize = 100;
 
 /// Query of the customer recommendation endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
