@@ -50,20 +50,28 @@
 #![warn(missing_docs)]
 
 mod compact;
+mod error;
 mod format;
 pub mod key;
 mod redact;
+mod segment;
 mod training;
 
 #[cfg(test)]
 mod tests;
 
+pub use error::{Damage, JournalError};
 pub use redact::RedactStats;
 pub use training::{TrainingRead, read_for_training, read_journal};
 
 use crate::erasure::{CustomerHash, ErasureKey};
 use crate::ingest::RawEvent;
+use error::io;
 use format::{FRAME_HEADER_BYTES, HEADER_BYTES, SegmentKind};
+use segment::{
+    Segment, create_segment, decode, leftovers, list_segments, next_expected, read_segment,
+    remove_temp_files, repair_tail, sync_dir,
+};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -132,183 +140,6 @@ pub struct CompactStats {
     pub erasures_kept: u64,
 }
 
-/// How a frame or header is damaged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Damage {
-    /// The file is shorter than a segment header.
-    ShortHeader,
-    /// The file does not start with the journal magic.
-    BadMagic,
-    /// The header names a segment kind this build does not know.
-    UnknownKind(u32),
-    /// The file ends inside a frame.
-    Truncated,
-    /// A frame length of zero or beyond the largest record.
-    BadLength(u64),
-    /// The CRC does not match the frame's seq and payload.
-    Checksum,
-    /// A valid frame whose seq breaks the segment's order.
-    SeqOutOfOrder {
-        /// Seq the position calls for.
-        expected: u64,
-        /// Seq found.
-        found: u64,
-    },
-}
-
-impl std::fmt::Display for Damage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Damage::ShortHeader => write!(f, "file is shorter than the segment header"),
-            Damage::BadMagic => write!(f, "not a journal segment (bad magic)"),
-            Damage::UnknownKind(k) => write!(f, "unknown segment kind {k}"),
-            Damage::Truncated => write!(f, "file ends inside a record"),
-            Damage::BadLength(n) => write!(f, "impossible record length {n}"),
-            Damage::Checksum => write!(f, "record checksum mismatch"),
-            Damage::SeqOutOfOrder { expected, found } => {
-                write!(f, "record seq {found} where {expected} was expected")
-            }
-        }
-    }
-}
-
-/// Journal errors; each names the file (and byte offset) involved.
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    /// A file operation failed.
-    #[error("{op} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        op: &'static str,
-        /// File or directory.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Acknowledged data is damaged.
-    #[error(
-        "{} at byte {offset}: {damage}; hint: this is not a torn write from a crash (valid data \
-         follows or it is not the newest segment), so restore the file from a backup",
-        path.display()
-    )]
-    Corrupt {
-        /// Segment file.
-        path: PathBuf,
-        /// Byte offset of the damaged header or frame.
-        offset: u64,
-        /// What is wrong.
-        damage: Damage,
-    },
-    /// A segment of another format version.
-    #[error(
-        "{}: journal format version {found}, this build reads versions up to {supported}",
-        path.display()
-    )]
-    Version {
-        /// Segment file.
-        path: PathBuf,
-        /// Version in the file.
-        found: u32,
-        /// Version this build reads.
-        supported: u32,
-    },
-    /// A frame that checks out but does not decode as a [`Record`].
-    #[error("{} at byte {offset}, seq {seq}: record does not decode: {source}", path.display())]
-    Decode {
-        /// Segment file.
-        path: PathBuf,
-        /// Byte offset of the frame.
-        offset: u64,
-        /// Seq of the frame.
-        seq: u64,
-        /// The decoder's error.
-        #[source]
-        source: postcard::Error,
-    },
-    /// Seqs jump between two segments: a segment file is missing.
-    #[error("{}: starts at seq {found} but the segment before it ends at {}; a segment file is missing", path.display(), expected - 1)]
-    Gap {
-        /// The segment after the gap.
-        path: PathBuf,
-        /// Seq it should start at.
-        expected: u64,
-        /// Seq it starts at.
-        found: u64,
-    },
-    /// A journaled event breaks the data contract (checked by [`read_for_training`]).
-    #[error("{}, seq {seq}: journaled event field {field:?} {problem}", path.display())]
-    BadEvent {
-        /// Segment file.
-        path: PathBuf,
-        /// Seq of the record.
-        seq: u64,
-        /// Offending field.
-        field: &'static str,
-        /// What is wrong.
-        problem: crate::ingest::Problem,
-    },
-    /// A record too large to frame.
-    #[error("record of {bytes} bytes is larger than the journal's limit of {limit}")]
-    RecordTooLarge {
-        /// Encoded size.
-        bytes: usize,
-        /// [`format::MAX_PAYLOAD_BYTES`].
-        limit: usize,
-    },
-    /// Encoding a record failed.
-    #[error("encoding a journal record: {0}")]
-    Encode(#[source] postcard::Error),
-    /// The erasure key file is damaged.
-    #[error(
-        "{}: not a journal erasure key; hint: restore it from a backup (without it the journal's erasures match nobody)",
-        path.display()
-    )]
-    BadKey {
-        /// The key file.
-        path: PathBuf,
-    },
-    /// Segments hold hashed erasures but the key file is gone.
-    #[error(
-        "{}: ERASURE_KEY is missing but the segments may hold erasures made with it; hint: restore it from a backup, or erased customers would come back",
-        dir.display()
-    )]
-    MissingKey {
-        /// Journal directory.
-        dir: PathBuf,
-    },
-    /// Another process has the journal open for writing.
-    #[error("{}: journal is in use by another process (LOCK is held)", dir.display())]
-    Locked {
-        /// Journal directory.
-        dir: PathBuf,
-    },
-    /// An earlier write or fsync failed, so what is on disk is unknown.
-    #[error(
-        "{}: an earlier write or fsync failed; reopen the journal (restart) to recover",
-        dir.display()
-    )]
-    Poisoned {
-        /// Journal directory.
-        dir: PathBuf,
-    },
-}
-
-fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> JournalError {
-    let path = path.to_path_buf();
-    move |source| JournalError::Io { op, path, source }
-}
-
-impl From<crate::fsutil::IoError> for JournalError {
-    fn from(e: crate::fsutil::IoError) -> Self {
-        JournalError::Io {
-            op: e.op,
-            path: e.path,
-            source: e.source,
-        }
-    }
-}
-
 /// Tuning for [`Journal::open_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JournalOptions {
@@ -322,16 +153,6 @@ impl Default for JournalOptions {
             max_segment_bytes: 64 << 20,
         }
     }
-}
-
-/// One segment file.
-#[derive(Debug, Clone)]
-struct Segment {
-    first_seq: u64,
-    path: PathBuf,
-    kind: SegmentKind,
-    /// Format version of its header.
-    version: u32,
 }
 
 /// What appends change, behind one mutex.
@@ -377,123 +198,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a journal lock leaves no half-done state the next holder could
     // misread: every mutation is committed to disk before the in-memory fields change.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The path of the segment starting at `first_seq`.
-fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
-    dir.join(format!("{first_seq:020}.seg"))
-}
-
-/// Segment files of `dir` in seq order, with their headers read. A last segment shorter
-/// than a header (a crash while creating it) is returned with `None` as its kind.
-fn list_segments(dir: &Path) -> Result<Vec<(Segment, u64)>, JournalError> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io("reading directory", dir))? {
-        let entry = entry.map_err(io("reading directory", dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(stem) = name.strip_suffix(".seg") else {
-            continue;
-        };
-        if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(first_seq) = stem.parse::<u64>() else {
-            continue;
-        };
-        found.push((first_seq, entry.path()));
-    }
-    found.sort_unstable_by_key(|s| s.0);
-    let mut out = Vec::with_capacity(found.len());
-    for (first_seq, path) in found {
-        let mut head = [0u8; HEADER_BYTES];
-        let mut file = File::open(&path).map_err(io("opening", &path))?;
-        let len = file
-            .metadata()
-            .map_err(io("reading metadata of", &path))?
-            .len();
-        let n = read_up_to(&mut file, &mut head).map_err(io("reading", &path))?;
-        let (kind, version) = if n < HEADER_BYTES {
-            // Only a segment being created can be this short; the caller decides.
-            (SegmentKind::Log, format::VERSION)
-        } else {
-            format::parse_header_version(&head, &path)?
-        };
-        out.push((
-            Segment {
-                first_seq,
-                path,
-                kind,
-                version,
-            },
-            len,
-        ));
-    }
-    Ok(out)
-}
-
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read;
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
-/// Indices of log segments made redundant by a later-finished compaction: every seq they
-/// can hold (up to the next segment's first seq) is ≤ an erasures segment's `covers_upto`.
-fn leftovers(segments: &[(Segment, u64)]) -> Vec<usize> {
-    let mut covered = 0u64;
-    let mut out = Vec::new();
-    for (k, (s, _)) in segments.iter().enumerate() {
-        match s.kind {
-            SegmentKind::Erasures { covers_upto } => covered = covered.max(covers_upto),
-            SegmentKind::Log => {
-                if let Some((next, _)) = segments.get(k + 1)
-                    && next.first_seq.saturating_sub(1) <= covered
-                {
-                    out.push(k);
-                }
-            }
-        }
-    }
-    out
-}
-
-fn sync_dir(dir: &Path) -> Result<(), JournalError> {
-    Ok(crate::fsutil::sync_dir(dir)?)
-}
-
-/// Creates a log segment at `first_seq` with its header on disk, and the directory entry.
-fn create_segment(dir: &Path, first_seq: u64) -> Result<(Segment, File), JournalError> {
-    let path = segment_path(dir, first_seq);
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&path)
-        .map_err(io("creating", &path))?;
-    file.write_all(&format::header(SegmentKind::Log))
-        .and_then(|()| file.sync_all())
-        .map_err(io("writing", &path))?;
-    sync_dir(dir)?;
-    let file = OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .map_err(io("opening", &path))?;
-    Ok((
-        Segment {
-            first_seq,
-            path,
-            kind: SegmentKind::Log,
-            version: format::VERSION,
-        },
-        file,
-    ))
 }
 
 impl Journal {
@@ -829,96 +533,4 @@ impl Journal {
         }
         Ok(stats)
     }
-}
-
-/// Seq the segment after `seg` must start at.
-fn next_expected(seg: &Segment, last_seq: Option<u64>) -> u64 {
-    match seg.kind {
-        SegmentKind::Log => last_seq.map_or(seg.first_seq, |s| s + 1),
-        SegmentKind::Erasures { covers_upto } => covers_upto + 1,
-    }
-}
-
-fn decode(payload: &[u8], path: &Path, offset: usize, seq: u64) -> Result<Record, JournalError> {
-    postcard::from_bytes(payload).map_err(|source| JournalError::Decode {
-        path: path.to_path_buf(),
-        offset: offset as u64,
-        seq,
-        source,
-    })
-}
-
-/// Checks a segment's header and its place after the previous segment (`expected` = the
-/// seq the previous one says comes next), then scans its frames.
-fn read_segment<'a>(
-    seg: &Segment,
-    bytes: &'a [u8],
-    expected: Option<u64>,
-    mut on_frame: impl FnMut(u64, usize, &'a [u8]) -> Result<(), JournalError>,
-) -> Result<format::ScanEnd, JournalError> {
-    let kind = format::parse_header(bytes, &seg.path)?;
-    if let (Some(expected), SegmentKind::Log) = (expected, kind)
-        && seg.first_seq != expected
-    {
-        return Err(JournalError::Gap {
-            path: seg.path.clone(),
-            expected,
-            found: seg.first_seq,
-        });
-    }
-    format::scan(bytes, kind, seg.first_seq, |fr| {
-        on_frame(fr.seq, fr.offset, fr.payload)
-    })
-}
-
-/// Scans the last segment at open and cuts a torn tail. Returns the valid length, the last
-/// seq and the bytes cut.
-fn repair_tail(seg: &Segment) -> Result<(u64, Option<u64>, u64), JournalError> {
-    let bytes = std::fs::read(&seg.path).map_err(io("reading", &seg.path))?;
-    let end = read_segment(seg, &bytes, None, |_, _, _| Ok(()))?;
-    let Some(damage) = end.damage else {
-        return Ok((bytes.len() as u64, end.last_seq, 0));
-    };
-    let after = end.last_seq.unwrap_or(seg.first_seq.saturating_sub(1));
-    if seg.kind != SegmentKind::Log
-        || format::valid_frame_after(&bytes, end.valid_bytes, after).is_some()
-    {
-        return Err(JournalError::Corrupt {
-            path: seg.path.clone(),
-            offset: end.valid_bytes as u64,
-            damage,
-        });
-    }
-    let cut = (bytes.len() - end.valid_bytes) as u64;
-    tracing::warn!(
-        path = %seg.path.display(),
-        offset = end.valid_bytes,
-        bytes = cut,
-        %damage,
-        "journal: truncating a torn write left by a crash (never acknowledged)"
-    );
-    let file = OpenOptions::new()
-        .write(true)
-        .open(&seg.path)
-        .map_err(io("opening", &seg.path))?;
-    file.set_len(end.valid_bytes as u64)
-        .and_then(|()| file.sync_all())
-        .map_err(io("truncating", &seg.path))?;
-    Ok((end.valid_bytes as u64, end.last_seq, cut))
-}
-
-/// Removes the temporary files an interrupted compaction, redaction or key creation left
-/// behind (and `*.seg.tmp`, the name older versions gave them).
-fn remove_temp_files(dir: &Path) -> Result<(), JournalError> {
-    for entry in std::fs::read_dir(dir).map_err(io("reading directory", dir))? {
-        let entry = entry.map_err(io("reading directory", dir))?;
-        let name = entry.file_name();
-        if crate::fsutil::is_temp_name(&name)
-            || name.to_str().is_some_and(|n| n.ends_with(".seg.tmp"))
-        {
-            let path = entry.path();
-            std::fs::remove_file(&path).map_err(io("removing", &path))?;
-        }
-    }
-    Ok(())
 }
