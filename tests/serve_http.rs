@@ -217,22 +217,13 @@ fn open_server_admits_loopback_admin() {
         } else {
             "203.0.113.7"
         };
-        let r = request(
-            server.addr(),
-            "POST",
-            "/admin/reload",
-            &[(header, value)],
-            None,
-        );
-        assert_error(&r, 403, "admin_loopback_only");
-        let r = request(
-            server.addr(),
-            "DELETE",
-            "/v1/customers/someone",
-            &[(header, value)],
-            None,
-        );
-        assert_error(&r, 403, "admin_loopback_only");
+        for (method, path) in [
+            ("POST", "/admin/reload"),
+            ("DELETE", "/v1/customers/someone"),
+        ] {
+            let r = request(server.addr(), method, path, &[(header, value)], None);
+            assert_error(&r, 403, "admin_loopback_only");
+        }
     }
     // Other scopes stay open through a proxy.
     let r = request(

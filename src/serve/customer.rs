@@ -33,6 +33,8 @@ enum Source {
 /// When the customer will buy next, and how often, at [`Customer::as_of`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forecast {
+    /// Calibrated churn probability the curve is anchored to (as [`Customer::churn`]).
+    pub churn: f64,
     /// P(at least one purchase within d days), by curve horizon, shortest first.
     pub curve: Vec<(u32, f64)>,
     /// Time by which the next purchase is more likely than not; `None` when that is
@@ -147,6 +149,7 @@ impl Customer<'_> {
             }
         };
         Forecast {
+            churn,
             next_purchase,
             expected_purchases,
             predicted_purchases: trained

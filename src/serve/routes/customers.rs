@@ -169,8 +169,9 @@ pub async fn profile(
         .ok_or_else(|| ApiError::UnknownCustomer { id: id.to_string() })?;
     let as_of = c.as_of();
     let orders = c.orders();
+    // One churn walk: the forecast's curve is anchored to the same probability.
     let forecast = c.forecast();
-    let churn = c.churn();
+    let churn = forecast.churn;
     let answer = Profile {
         customer_id: &id,
         model_version: s.model_version(),

@@ -16,6 +16,7 @@ use super::events::LiveInfo;
 use crate::propensity::{Factor, RiskBand};
 use crate::ranking::{RecommendRequest, Source};
 use crate::serve::auth::{Auth, Score};
+use crate::serve::customer::Customer;
 use crate::serve::error::ApiError;
 use crate::serve::state::{AppState, ServingState};
 use crate::time::format_date;
@@ -103,14 +104,17 @@ error_responses!(
     ]
 );
 
+/// The churn answer for `id`, whom the serving state knows as `customer` (`None`: unknown
+/// or erased).
 fn churn_of<'a>(
     s: &ServingState,
     id: &'a str,
+    customer: Option<Customer<'_>>,
     explain: bool,
     with_version: Option<&'a str>,
 ) -> Churn<'a> {
     let horizon_days = s.models.trained.propensity.horizon_days;
-    match s.customer(id) {
+    match customer {
         Some(c) => {
             let p = c.churn();
             Churn {
@@ -161,10 +165,10 @@ pub async fn churn(
     q: web::Query<ChurnQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state.current().ok_or(ApiError::NoModel)?;
-    if s.customer(&id).is_none() {
-        return Err(ApiError::UnknownCustomer { id: id.to_string() });
-    }
-    let answer = churn_of(&s, &id, q.explain, Some(s.model_version()));
+    let c = s
+        .customer(&id)
+        .ok_or_else(|| ApiError::UnknownCustomer { id: id.to_string() })?;
+    let answer = churn_of(&s, &id, Some(c), q.explain, Some(s.model_version()));
     let body = serde_json::to_vec(&answer).map_err(|_| ApiError::Internal {
         reason: "serialising churn",
     })?;
@@ -369,7 +373,7 @@ pub async fn churn_batch(
         // Rows are independent: score them on every core; `collect` keeps the input order.
         let results: Vec<Churn<'_>> = ids
             .par_iter()
-            .map(|id| churn_of(&st, id, explain, None))
+            .map(|id| churn_of(&st, id, st.customer(id), explain, None))
             .collect();
         if ndjson {
             let mut out = Vec::with_capacity(results.len() * 64);
